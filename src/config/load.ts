@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config, type SourceConfig } from './schema.js';
+import { RowtrailError } from '../errors.js';
+
+/** Name of the env variable that carries a source's password: `ROWTRAIL_<NAME>_PASSWORD`. */
+export function passwordEnvName(sourceName: string): string {
+  return `ROWTRAIL_${sourceName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`;
+}
+
+/** Env overrides applied on top of the file (documented in README). */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, any> = { ...raw };
+  if (env.ROWTRAIL_STORE_PATH) out.store = { ...(out.store ?? {}), path: env.ROWTRAIL_STORE_PATH };
+  if (env.ROWTRAIL_HTTP_HOST) out.http = { ...(out.http ?? {}), host: env.ROWTRAIL_HTTP_HOST };
+  if (env.ROWTRAIL_HTTP_PORT) out.http = { ...(out.http ?? {}), port: Number(env.ROWTRAIL_HTTP_PORT) };
+  if (env.ROWTRAIL_HTTP_TOKEN) out.http = { ...(out.http ?? {}), token: env.ROWTRAIL_HTTP_TOKEN };
+  if (env.ROWTRAIL_IDENTITY_SIGNING_KEY) out.identity = { ...(out.identity ?? {}), signingKey: env.ROWTRAIL_IDENTITY_SIGNING_KEY };
+  if (env.ROWTRAIL_ELASTICSEARCH_NODE) out.elasticsearch = { ...(out.elasticsearch ?? {}), node: env.ROWTRAIL_ELASTICSEARCH_NODE };
+  return out;
+}
+
+/** One line per problem: `sources[0].kind: Invalid option: expected one of "postgres"|"mysql"`. */
+export function formatZodError(err: z.ZodError): string {
+  return err.issues
+    .map((i) => {
+      const path = i.path
+        .map((p, n) => (typeof p === 'number' ? `[${p}]` : n === 0 ? String(p) : `.${String(p)}`))
+        .join('');
+      return `${path || '(top level)'}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+/** Validates an already parsed config object (env overrides applied). Throws RowtrailError(CONFIG). */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, origin = 'config'): Config {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new RowtrailError('CONFIG', `${origin}: expected a mapping with a 'sources' list`);
+  }
+  const result = configSchema.safeParse(applyEnv(raw as Record<string, unknown>, env));
+  if (!result.success) throw new RowtrailError('CONFIG', `${origin}: ${formatZodError(result.error)}`);
+  const names = new Set<string>();
+  for (const s of result.data.sources) {
+    if (names.has(s.name)) throw new RowtrailError('CONFIG', `${origin}: two sources are named '${s.name}'; names must be unique`);
+    names.add(s.name);
+    checkUrl(s, origin);
+  }
+  return result.data;
+}
+
+function checkUrl(s: SourceConfig, origin: string): void {
+  let u: URL;
+  try {
+    u = new URL(s.url);
+  } catch {
+    throw new RowtrailError('CONFIG', `${origin}: sources '${s.name}': url is not a URL (expected ${s.kind}://user@host:port/database)`);
+  }
+  const want = s.kind === 'postgres' ? ['postgres:', 'postgresql:'] : ['mysql:', 'mariadb:'];
+  if (!want.includes(u.protocol)) {
+    throw new RowtrailError('CONFIG', `${origin}: sources '${s.name}': url scheme '${u.protocol}' does not match kind ${s.kind} (use ${want[0]}//…)`);
+  }
+}
+
+/** Reads, parses and validates a YAML config file; the store path is resolved against the file's folder. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config & { file: string } {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e: any) {
+    const why = e?.code === 'ENOENT' ? 'file not found (create one with `rowtrail init`, or pass --config FILE)' : e?.message;
+    throw new RowtrailError('CONFIG', `${file}: ${why}`, e);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e: any) {
+    throw new RowtrailError('CONFIG', `${file}: not valid YAML: ${String(e?.message ?? e).split('\n')[0]}`, e);
+  }
+  const cfg = parseConfig(raw, env, file);
+  cfg.store.path = resolve(dirname(path), cfg.store.path);
+  return { ...cfg, file: path };
+}
+
+/** The source's connection URL with the password from env applied (never logged). */
+export function sourceUrl(s: SourceConfig, env: NodeJS.ProcessEnv = process.env): string {
+  const pw = env[passwordEnvName(s.name)];
+  if (!pw) return s.url;
+  const u = new URL(s.url);
+  u.password = pw;
+  return u.toString();
+}

@@ -1,0 +1,100 @@
+/**
+ * The one schema of `rowtrail.yaml`. Every key is optional except `sources`; unknown keys are errors
+ * (a typo must not silently disable a feature).
+ */
+import { z } from 'zod';
+
+const severity = z.enum(['info', 'warning', 'critical']);
+
+/** A source name becomes part of slot, publication and env variable names: keep it simple. */
+const sourceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'must be lower case letters, digits, - or _, starting with a letter (at most 41 characters)');
+
+export const sourceSchema = z.strictObject({
+  name: sourceName,
+  kind: z.enum(['postgres', 'mysql']),
+  /** Connection URL; the password may come from ROWTRAIL_<NAME>_PASSWORD instead. */
+  url: z.string().min(1),
+  /** Tables to watch as `schema.table` (PostgreSQL) or `db.table` (MySQL). Default: all tables. */
+  tables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).optional(),
+  /** PostgreSQL: `precise` (trigger + logical message) or `sampling` (pg_stat_activity). Default sampling. */
+  identity: z.enum(['precise', 'sampling']).optional(),
+  /** PostgreSQL replication slot name. Default `rowtrail_<name>`. */
+  slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be lower case letters, digits or _').optional(),
+  /** PostgreSQL publication name. Default `rowtrail_<name>`. */
+  publication: z.string().min(1).max(63).optional(),
+  /** MySQL: server id the daemon uses as a replica; must be unique among the server's replicas. */
+  serverId: z.number().int().min(1).max(4294967295).optional(),
+});
+
+export const configSchema = z.strictObject({
+  sources: z.array(sourceSchema).min(1, 'at least one source is needed'),
+  store: z
+    .strictObject({
+      /** Directory of the embedded store. Default `./rowtrail-data`. */
+      path: z.string().default('./rowtrail-data'),
+      /** Keep events this long (e.g. `30d`); default forever. */
+      retention: z.string().regex(/^\d+[smhdw]$/, 'must be like 30d, 12h').optional(),
+    })
+    .default({ path: './rowtrail-data' }),
+  actors: z
+    .array(
+      z.strictObject({
+        match: z
+          .strictObject({
+            user: z.string().optional(),
+            application: z.string().optional(),
+            clientAddr: z.string().optional(),
+            agent: z.string().optional(),
+          })
+          .refine((m) => Object.keys(m).length > 0, 'match needs at least one of user, application, clientAddr, agent'),
+        kind: z.enum(['human', 'service', 'ai-agent', 'unknown']),
+      }),
+    )
+    .default([]),
+  identity: z
+    .strictObject({
+      /** Shared HMAC key for signed agent context (or ROWTRAIL_IDENTITY_SIGNING_KEY). */
+      signingKey: z.string().min(16).optional(),
+      /** Largest agent context accepted, in bytes. */
+      maxContextBytes: z.number().int().min(64).max(65536).default(2048),
+    })
+    .default({ maxContextBytes: 2048 }),
+  alerts: z
+    .strictObject({
+      slack: z.strictObject({ webhookUrl: z.string().url(), minSeverity: severity.default('warning') }).optional(),
+      pagerduty: z
+        .strictObject({ routingKey: z.string().min(1), minSeverity: severity.default('critical'), url: z.string().url().optional() })
+        .optional(),
+      webhook: z.strictObject({ url: z.string().url(), secret: z.string().optional(), minSeverity: severity.default('info') }).optional(),
+    })
+    .default({}),
+  masking: z
+    .strictObject({
+      /** `schema.table.column` → how to show it: `none` (clear), `hash` (keyed hash), `redact`. */
+      columns: z.record(z.string(), z.enum(['none', 'hash', 'redact'])).default({}),
+      keyFile: z.string().optional(),
+    })
+    .default({ columns: {} }),
+  detectors: z.record(z.string(), z.unknown()).default({}),
+  elasticsearch: z
+    .strictObject({
+      node: z.string().url(),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      apiKey: z.string().optional(),
+    })
+    .optional(),
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(7077),
+      /** Bearer token for the API; or ROWTRAIL_HTTP_TOKEN. Generated into the data dir when absent. */
+      token: z.string().min(16).optional(),
+    })
+    .default({ host: '127.0.0.1', port: 7077 }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;

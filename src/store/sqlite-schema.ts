@@ -1,0 +1,71 @@
+/** The embedded store's schema (SQLite). Bump SCHEMA_VERSION and add a migration step for any change. */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+
+-- Last durable position per source: where capture resumes. Written in the same SQLite transaction as the
+-- changes it covers.
+CREATE TABLE IF NOT EXISTS positions (
+  source     TEXT PRIMARY KEY,
+  position   TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+-- Table shapes (column names and types) as seen by a source; changes point at the shape they were decoded with.
+CREATE TABLE IF NOT EXISTS shapes (
+  shape_pk INTEGER PRIMARY KEY,
+  source   TEXT NOT NULL,
+  schema   TEXT NOT NULL,
+  tbl      TEXT NOT NULL,
+  types    TEXT NOT NULL,
+  UNIQUE (source, schema, tbl, types)
+);
+
+-- One row per source transaction. state 'open' rows are being written (large or streamed transactions);
+-- only 'committed' rows are visible to readers. Open rows left by a crash are removed on restart, and the
+-- source replays them from its durable position.
+CREATE TABLE IF NOT EXISTS transactions (
+  tx_pk       INTEGER PRIMARY KEY,
+  source      TEXT NOT NULL,
+  system      TEXT NOT NULL,
+  database    TEXT NOT NULL,
+  xid         TEXT NOT NULL,
+  state       TEXT NOT NULL CHECK (state IN ('open', 'committed')),
+  position    TEXT,
+  commit_seq  INTEGER,
+  commit_time TEXT,
+  commit_us   INTEGER,
+  size        INTEGER NOT NULL DEFAULT 0,
+  actor       TEXT,
+  actor_user  TEXT,
+  actor_agent TEXT,
+  actor_kind  TEXT,
+  agent_run   TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS transactions_position ON transactions (source, position) WHERE state = 'committed';
+CREATE INDEX IF NOT EXISTS transactions_open ON transactions (source) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS transactions_seq ON transactions (commit_seq);
+CREATE INDEX IF NOT EXISTS transactions_time ON transactions (commit_us);
+CREATE INDEX IF NOT EXISTS transactions_xid ON transactions (xid);
+CREATE INDEX IF NOT EXISTS transactions_actor_user ON transactions (actor_user);
+CREATE INDEX IF NOT EXISTS transactions_actor_agent ON transactions (actor_agent);
+CREATE INDEX IF NOT EXISTS transactions_agent_run ON transactions (agent_run);
+
+-- Row changes. key is the canonical JSON of the key columns (sorted), so a row's history is one index lookup.
+CREATE TABLE IF NOT EXISTS changes (
+  tx_pk    INTEGER NOT NULL,
+  idx      INTEGER NOT NULL,
+  schema   TEXT NOT NULL,
+  tbl      TEXT NOT NULL,
+  op       TEXT NOT NULL,
+  key      TEXT,
+  before   TEXT,
+  after    TEXT,
+  changed  TEXT NOT NULL,
+  extra    TEXT,
+  shape_pk INTEGER,
+  PRIMARY KEY (tx_pk, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS changes_row ON changes (schema, tbl, key);
+`;

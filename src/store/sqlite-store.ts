@@ -1,0 +1,491 @@
+/**
+ * The embedded store: SQLite (better-sqlite3) in WAL mode under `store.path`.
+ *
+ * Writes are batched: a source hands over whole transactions (and slices of large ones), and `flush()`
+ * writes everything pending plus the source's new position in ONE SQLite transaction, then returns the
+ * position that is now durable. Only that position may be acknowledged to the database. Every write is
+ * idempotent on (source, commit position): a replayed transaction that is already stored is dropped.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Actor, ChangeEvent, Row, RowChange, SystemKind } from '../model/index.js';
+import { RowtrailError } from '../errors.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
+import { canonicalKey, parseDuration } from './keys.js';
+
+type Db = Database.Database;
+
+export interface StoreOptions {
+  /** `FULL` (default) survives power loss; `NORMAL` survives a process crash only (benchmarks). */
+  synchronous?: 'FULL' | 'NORMAL';
+  readonly?: boolean;
+}
+
+/** Facts known when a transaction commits. */
+export interface CommitInfo {
+  /** Commit position (the idempotence key with the source name). */
+  position: string;
+  commitTime: string;
+  actor: Actor;
+  /** Position to store as the source's resume point once this transaction is durable. */
+  resumePosition: string;
+}
+
+/** A transaction being written by a source writer. */
+export interface TxHandle {
+  readonly xid: string;
+  /** Number of changes added so far. */
+  size: number;
+  /** Row id once the transaction has been (partly) written. */
+  pk: number | null;
+  pending: RowChange[];
+  commit: CommitInfo | null;
+  aborted: boolean;
+}
+
+export interface ChangeFilter {
+  source?: string;
+  /** `schema.table` or `table`. */
+  table?: string;
+  txIds?: string[];
+  /** Actor name: matches user, agent or kind. */
+  actor?: string;
+  agentRun?: string;
+  /** ISO time or Date; inclusive. */
+  since?: Date;
+  until?: Date;
+  changeIds?: string[];
+  /** Row key (column → text), with `table`. */
+  key?: Row;
+  op?: string;
+  limit?: number;
+  /** Newest first (default oldest first). */
+  newestFirst?: boolean;
+}
+
+interface StoredRow {
+  tx_pk: number;
+  idx: number;
+  schema: string;
+  tbl: string;
+  op: string;
+  key: string | null;
+  before: string | null;
+  after: string | null;
+  changed: string;
+  extra: string | null;
+  types: string | null;
+  source: string;
+  system: string;
+  database: string;
+  xid: string;
+  position: string;
+  commit_time: string;
+  size: number;
+  actor: string | null;
+}
+
+const FLUSH_ROWS = 5000;
+
+export class Store {
+  readonly db: Db;
+  readonly dir: string;
+  private seq: number;
+  private readonly stmts: ReturnType<Store['prepare']>;
+  private readonly shapeCache = new Map<string, number>();
+
+  private constructor(dir: string, db: Db) {
+    this.dir = dir;
+    this.db = db;
+    this.stmts = this.prepare();
+    this.seq = (db.prepare('SELECT coalesce(max(commit_seq), 0) AS s FROM transactions').get() as { s: number }).s;
+  }
+
+  /** Opens (creating when needed) the store under `dir`. */
+  static open(dir: string, opts: StoreOptions = {}): Store {
+    let db: Db;
+    try {
+      if (!opts.readonly) mkdirSync(dir, { recursive: true });
+      db = new Database(join(dir, 'rowtrail.db'), { readonly: !!opts.readonly, fileMustExist: !!opts.readonly });
+    } catch (e: any) {
+      const why = opts.readonly && /unable to open|does not exist/i.test(String(e?.message))
+        ? `no store at ${dir} yet (run \`rowtrail watch\` first, or check store.path)`
+        : `cannot open the store at ${dir}: ${e?.message ?? e}`;
+      throw new RowtrailError('STORE', why, e);
+    }
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      db.exec(SCHEMA_SQL);
+      const v = db.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get() as { v: string } | undefined;
+      if (!v) db.prepare(`INSERT INTO meta (k, v) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+      else if (Number(v.v) > SCHEMA_VERSION) {
+        throw new RowtrailError('STORE', `the store at ${dir} was written by a newer rowtrail (schema ${v.v}); upgrade rowtrail`);
+      }
+    }
+    db.pragma('busy_timeout = 5000');
+    db.pragma('cache_size = -65536');
+    return new Store(dir, db);
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertTx: db.prepare(
+        `INSERT INTO transactions (source, system, database, xid, state) VALUES (?, ?, ?, ?, 'open')`,
+      ),
+      commitTx: db.prepare(
+        `UPDATE transactions SET state = 'committed', position = ?, commit_seq = ?, commit_time = ?, commit_us = ?,
+           size = ?, actor = ?, actor_user = ?, actor_agent = ?, actor_kind = ?, agent_run = ? WHERE tx_pk = ?`,
+      ),
+      insertChange: db.prepare(
+        `INSERT INTO changes (tx_pk, idx, schema, tbl, op, key, before, after, changed, extra, shape_pk)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deleteTx: db.prepare(`DELETE FROM transactions WHERE tx_pk = ?`),
+      deleteTxChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ?`),
+      isCommitted: db.prepare(`SELECT 1 FROM transactions WHERE source = ? AND position = ? AND state = 'committed'`),
+      setPosition: db.prepare(
+        `INSERT INTO positions (source, position, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+      ),
+      getPosition: db.prepare(`SELECT position FROM positions WHERE source = ?`),
+      findShape: db.prepare(`SELECT shape_pk FROM shapes WHERE source = ? AND schema = ? AND tbl = ? AND types = ?`),
+      insertShape: db.prepare(`INSERT INTO shapes (source, schema, tbl, types) VALUES (?, ?, ?, ?)`),
+      openTxs: db.prepare(`SELECT tx_pk FROM transactions WHERE source = ? AND state = 'open'`),
+    };
+  }
+
+  /** The last durable position of a source, or null when it never stored one. */
+  position(source: string): string | null {
+    const r = this.stmts.getPosition.get(source) as { position: string } | undefined;
+    return r?.position ?? null;
+  }
+
+  /** Whether the transaction with this commit position is already stored (a replay). */
+  isCommitted(source: string, position: string): boolean {
+    return this.stmts.isCommitted.get(source, position) !== undefined;
+  }
+
+  /** A writer for one source. Removes what a crash left half-written by that source. */
+  writer(source: string, system: SystemKind, database: string): SourceWriter {
+    return new SourceWriter(this, source, system, database);
+  }
+
+  /** @internal removes open transactions of a source (crash leftovers; the source replays them). */
+  removeOpen(source: string): number {
+    const rows = this.stmts.openTxs.all(source) as { tx_pk: number }[];
+    this.db.transaction(() => {
+      for (const r of rows) {
+        this.stmts.deleteTxChanges.run(r.tx_pk);
+        this.stmts.deleteTx.run(r.tx_pk);
+      }
+    })();
+    return rows.length;
+  }
+
+  /** @internal */
+  shapeId(source: string, change: RowChange): number | null {
+    if (!change.types) return null;
+    const types = JSON.stringify(change.types);
+    const ck = `${source}\u0000${change.schema}\u0000${change.table}\u0000${types}`;
+    const hit = this.shapeCache.get(ck);
+    if (hit !== undefined) return hit;
+    const row = this.stmts.findShape.get(source, change.schema, change.table, types) as { shape_pk: number } | undefined;
+    const id = row ? row.shape_pk : Number(this.stmts.insertShape.run(source, change.schema, change.table, types).lastInsertRowid);
+    this.shapeCache.set(ck, id);
+    return id;
+  }
+
+  /** @internal writes a batch of transactions and the position, atomically. */
+  writeBatch(w: SourceWriter, txs: TxHandle[], position: string | null): void {
+    const s = this.stmts;
+    const run = this.db.transaction(() => {
+      for (const tx of txs) {
+        if (tx.aborted) {
+          if (tx.pk !== null) {
+            s.deleteTxChanges.run(tx.pk);
+            s.deleteTx.run(tx.pk);
+            tx.pk = null;
+          }
+          continue;
+        }
+        if (tx.commit && s.isCommitted.get(w.source, tx.commit.position) !== undefined) {
+          // A replay of a transaction we already have (the ack did not reach the server before a crash).
+          if (tx.pk !== null) {
+            s.deleteTxChanges.run(tx.pk);
+            s.deleteTx.run(tx.pk);
+            tx.pk = null;
+          }
+          tx.pending = [];
+          continue;
+        }
+        if (tx.pk === null) tx.pk = Number(s.insertTx.run(w.source, w.system, w.database, tx.xid).lastInsertRowid);
+        let idx = tx.size - tx.pending.length;
+        for (const c of tx.pending) {
+          s.insertChange.run(
+            tx.pk,
+            idx++,
+            c.schema,
+            c.table,
+            c.op,
+            c.key ? canonicalKey(c.key) : null,
+            c.before ? JSON.stringify(c.before) : null,
+            c.after ? JSON.stringify(c.after) : null,
+            JSON.stringify(c.changed),
+            extraOf(c),
+            this.shapeId(w.source, c),
+          );
+        }
+        tx.pending = [];
+        if (tx.commit) {
+          const a = tx.commit.actor;
+          const run = a.context && typeof a.context.run === 'string' ? a.context.run : null;
+          s.commitTx.run(
+            tx.commit.position,
+            ++this.seq,
+            tx.commit.commitTime,
+            isoToMicros(tx.commit.commitTime),
+            tx.size,
+            JSON.stringify(a),
+            a.user ?? null,
+            a.agent ?? null,
+            a.kind,
+            run,
+            tx.pk,
+          );
+        }
+      }
+      if (position !== null) s.setPosition.run(w.source, position, new Date().toISOString());
+    });
+    try {
+      run();
+    } catch (e: any) {
+      throw new RowtrailError('STORE', `store write failed: ${e?.message ?? e}`, e);
+    }
+  }
+
+  /** Change events matching a filter, oldest first (or newest first). */
+  *changes(f: ChangeFilter = {}): IterableIterator<ChangeEvent> {
+    const where: string[] = [`t.state = 'committed'`];
+    const args: unknown[] = [];
+    if (f.source) {
+      where.push('t.source = ?');
+      args.push(f.source);
+    }
+    if (f.table) {
+      const dot = f.table.indexOf('.');
+      if (dot > 0) {
+        where.push('c.schema = ? AND c.tbl = ?');
+        args.push(f.table.slice(0, dot), f.table.slice(dot + 1));
+      } else {
+        where.push('c.tbl = ?');
+        args.push(f.table);
+      }
+    }
+    if (f.key) {
+      where.push('c.key = ?');
+      args.push(canonicalKey(f.key));
+    }
+    if (f.txIds?.length) {
+      where.push(`(t.xid IN (${f.txIds.map(() => '?').join(',')}) OR t.position IN (${f.txIds.map(() => '?').join(',')}))`);
+      args.push(...f.txIds, ...f.txIds);
+    }
+    if (f.actor) {
+      where.push('(t.actor_user = ? OR t.actor_agent = ? OR t.actor_kind = ?)');
+      args.push(f.actor, f.actor, f.actor);
+    }
+    if (f.agentRun) {
+      where.push('t.agent_run = ?');
+      args.push(f.agentRun);
+    }
+    if (f.since) {
+      where.push('t.commit_us >= ?');
+      args.push(f.since.getTime() * 1000);
+    }
+    if (f.until) {
+      where.push('t.commit_us <= ?');
+      args.push(f.until.getTime() * 1000);
+    }
+    if (f.op) {
+      where.push('c.op = ?');
+      args.push(f.op);
+    }
+    if (f.changeIds?.length) {
+      const parts: string[] = [];
+      for (const id of f.changeIds) {
+        const p = parseChangeId(id);
+        if (!p) continue;
+        parts.push('(t.source = ? AND t.position = ? AND c.idx = ?)');
+        args.push(p.source, p.position, p.index);
+      }
+      where.push(parts.length ? `(${parts.join(' OR ')})` : '0');
+    }
+    const dir = f.newestFirst ? 'DESC' : 'ASC';
+    const sql = `SELECT c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
+        t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor
+      FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
+      WHERE ${where.join(' AND ')}
+      ORDER BY t.commit_seq ${dir}, c.idx ${dir}${f.limit ? ` LIMIT ${Math.max(0, Math.floor(f.limit))}` : ''}`;
+    for (const r of this.db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) yield toEvent(r);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Buffers one source's transactions and writes them in batches; see Store. */
+export class SourceWriter {
+  readonly source: string;
+  readonly system: SystemKind;
+  readonly database: string;
+  private readonly store: Store;
+  /** Transactions with data or state not yet written. */
+  private dirty = new Set<TxHandle>();
+  private pendingRows = 0;
+  /** Resume position of the newest committed transaction handed over, not yet durable. */
+  private pendingPosition: string | null = null;
+  /** Transactions received but not yet committed or aborted. */
+  private readonly inFlight = new Set<TxHandle>();
+
+  constructor(store: Store, source: string, system: SystemKind, database: string) {
+    this.store = store;
+    this.source = source;
+    this.system = system;
+    this.database = database;
+    const removed = store.removeOpen(source);
+    this.removedOnOpen = removed;
+  }
+
+  /** How many half-written transactions a previous crash had left (removed at open). */
+  readonly removedOnOpen: number;
+
+  /** Starts a transaction. */
+  begin(xid: string): TxHandle {
+    const tx: TxHandle = { xid, size: 0, pk: null, pending: [], commit: null, aborted: false };
+    this.inFlight.add(tx);
+    return tx;
+  }
+
+  /** Whether a transaction with this commit position is already stored (a replay to skip). */
+  isCommitted(position: string): boolean {
+    return this.store.isCommitted(this.source, position);
+  }
+
+  add(tx: TxHandle, change: RowChange): void {
+    if (tx.pending.length === 0) this.markDirty(tx);
+    tx.pending.push(change);
+    tx.size++;
+    this.pendingRows++;
+  }
+
+  /** Marks the transaction committed; durable after the next flush. */
+  commit(tx: TxHandle, info: CommitInfo): void {
+    tx.commit = info;
+    this.inFlight.delete(tx);
+    this.markDirty(tx);
+    this.pendingPosition = info.resumePosition;
+  }
+
+  /** Drops a transaction (rolled back, or a replay to skip); its written slices are removed at the next flush. */
+  abort(tx: TxHandle): void {
+    tx.aborted = true;
+    this.pendingRows -= tx.pending.length;
+    tx.pending = [];
+    this.inFlight.delete(tx);
+    if (tx.pk !== null) this.markDirty(tx);
+  }
+
+  /** Records a new resume position that covers no transaction (e.g. a keepalive while idle). */
+  advance(position: string): void {
+    this.pendingPosition = position;
+  }
+
+  /** Rows buffered in memory. */
+  get buffered(): number {
+    return this.pendingRows;
+  }
+
+  /** True when enough is buffered that the caller should flush now (bounded memory). */
+  get shouldFlush(): boolean {
+    return this.pendingRows >= FLUSH_ROWS;
+  }
+
+  /** Whether any transaction is received but not committed (its data may be partly written). */
+  get hasInFlight(): boolean {
+    return this.inFlight.size > 0;
+  }
+
+  /**
+   * Writes everything buffered, and the newest resume position, in one SQLite transaction.
+   * Returns the position that is now durable (to acknowledge), or null when nothing new became durable.
+   */
+  flush(): string | null {
+    if (this.dirty.size === 0 && this.pendingPosition === null) return null;
+    const txs = [...this.dirty];
+    const pos = this.pendingPosition;
+    this.store.writeBatch(this, txs, pos);
+    this.dirty.clear();
+    this.pendingRows = 0;
+    this.pendingPosition = null;
+    return pos;
+  }
+
+  private markDirty(tx: TxHandle): void {
+    this.dirty.add(tx);
+  }
+}
+
+function extraOf(c: RowChange): string | null {
+  if (!c.incomplete && !c.missing && !c.truncate && c.ddl === undefined) return null;
+  const x: Record<string, unknown> = {};
+  if (c.incomplete) x.incomplete = c.incomplete;
+  if (c.missing) x.missing = c.missing;
+  if (c.truncate) x.truncate = c.truncate;
+  if (c.ddl !== undefined) x.ddl = c.ddl;
+  return JSON.stringify(x);
+}
+
+function toEvent(r: StoredRow): ChangeEvent {
+  const ev: ChangeEvent = {
+    id: `${r.source}:${r.position}:${r.idx}`,
+    source: r.source,
+    system: r.system as SystemKind,
+    database: r.database,
+    schema: r.schema,
+    table: r.tbl,
+    op: r.op as ChangeEvent['op'],
+    key: r.key ? JSON.parse(r.key) : null,
+    before: r.before ? JSON.parse(r.before) : null,
+    after: r.after ? JSON.parse(r.after) : null,
+    changed: JSON.parse(r.changed),
+    tx: { id: r.xid, position: r.position, commitTime: r.commit_time, index: r.idx, size: r.size },
+    actor: r.actor ? JSON.parse(r.actor) : { kind: 'unknown', confidence: 'unknown' },
+  };
+  if (r.extra) Object.assign(ev, JSON.parse(r.extra));
+  if (r.types) ev.types = JSON.parse(r.types);
+  return ev;
+}
+
+/** `source:position:index` → parts (the position may itself contain ':' for MySQL file:pos). */
+export function parseChangeId(id: string): { source: string; position: string; index: number } | null {
+  const first = id.indexOf(':');
+  const last = id.lastIndexOf(':');
+  if (first <= 0 || last <= first) return null;
+  const index = Number(id.slice(last + 1));
+  if (!Number.isInteger(index) || index < 0) return null;
+  return { source: id.slice(0, first), position: id.slice(first + 1, last), index };
+}
+
+/** ISO-8601 with up to µs → integer µs since the epoch (for range queries). */
+export function isoToMicros(iso: string): number {
+  const m = /\.(\d+)/.exec(iso);
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return 0;
+  const frac = m ? (m[1] + '000000').slice(0, 6) : '000000';
+  return Math.floor(ms / 1000) * 1_000_000 + Number(frac);
+}
+
+export { parseDuration };

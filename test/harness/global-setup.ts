@@ -1,0 +1,22 @@
+/**
+ * Vitest global setup: one throwaway PostgreSQL for the whole run (tests make their own databases on it).
+ * Tests that restart or break a server start their own with startPostgres().
+ */
+import type { TestProject } from 'vitest/node';
+import { startPostgres, type PgServer } from './postgres.js';
+
+let pg: PgServer | undefined;
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  pg = await startPostgres();
+  project.provide('pg', { port: pg.port, dir: pg.dir, bin: pg.bin });
+  return async () => {
+    await pg?.destroy();
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pg: { port: number; dir: string; bin: string };
+  }
+}

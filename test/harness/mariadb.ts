@@ -1,0 +1,132 @@
+/**
+ * Throwaway MariaDB (or MySQL) servers for tests and benchmarks: a fresh datadir in a temp dir on a free
+ * port with a full row binlog (ROW / FULL image / FULL metadata, annotated rows). Never touches the
+ * machine's own server on 3306.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './ports.js';
+
+const run = promisify(execFile);
+
+export interface MariaServer {
+  port: number;
+  dir: string;
+  /** `mysql://root@127.0.0.1:PORT/DB` */
+  url(database?: string, user?: string, password?: string): string;
+  /** Runs SQL through the mariadb client; returns tab-separated output without headers. */
+  sql(text: string, database?: string): Promise<string>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+function which(names: string[]): string | null {
+  for (const n of names) {
+    for (const d of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
+      if (existsSync(join(d, n))) return join(d, n);
+    }
+  }
+  return null;
+}
+
+/** The server binary, or null when neither MariaDB nor MySQL is installed. */
+export function findMariadbd(): string | null {
+  return process.env.ROWTRAIL_MARIADBD ?? which(['mariadbd', 'mysqld']);
+}
+
+export interface MariaOptions {
+  /** Extra server options, e.g. `['--gtid-strict-mode=ON']`. */
+  args?: string[];
+}
+
+export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer> {
+  const bin = findMariadbd();
+  if (!bin) throw new Error('MariaDB not found: install mariadb-server (Debian: apt-get install mariadb-server)');
+  const client = which(['mariadb', 'mysql']) ?? 'mariadb';
+  const installDb = which(['mariadb-install-db', 'mysql_install_db']);
+  if (!installDb) throw new Error('mariadb-install-db not found');
+  const dir = mkdtempSync(join(tmpdir(), 'rowtrail-maria-'));
+  const data = join(dir, 'data');
+  const sock = join(dir, 'sock');
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? 'root' : (process.env.USER ?? 'root');
+  await run(installDb, ['--no-defaults', `--datadir=${data}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+    maxBuffer: 16 << 20,
+  });
+  let child: ChildProcess | null = null;
+  const args = [
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--user=${user}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    `--socket=${sock}`,
+    '--log-bin=binlog',
+    '--binlog-format=ROW',
+    '--binlog-row-image=FULL',
+    '--binlog-row-metadata=FULL',
+    '--binlog-annotate-row-events=ON',
+    '--server-id=1',
+    `--log-error=${join(dir, 'err.log')}`,
+    `--pid-file=${join(dir, 'pid')}`,
+    '--innodb-flush-log-at-trx-commit=2',
+    '--sync-binlog=0',
+    '--innodb-buffer-pool-size=128M',
+    '--skip-name-resolve',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_general_ci',
+    ...(opts.args ?? []),
+  ];
+  const base = ['--protocol=TCP', '-h', '127.0.0.1', '-P', String(port), '-u', 'root', '--batch', '--skip-column-names', '--default-character-set=utf8mb4'];
+  const server: MariaServer = {
+    port,
+    dir,
+    url: (database = 'test', u = 'root', password) => `mysql://${u}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${database}`,
+    async sql(text, database) {
+      const { stdout } = await run(client, [...base, ...(database ? [database] : []), '-e', text], { maxBuffer: 64 << 20 });
+      return stdout;
+    },
+    async start() {
+      child = spawn(bin, args, { stdio: 'ignore', detached: false });
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          await run(client, [...base, '-e', 'select 1']);
+          break;
+        } catch (e) {
+          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`MariaDB did not start on port ${port}; see ${join(dir, 'err.log')}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      await run(client, [...base, '-e', 'CREATE DATABASE IF NOT EXISTS test']);
+    },
+    async stop() {
+      const c = child;
+      child = null;
+      if (!c || c.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => c.kill('SIGKILL'), 20_000);
+        c.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        c.kill('SIGTERM');
+      });
+    },
+    async restart() {
+      await server.stop();
+      await server.start();
+    },
+    async destroy() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}

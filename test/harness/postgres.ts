@@ -1,0 +1,150 @@
+/**
+ * Throwaway PostgreSQL servers for tests and benchmarks: a fresh cluster in a temp dir on a free port,
+ * `wal_level=logical`, trust auth on 127.0.0.1 only. Never touches the machine's own server on 5432.
+ *
+ * Works as root (binaries run as the `postgres` OS user through runuser, because PostgreSQL refuses to run
+ * as root) and as a normal user (binaries run directly).
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './ports.js';
+
+const run = promisify(execFile);
+
+export interface PgServer {
+  port: number;
+  dir: string;
+  bin: string;
+  /** URL of a database on this server (default `postgres`). */
+  url(database?: string, user?: string): string;
+  /** Creates a database and returns its URL. */
+  createDatabase(name: string): Promise<string>;
+  /** Creates a uniquely named database and returns its name. */
+  freshDatabase(prefix?: string): Promise<string>;
+  /** Runs SQL through psql (one transaction unless the text has several statements separated by `;`). */
+  psql(sql: string, database?: string): Promise<string>;
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  start(): Promise<void>;
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Stops the server and removes its directory. */
+  destroy(): Promise<void>;
+}
+
+/** Finds a PostgreSQL bin dir: $ROWTRAIL_PG_BIN, the newest /usr/lib/postgresql/N/bin, or PATH. */
+export function findPgBin(): string {
+  if (process.env.ROWTRAIL_PG_BIN) return process.env.ROWTRAIL_PG_BIN;
+  const base = '/usr/lib/postgresql';
+  if (existsSync(base)) {
+    const versions = readdirSync(base).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (existsSync(join(base, v, 'bin', 'initdb'))) return join(base, v, 'bin');
+  }
+  try {
+    const initdb = execFileSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).trim();
+    if (initdb) return initdb.replace(/\/initdb$/, '');
+  } catch {
+    /* fall through */
+  }
+  throw new Error('PostgreSQL binaries not found: install postgresql (Debian: apt-get install postgresql) or set ROWTRAIL_PG_BIN');
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Runs a PostgreSQL binary as a user PostgreSQL accepts. */
+async function pgExec(bin: string, tool: string, args: string[]): Promise<string> {
+  const file = join(bin, tool);
+  const { stdout } = isRoot
+    ? await run('runuser', ['-u', 'postgres', '--', file, ...args], { maxBuffer: 64 << 20 })
+    : await run(file, args, { maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+export interface PgOptions {
+  /** Extra postgresql.conf lines. */
+  conf?: Record<string, string | number>;
+}
+
+export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
+  const bin = findPgBin();
+  const dir = mkdtempSync(join(tmpdir(), 'rowtrail-pg-'));
+  if (isRoot) chmodSync(dir, 0o777);
+  const data = join(dir, 'data');
+  const port = await freePort();
+  await pgExec(bin, 'initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  const conf: Record<string, string | number> = {
+    wal_level: 'logical',
+    max_replication_slots: 20,
+    max_wal_senders: 20,
+    listen_addresses: "'127.0.0.1'",
+    port,
+    unix_socket_directories: `'${dir}'`,
+    timezone: "'UTC'",
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    shared_buffers: "'128MB'",
+    max_connections: 100,
+    ...opts.conf,
+  };
+  appendFileSync(join(data, 'postgresql.auto.conf'), Object.entries(conf).map(([k, v]) => `${k}=${v}\n`).join(''));
+  const log = join(dir, 'log');
+  if (isRoot) {
+    writeFileSync(log, '');
+    chmodSync(log, 0o666);
+  }
+  const server = attachPostgres({ port, dir, bin });
+  await server.start();
+  return server;
+}
+
+/** Where a running test server lives (what the global setup hands to test files). */
+export interface PgServerInfo {
+  port: number;
+  dir: string;
+  bin: string;
+}
+
+/** A handle on a server started elsewhere (by the vitest global setup). */
+export function attachPostgres({ port, dir, bin }: PgServerInfo): PgServer {
+  const data = join(dir, 'data');
+  const log = join(dir, 'log');
+  let dbCounter = 0;
+  const server: PgServer = {
+    port,
+    dir,
+    bin,
+    url: (database = 'postgres', user = 'postgres') => `postgres://${user}@127.0.0.1:${port}/${database}`,
+    async createDatabase(name) {
+      await server.psql(`CREATE DATABASE "${name}"`);
+      return server.url(name);
+    },
+    async freshDatabase(prefix = 'db') {
+      const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${dbCounter++}`.toLowerCase();
+      await server.psql(`CREATE DATABASE "${name}"`);
+      return name;
+    },
+    async psql(sql, database = 'postgres') {
+      const { stdout } = await run(join(bin, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database, '-c', sql], {
+        maxBuffer: 64 << 20,
+      });
+      return stdout;
+    },
+    async stop(mode = 'fast') {
+      await pgExec(bin, 'pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']).catch(() => undefined);
+    },
+    async start() {
+      await pgExec(bin, 'pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', 'start']);
+    },
+    async restart(mode = 'fast') {
+      await server.stop(mode);
+      await server.start();
+    },
+    async destroy() {
+      await server.stop('immediate');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
