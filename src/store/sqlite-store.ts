@@ -42,6 +42,8 @@ export interface TxHandle {
   pending: RowChange[];
   commit: CommitInfo | null;
   aborted: boolean;
+  /** Written changes from this index on must be deleted (a rolled-back subtransaction). */
+  truncateFrom?: number;
 }
 
 export interface ChangeFilter {
@@ -145,6 +147,7 @@ export class Store {
       ),
       deleteTx: db.prepare(`DELETE FROM transactions WHERE tx_pk = ?`),
       deleteTxChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ?`),
+      truncateChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ? AND idx >= ?`),
       isCommitted: db.prepare(`SELECT 1 FROM transactions WHERE source = ? AND position = ? AND state = 'committed'`),
       setPosition: db.prepare(
         `INSERT INTO positions (source, position, updated_at) VALUES (?, ?, ?)
@@ -222,6 +225,8 @@ export class Store {
           continue;
         }
         if (tx.pk === null) tx.pk = Number(s.insertTx.run(w.source, w.system, w.database, tx.xid).lastInsertRowid);
+        else if (tx.truncateFrom !== undefined) s.truncateChanges.run(tx.pk, tx.truncateFrom);
+        tx.truncateFrom = undefined;
         let idx = tx.size - tx.pending.length;
         for (const c of tx.pending) {
           s.insertChange.run(
@@ -396,6 +401,22 @@ export class SourceWriter {
     tx.pending = [];
     this.inFlight.delete(tx);
     if (tx.pk !== null) this.markDirty(tx);
+  }
+
+  /** Cuts a transaction back to its first `size` changes (a subtransaction rolled back). */
+  truncate(tx: TxHandle, size: number): void {
+    if (size >= tx.size) return;
+    const written = tx.size - tx.pending.length;
+    if (size >= written) {
+      this.pendingRows -= tx.pending.length - (size - written);
+      tx.pending = tx.pending.slice(0, size - written);
+    } else {
+      this.pendingRows -= tx.pending.length;
+      tx.pending = [];
+      tx.truncateFrom = Math.min(tx.truncateFrom ?? Infinity, size);
+      this.markDirty(tx);
+    }
+    tx.size = size;
   }
 
   /** Records a new resume position that covers no transaction (e.g. a keepalive while idle). */

@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { registerChanges } from './changes.js';
 import { registerInit } from './init.js';
+import { registerWatch } from './watch.js';
+import { registerSetup } from './setup.js';
 
 /** Every subcommand; add one line per command file. */
 export function registerCommands(program: Command): void {
   registerInit(program);
+  registerSetup(program);
+  registerWatch(program);
   registerChanges(program);
 }

@@ -1,0 +1,33 @@
+/**
+ * Sources by kind: one place maps `kind` to the source's stream, doctor and setup, so the CLI and the daemon
+ * never branch on the database themselves.
+ */
+import type { SourceConfig } from '../config/index.js';
+import { RowtrailError } from '../errors.js';
+import type { Check } from './checks.js';
+import type { Source, SourceContext } from './source.js';
+import { PostgresSource, postgresDoctor, postgresSetup, type SetupOptions, type SetupResult } from './postgres/index.js';
+
+export interface SourceKind {
+  create(ctx: SourceContext): Source;
+  doctor(url: string, cfg: SourceConfig, storedPosition: string | null): Promise<Check[]>;
+  setup(url: string, cfg: SourceConfig, opts: SetupOptions): Promise<SetupResult>;
+}
+
+const KINDS: Partial<Record<SourceConfig['kind'], SourceKind>> = {
+  postgres: {
+    create: (ctx) => new PostgresSource(ctx),
+    doctor: postgresDoctor,
+    setup: postgresSetup,
+  },
+};
+
+export function sourceKind(cfg: SourceConfig): SourceKind {
+  const k = KINDS[cfg.kind];
+  if (!k) throw new RowtrailError('CONFIG', `source '${cfg.name}': kind ${cfg.kind} is not supported by this build`);
+  return k;
+}
+
+export type { Source, SourceContext, SourceStats } from './source.js';
+export type { Check } from './checks.js';
+export type { SetupOptions, SetupResult };

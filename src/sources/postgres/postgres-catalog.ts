@@ -1,0 +1,54 @@
+/** Catalog reads shared by doctor and setup (I/O edge; one query each). */
+import type pg from 'pg';
+
+export interface WatchedTable {
+  schema: string;
+  table: string;
+  /** `d` default, `n` nothing, `f` full, `i` index. */
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  hasPrimaryKey: boolean;
+  owner: string;
+  /** Whether the connected role owns the table (or is superuser). */
+  canAlter: boolean;
+}
+
+/** The tables to watch: the configured list (missing ones reported), or every user table. */
+export async function watchedTables(client: pg.Client, tables: string[] | undefined): Promise<{ found: WatchedTable[]; missing: string[] }> {
+  const r = await client.query(
+    `SELECT n.nspname AS schema, c.relname AS "table", c.relreplident AS ri,
+            EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS pk,
+            pg_get_userbyid(c.relowner) AS owner,
+            pg_has_role(c.relowner, 'USAGE') AS can_alter
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+      ORDER BY 1, 2`,
+  );
+  const all: WatchedTable[] = r.rows.map((x: any) => ({
+    schema: x.schema,
+    table: x.table,
+    replicaIdentity: x.ri,
+    hasPrimaryKey: x.pk,
+    owner: x.owner,
+    canAlter: x.can_alter,
+  }));
+  if (!tables) return { found: all, missing: [] };
+  const byName = new Map(all.map((t) => [`${t.schema}.${t.table}`, t]));
+  const found: WatchedTable[] = [];
+  const missing: string[] = [];
+  for (const name of tables) {
+    const t = byName.get(name);
+    if (t) found.push(t);
+    else missing.push(name);
+  }
+  return { found, missing };
+}
+
+export function qualified(t: { schema: string; table: string }): string {
+  return `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+}
+
+/** A double-quoted SQL identifier. */
+export function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
