@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { registerChanges } from './changes.js';
 import { registerInit } from './init.js';
+import { registerUndo } from './undo.js';
+import { registerBlame } from './blame.js';
 import { registerWatch } from './watch.js';
 import { registerSetup } from './setup.js';
 
@@ -10,4 +12,6 @@ export function registerCommands(program: Command): void {
   registerSetup(program);
   registerWatch(program);
   registerChanges(program);
+  registerUndo(program);
+  registerBlame(program);
 }

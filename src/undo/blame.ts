@@ -1,0 +1,59 @@
+/**
+ * `rowtrail blame`: one row's history from the store, newest first (pure over the store; no source I/O).
+ */
+import { RowtrailError } from '../errors.js';
+import type { ChangeEvent, Row, Value } from '../model/index.js';
+import type { Store } from '../store/index.js';
+
+export interface BlameQuery {
+  /** `schema.table` (or `table`). */
+  table: string;
+  /** Key values in key-column order (composite keys: several). */
+  values?: string[];
+  /** Key values by column (`--key col=value`). */
+  pairs?: Row;
+  source?: string;
+}
+
+/** The key columns of a table as the store knows them, in the table's column order. */
+export function keyColumns(store: Store, table: string, source?: string): string[] {
+  const [ev] = store.changes({ table, source, newestFirst: true, limit: 1 });
+  if (!ev) throw new RowtrailError('NOT_FOUND', `no stored change for table ${table}`);
+  if (!ev.key || Object.keys(ev.key).length === 0) throw new RowtrailError('USAGE', `table ${table} has no key; blame needs one`);
+  const cols = Object.keys(ev.key);
+  const order = ev.types ? Object.keys(ev.types) : [];
+  const rank = (c: string) => (order.includes(c) ? order.indexOf(c) : order.length);
+  return cols.sort((a, b) => rank(a) - rank(b));
+}
+
+/** The row key a blame query names. */
+export function blameKey(store: Store, q: BlameQuery): Row {
+  const cols = keyColumns(store, q.table, q.source);
+  const key: Row = { ...(q.pairs ?? {}) };
+  const free = cols.filter((c) => !(c in key));
+  const values = q.values ?? [];
+  if (values.length !== free.length) {
+    throw new RowtrailError('USAGE', `table ${q.table} has key (${cols.join(', ')}): give ${free.length} value(s) or --key col=value`);
+  }
+  free.forEach((c, i) => (key[c] = values[i]));
+  for (const c of Object.keys(key)) if (!cols.includes(c)) throw new RowtrailError('USAGE', `${c} is not a key column of ${q.table} (key: ${cols.join(', ')})`);
+  return key;
+}
+
+/** The row's changes, newest first. */
+export function blame(store: Store, q: BlameQuery): ChangeEvent[] {
+  const key = blameKey(store, q);
+  const events = [...store.changes({ table: q.table, key, source: q.source, newestFirst: true })];
+  if (events.length === 0) throw new RowtrailError('NOT_FOUND', `no stored change for ${q.table} ${JSON.stringify(key)}`);
+  return events;
+}
+
+function show(v: Value | undefined): string {
+  return v === undefined ? '?' : v === null ? 'NULL' : JSON.stringify(v);
+}
+
+/** Lines `col: before → after` for what a change did. */
+export function changeLines(ev: ChangeEvent): string[] {
+  const cols = ev.op === 'update' ? ev.changed : Object.keys(ev.after ?? ev.before ?? {});
+  return cols.map((c) => `    ${c}: ${ev.op === 'insert' ? show(ev.after?.[c]) : ev.op === 'delete' ? `${show(ev.before?.[c])} → (deleted)` : `${show(ev.before?.[c])} → ${show(ev.after?.[c])}`}`);
+}

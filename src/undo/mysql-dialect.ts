@@ -1,0 +1,161 @@
+/**
+ * MySQL / MariaDB dialect of undo SQL.
+ *
+ * Literals by type (the column type as the source recorded it, e.g. `decimal(30,10)`, `bigint(20) unsigned`,
+ * `varbinary(16)`, `datetime(6)`):
+ * - integers, decimals, floating point, BIT, YEAR: the validated number itself (exact decimal literal);
+ * - BINARY/VARBINARY/BLOB: the stored hex as `X'…'` (capture records binary values as hex);
+ * - DATE/DATETIME/TIMESTAMP/TIME: the validated text in quotes, read with `time_zone = '+00:00'` (capture
+ *   records TIMESTAMP in UTC);
+ * - strings (CHAR/VARCHAR/TEXT/ENUM/SET, MariaDB JSON): `'…'`, or `_utf8mb4 X'…'` when the text holds a
+ *   backslash or a control character, so the literal means the same under any sql_mode (NO_BACKSLASH_ESCAPES).
+ * GEOMETRY and unknown types are refused.
+ */
+import type { SystemKind, Value } from '../model/index.js';
+import { checkRunId, commentText, header, sqlComment, type Dialect, type ScriptMeta, type ScriptStatement, type TableRef } from './dialect.js';
+
+type Kind = 'int' | 'decimal' | 'float' | 'bit' | 'binary' | 'temporal' | 'string' | 'json';
+
+const KINDS: Record<string, Kind> = {
+  tinyint: 'int', smallint: 'int', mediumint: 'int', int: 'int', integer: 'int', bigint: 'int', year: 'int',
+  decimal: 'decimal', numeric: 'decimal', dec: 'decimal', fixed: 'decimal',
+  float: 'float', double: 'float', real: 'float',
+  bit: 'bit',
+  binary: 'binary', varbinary: 'binary', tinyblob: 'binary', blob: 'binary', mediumblob: 'binary', longblob: 'binary',
+  date: 'temporal', datetime: 'temporal', timestamp: 'temporal', time: 'temporal',
+  char: 'string', varchar: 'string', tinytext: 'string', text: 'string', mediumtext: 'string', longtext: 'string',
+  enum: 'string', set: 'string', json: 'json',
+};
+
+/** What each kind's text must look like to be pasted as a number or put in quotes. */
+const SHAPES: Partial<Record<Kind, RegExp>> = {
+  int: /^-?\d+$/,
+  decimal: /^-?\d+(?:\.\d+)?$/,
+  float: /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/,
+  bit: /^\d+$/,
+  binary: /^(?:0x|\\x)?(?:[0-9a-fA-F]{2})*$/,
+  temporal: /^-?[0-9]{1,4}(?:[-: .][0-9]{1,6})*$/,
+};
+
+function kindOf(type: string): Kind | undefined {
+  const m = /^\s*([a-zA-Z]+)/.exec(type);
+  return m ? KINDS[m[1].toLowerCase()] : undefined;
+}
+
+function ident(name: string): string {
+  return '`' + name.replace(/`/g, '``') + '`';
+}
+
+function stringLiteral(s: string): string {
+  // Why hex for backslashes and control characters: their meaning in '…' depends on NO_BACKSLASH_ESCAPES.
+  if (/[\\\u0000-\u001f\u007f]/.test(s)) return `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex').toUpperCase()}'`;
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+function hexOf(v: string): string {
+  return v.replace(/^(?:0x|\\x)/, '').toUpperCase();
+}
+
+/** A MySQL dialect; `mariadb` keeps JSON as text (MariaDB's JSON is LONGTEXT), `mysql` compares JSON as JSON. */
+export function mysqlDialect(system: Extract<SystemKind, 'mysql' | 'mariadb'>): Dialect {
+  const jsonAsText = system === 'mariadb';
+
+  function literal(value: Value, type: string): string {
+    if (value === null) return 'NULL';
+    const kind = kindOf(type);
+    if (!kind) throw new Error(`type '${type}' is not supported by undo`);
+    const shape = SHAPES[kind];
+    if (shape && !shape.test(value)) throw new Error(`'${value}' is not a ${type} value`);
+    switch (kind) {
+      case 'int':
+      case 'decimal':
+      case 'float':
+      case 'bit':
+        return value;
+      case 'binary':
+        return `X'${hexOf(value)}'`;
+      default:
+        return stringLiteral(value);
+    }
+  }
+
+  return {
+    system,
+    ident,
+    table: (t: TableRef) => `${ident(t.schema)}.${ident(t.table)}`,
+    typeProblem(type, value) {
+      if (type === undefined) return 'no column type recorded';
+      const kind = kindOf(type);
+      if (!kind) return `type '${commentText(type)}' is not supported by undo`;
+      const shape = SHAPES[kind];
+      if (value !== null && shape && !shape.test(value)) return `value is not in the text form of ${commentText(type)}`;
+      return null;
+    },
+    literal,
+    same(column, value, type) {
+      const c = ident(column);
+      if (value === null) return `${c} IS NULL`;
+      const kind = kindOf(type);
+      if (kind === 'json' && !jsonAsText) return `${c} <=> CAST(${literal(value, type)} AS JSON)`;
+      if (kind === 'string' || kind === 'json') {
+        // Why bytes: a _ci collation calls 'a' and 'A' equal and PAD SPACE ignores trailing spaces; a guard
+        // must see those changes. CONVERT(… USING utf8mb4) makes any column charset comparable to the literal.
+        return `CAST(CONVERT(${c} USING utf8mb4) AS BINARY) <=> CAST(${literal(value, type)} AS BINARY)`;
+      }
+      return `${c} <=> ${literal(value, type)}`;
+    },
+    locate(column, value, type) {
+      return `${ident(column)} = ${literal(value, type)}`;
+    },
+    insertSql(t, columns, literals) {
+      return `INSERT INTO ${this.table(t)} (${columns.map(ident).join(', ')}) VALUES (${literals.join(', ')})`;
+    },
+    updateSql(t, sets, where, limitOne) {
+      return `UPDATE ${this.table(t)} SET ${sets.map(([c, v]) => `${ident(c)} = ${v}`).join(', ')} WHERE ${where}${limitOne ? ' LIMIT 1' : ''}`;
+    },
+    deleteSql(t, where, limitOne) {
+      return `DELETE FROM ${this.table(t)} WHERE ${where}${limitOne ? ' LIMIT 1' : ''}`;
+    },
+    runComment: sqlComment,
+    beginStatements(runId) {
+      checkRunId(runId);
+      return [
+        'SET NAMES utf8mb4',
+        // Why UTC: capture records TIMESTAMP values in UTC; read back in any other zone they would shift.
+        "SET time_zone = '+00:00'",
+        `SET @rowtrail_agent = 'rowtrail-undo', @rowtrail_run = '${runId}'`,
+        'START TRANSACTION',
+      ];
+    },
+    commitStatement: 'COMMIT',
+    rollbackStatement: 'ROLLBACK',
+    script(statements: ScriptStatement[], meta: ScriptMeta) {
+      const lines = [
+        ...header(meta),
+        '-- MySQL has no anonymous block to check row counts in: `rowtrail undo --apply` runs these statements in one',
+        '-- transaction and rolls back when a count differs from its "expect" line. Run by hand, check every count',
+        '-- and ROLLBACK on any difference.',
+        ...this.beginStatements(meta.runId).map((s) => `${s};`),
+      ];
+      statements.forEach((s, k) => {
+        lines.push(`-- [${k + 1}/${statements.length}] ${s.label}; expect ${s.expected} row(s)`);
+        lines.push(`${s.sql};`);
+      });
+      lines.push('COMMIT;', '');
+      return lines.join('\n');
+    },
+    columnsSql(schemas) {
+      return `SELECT TABLE_SCHEMA AS \`schema\`, TABLE_NAME AS tbl, COLUMN_NAME AS col FROM information_schema.COLUMNS
+        WHERE TABLE_SCHEMA IN (${schemas.map(stringLiteral).join(', ')})`;
+    },
+    foreignKeysSql(schemas) {
+      const list = schemas.map(stringLiteral).join(', ');
+      return `SELECT CONCAT(CONSTRAINT_SCHEMA, '.', TABLE_NAME, '.', CONSTRAINT_NAME) AS id, TABLE_SCHEMA AS child_schema,
+          TABLE_NAME AS child_table, COLUMN_NAME AS child_col, REFERENCED_TABLE_SCHEMA AS parent_schema,
+          REFERENCED_TABLE_NAME AS parent_table, REFERENCED_COLUMN_NAME AS parent_col, ORDINAL_POSITION AS ord
+        FROM information_schema.KEY_COLUMN_USAGE
+        WHERE REFERENCED_TABLE_NAME IS NOT NULL AND (TABLE_SCHEMA IN (${list}) OR REFERENCED_TABLE_SCHEMA IN (${list}))
+        ORDER BY 1, ORDINAL_POSITION`;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The undo's connection to the source database (I/O edge): one small interface over `pg` and `mysql2`, so
+ * the conflict check and the runner are written once.
+ */
+import pg from 'pg';
+import mysql from 'mysql2/promise';
+import type { SystemKind } from '../model/index.js';
+import { RowtrailError } from '../errors.js';
+import { redactUrls } from '../log/index.js';
+import { postgresDialect } from './postgres-dialect.js';
+import { mysqlDialect } from './mysql-dialect.js';
+import type { Dialect } from './dialect.js';
+
+export interface SqlConn {
+  /** Rows of a query (column names as given). */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  /** Runs a statement and returns the number of rows it affected. */
+  run(sql: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The application name the undo connects with, so capture attributes what it does. */
+export const UNDO_APPLICATION = 'rowtrail-undo';
+
+const DIALECTS: Record<SystemKind, Dialect> = {
+  postgresql: postgresDialect,
+  mysql: mysqlDialect('mysql'),
+  mariadb: mysqlDialect('mariadb'),
+};
+
+export function dialectFor(system: SystemKind): Dialect {
+  return DIALECTS[system];
+}
+
+async function connectPg(url: string): Promise<SqlConn> {
+  const client = new pg.Client({ connectionString: url, application_name: UNDO_APPLICATION, connectionTimeoutMillis: 10_000 });
+  // Why a no-op listener: an idle client whose server goes away emits 'error'; the next call reports it.
+  client.on('error', () => undefined);
+  await client.connect();
+  // Why text for every type: values are compared and shown in PostgreSQL's text form, never parsed.
+  const text = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+  return {
+    async query(sql) {
+      return (await client.query({ text: sql, types: text })).rows;
+    },
+    async run(sql) {
+      return (await client.query({ text: sql, types: text })).rowCount ?? 0;
+    },
+    close: () => client.end().catch(() => undefined),
+  };
+}
+
+async function connectMysql(url: string): Promise<SqlConn> {
+  const conn = await mysql.createConnection({
+    uri: url,
+    charset: 'utf8mb4',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    multipleStatements: false,
+    connectTimeout: 10_000,
+    // Why: shows up as program_name in performance_schema.session_connect_attrs (identity reads it).
+    connectAttributes: { program_name: UNDO_APPLICATION },
+  });
+  conn.on('error', () => undefined);
+  return {
+    async query(sql) {
+      const [rows] = await conn.query(sql);
+      return rows as Record<string, unknown>[];
+    },
+    async run(sql) {
+      const [res] = await conn.query(sql);
+      return (res as { affectedRows?: number }).affectedRows ?? 0;
+    },
+    close: () => conn.end().catch(() => undefined),
+  };
+}
+
+const CONNECTORS: Record<SystemKind, (url: string) => Promise<SqlConn>> = {
+  postgresql: connectPg,
+  mysql: connectMysql,
+  mariadb: connectMysql,
+};
+
+/** Connects to the source; a clear CONNECT error when it is down or refuses. */
+export async function connectSource(system: SystemKind, url: string, sourceName: string): Promise<SqlConn> {
+  try {
+    return await CONNECTORS[system](url);
+  } catch (e: any) {
+    const why = e?.code ? `${e.code}: ${e.message ?? ''}` : (e?.message ?? String(e));
+    throw new RowtrailError('CONNECT', `cannot connect to source '${sourceName}': ${redactUrls(String(why)).split('\n')[0]}; nothing was applied`, e);
+  }
+}

@@ -1,0 +1,22 @@
+/** Test helpers: plan (and optionally apply) an undo through the same calls the CLI makes. */
+import { applyUndo, prepareUndo, renderSql, type UndoPlan } from '../../src/undo/index.js';
+import type { ChangeFilter } from '../../src/store/index.js';
+import type { Recorder } from './fixture.js';
+
+export interface UndoOutcome {
+  plan: UndoPlan;
+  sql: string;
+  applied?: { statements: number; rows: number };
+}
+
+export async function undo(rec: Recorder, filter: ChangeFilter, opts: { apply?: boolean; skipConflicts?: boolean } = {}): Promise<UndoOutcome> {
+  const { plan, dialect, conn } = await prepareUndo(rec.store, rec.config(), { filter, skipConflicts: opts.skipConflicts });
+  try {
+    const sql = renderSql(plan, dialect);
+    if (!opts.apply) return { plan, sql };
+    const applied = await applyUndo(conn, dialect, plan);
+    return { plan, sql, applied };
+  } finally {
+    await conn.close();
+  }
+}
