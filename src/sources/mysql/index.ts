@@ -1,0 +1,5 @@
+/** The MySQL / MariaDB source: binlog capture, decoder, positions and doctor. */
+export { MysqlSource, defaultServerId, watchFilter, ddlChange, type MysqlSourceOptions } from './mysql-stream.js';
+export { BinlogDecoder, SchemaHistory, DecodeError, type TableSchema, type BinlogEvent } from './mysql-decoder.js';
+export { mysqlDoctor, settingProblems, type MysqlDoctorOptions } from './mysql-doctor.js';
+export { positionKind, parseFilePos, formatFilePos, mariadbPurged } from './mysql-position.js';

@@ -1,0 +1,338 @@
+/**
+ * The I/O edge of the MySQL source: connections (mysql2, the driver @vlasky/zongji is built on), the
+ * server facts the decoder and doctor need, and the binlog dump command.
+ *
+ * The dump is a mysql2 command of our own, as zongji does it, but it hands each event's raw bytes to the
+ * decoder instead of zongji's parsed objects (see docs/decisions.md, "MySQL source").
+ */
+import mysql from 'mysql2';
+import { EventEmitter } from 'node:events';
+import { RowtrailError } from '../../errors.js';
+import type { ServerCharsets } from './mysql-decoder.js';
+
+export type Conn = mysql.Connection;
+
+export interface ConnInfo {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string | null;
+}
+
+/** `mysql://user:pass@host:port/db` → connection facts. */
+export function parseUrl(url: string): ConnInfo {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new RowtrailError('CONFIG', 'the source url is not a valid URL (expected mysql://user@host:3306/db)');
+  }
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
+    throw new RowtrailError('CONFIG', `a mysql source needs a mysql:// url, not ${u.protocol}//`);
+  }
+  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username || 'root'),
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    database: db || null,
+  };
+}
+
+/** Opens a connection; errors classified by errno (1045 access denied → AUTH). */
+export async function connect(info: ConnInfo): Promise<Conn> {
+  const conn = mysql.createConnection({
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    charset: 'utf8mb4',
+    // Text results exactly as the server sends them (no Number/Date conversion).
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    connectTimeout: 10_000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    conn.connect((err) => (err ? reject(classify(err, info)) : resolve()));
+  });
+  conn.on('error', () => {
+    /* reported through the command that fails */
+  });
+  return conn;
+}
+
+export function query<T = Record<string, unknown>>(conn: Conn, sql: string, params: unknown[] = []): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    conn.query(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+  });
+}
+
+export function close(conn: Conn | null | undefined): void {
+  if (!conn) return;
+  try {
+    conn.destroy();
+  } catch {
+    /* already closed */
+  }
+}
+
+/** MySQL errno → RowtrailError (never by message text). */
+export function classify(err: any, info?: ConnInfo): RowtrailError {
+  if (err instanceof RowtrailError) return err;
+  const errno: number | undefined = err?.errno;
+  const msg = String(err?.sqlMessage ?? err?.message ?? err);
+  const where = info ? `${info.host}:${info.port}` : 'the server';
+  switch (errno) {
+    case 1045:
+    case 1044:
+      return new RowtrailError('AUTH', `access denied for ${info?.user ?? 'the user'} at ${where}: check the user and password in the source url`, err);
+    case 1227:
+      return new RowtrailError(
+        'PERMISSION',
+        `missing privilege: ${msg}; GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${info?.user ?? 'user'}'@'%'`,
+        err,
+      );
+    case 1236:
+      return new RowtrailError(
+        'POSITION_LOST',
+        `the binlog holding the stored position is gone (${msg}); raise binlog retention (binlog_expire_logs_seconds / expire_logs_days) and reset this source's stored position to capture from now (changes in the gap are lost)`,
+        err,
+      );
+  }
+  if (err?.code === 'ECONNREFUSED' || err?.code === 'ETIMEDOUT' || err?.code === 'ECONNRESET' || err?.code === 'PROTOCOL_CONNECTION_LOST' || err?.fatal) {
+    return new RowtrailError('CONNECT', `cannot reach MySQL at ${where}: ${err?.code ?? msg}`, err);
+  }
+  return new RowtrailError('CONNECT', `MySQL error at ${where}: ${msg}`, err);
+}
+
+/** What the source and doctor learn about the server on connect. */
+export interface ServerFacts {
+  version: string;
+  mariadb: boolean;
+  serverId: number;
+  logBin: boolean;
+  binlogFormat: string;
+  rowImage: string;
+  rowMetadata: string | null;
+  checksum: boolean;
+  /** MySQL gtid_mode=ON. MariaDB always has GTIDs. */
+  gtidMode: boolean;
+  annotateRows: boolean | null;
+  /** MySQL binlog_transaction_compression. */
+  trxCompression: boolean;
+  /** MariaDB log_bin_compress (compressed row events: decoded). */
+  logBinCompress: boolean;
+  rowValueOptions: string;
+}
+
+export async function serverFacts(conn: Conn): Promise<ServerFacts> {
+  const vars = new Map<string, string>();
+  const rows = await query<{ Variable_name: string; Value: string }>(
+    conn,
+    `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version','server_id','log_bin','binlog_format','binlog_row_image',
+      'binlog_row_metadata','binlog_checksum','gtid_mode','binlog_annotate_row_events','binlog_transaction_compression',
+      'log_bin_compress','binlog_row_value_options')`,
+  );
+  for (const r of rows) vars.set(r.Variable_name.toLowerCase(), String(r.Value));
+  const on = (k: string) => /^(on|1|yes)$/i.test(vars.get(k) ?? '');
+  const version = vars.get('version') ?? '';
+  const mariadb = /mariadb/i.test(version);
+  return {
+    version,
+    mariadb,
+    serverId: Number(vars.get('server_id') ?? 0),
+    logBin: on('log_bin'),
+    binlogFormat: (vars.get('binlog_format') ?? '').toUpperCase(),
+    rowImage: (vars.get('binlog_row_image') ?? '').toUpperCase(),
+    rowMetadata: vars.has('binlog_row_metadata') ? vars.get('binlog_row_metadata')!.toUpperCase() : null,
+    checksum: (vars.get('binlog_checksum') ?? 'NONE').toUpperCase() !== 'NONE',
+    gtidMode: mariadb || (vars.get('gtid_mode') ?? '').toUpperCase() === 'ON',
+    annotateRows: mariadb ? on('binlog_annotate_row_events') : null,
+    trxCompression: on('binlog_transaction_compression'),
+    logBinCompress: on('log_bin_compress'),
+    rowValueOptions: vars.get('binlog_row_value_options') ?? '',
+  };
+}
+
+/** Collation ids → character sets, and bytes per character, from the server itself. */
+export async function serverCharsets(conn: Conn): Promise<ServerCharsets> {
+  const collations = new Map<number, string>();
+  const maxLen = new Map<string, number>();
+  for (const r of await query<{ ID: string | number | null; CHARACTER_SET_NAME: string }>(
+    conn,
+    'SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS',
+  )) {
+    if (r.ID !== null) collations.set(Number(r.ID), r.CHARACTER_SET_NAME);
+  }
+  for (const r of await query<{ CHARACTER_SET_NAME: string; MAXLEN: string | number }>(
+    conn,
+    'SELECT CHARACTER_SET_NAME, MAXLEN FROM information_schema.CHARACTER_SETS',
+  )) {
+    maxLen.set(r.CHARACTER_SET_NAME, Number(r.MAXLEN));
+  }
+  // utf8 is utf8mb3 on older servers; both decode as UTF-8.
+  if (!collations.has(63)) collations.set(63, 'binary');
+  return { collations, maxLen };
+}
+
+/** The current end of the binlog as a position string (where a source with no stored position starts). */
+export async function currentPosition(conn: Conn, facts: ServerFacts): Promise<string> {
+  if (facts.mariadb) {
+    const r = await query<{ p: string }>(conn, 'SELECT @@GLOBAL.gtid_binlog_pos AS p');
+    return r[0].p ?? '';
+  }
+  if (facts.gtidMode) {
+    const r = await query<{ p: string }>(conn, 'SELECT @@GLOBAL.gtid_executed AS p');
+    return String(r[0].p ?? '').replace(/\s/g, '');
+  }
+  let r: Record<string, unknown>[];
+  try {
+    r = await query(conn, 'SHOW BINARY LOG STATUS');
+  } catch {
+    r = await query(conn, 'SHOW MASTER STATUS');
+  }
+  if (!r.length) throw new RowtrailError('SERVER_SETTING', 'the binary log is off (log_bin=OFF); start the server with --log-bin');
+  return `${r[0].File}:${r[0].Position}`;
+}
+
+export interface DumpRequest {
+  serverId: number;
+  /** Shown by SHOW SLAVE HOSTS (COM_REGISTER_SLAVE), so doctor can tell rowtrail replicas apart. */
+  hostname: string;
+  mariadb: boolean;
+  /** MariaDB: sent as @slave_connect_state beforehand. MySQL: COM_BINLOG_DUMP_GTID with this encoded set. */
+  gtidSet?: Buffer;
+  file?: string;
+  pos?: number;
+  /** MariaDB: ask for ANNOTATE_ROWS events. */
+  annotate: boolean;
+}
+
+class Out {
+  buffer: Buffer;
+  offset = 4;
+  constructor(len: number) {
+    this.buffer = Buffer.alloc(len + 4);
+  }
+  length() {
+    return this.buffer.length;
+  }
+  writeHeader(seq: number) {
+    this.buffer.writeUIntLE(this.buffer.length - 4, 0, 3);
+    this.buffer[3] = seq;
+  }
+}
+
+/**
+ * A mysql2 command that sends COM_BINLOG_DUMP (or _GTID) and then receives events until the connection
+ * ends. Emits `event(buf, start, end)` with each event's bytes (header included), `error`, `end`.
+ */
+export class DumpCommand extends EventEmitter {
+  next: ((packet: any, conn: any) => any) | null = null;
+  private readonly req: DumpRequest;
+
+  constructor(req: DumpRequest) {
+    super();
+    this.req = req;
+  }
+
+  // mysql2 calls execute(packet, connection) for the command at the head of its queue.
+  execute(packet: any, connection: any): boolean {
+    if (!this.next) {
+      this.next = this.start;
+      connection._resetSequenceId();
+    }
+    if (packet && packet.isError()) {
+      this.emit('error', packet.asError(connection.clientEncoding));
+      return true;
+    }
+    this.next = this.next!(packet, connection);
+    if (this.next) return false;
+    this.emit('end');
+    return true;
+  }
+
+  private start(_packet: any, connection: any) {
+    // COM_REGISTER_SLAVE first: the server lists us (and our server id) in SHOW SLAVE HOSTS.
+    const host = Buffer.from(this.req.hostname.slice(0, 60), 'utf8');
+    const reg = new Out(1 + 4 + 1 + host.length + 1 + 1 + 2 + 4 + 4);
+    const b = reg.buffer;
+    let o = 4;
+    b[o++] = 0x15;
+    b.writeUInt32LE(this.req.serverId, o);
+    o += 4;
+    b[o++] = host.length;
+    host.copy(b, o);
+    o += host.length;
+    b[o++] = 0; // user
+    b[o++] = 0; // password
+    b.writeUInt16LE(0, o); // port
+    connection.writePacket(reg);
+    return this.registered;
+  }
+
+  private registered(_packet: any, connection: any) {
+    // OK packet for the registration (errors are handled in execute()).
+    connection._resetSequenceId();
+    const r = this.req;
+    let out: Out;
+    // Flags: BINLOG_SEND_ANNOTATE_ROWS_EVENT (2) on MariaDB only; on MySQL bit 2 means something else.
+    const flags = r.mariadb && r.annotate ? 2 : 0;
+    if (r.gtidSet && !r.mariadb) {
+      const set = r.gtidSet;
+      out = new Out(1 + 2 + 4 + 4 + 8 + 4 + set.length);
+      const b = out.buffer;
+      let o = 4;
+      b[o++] = 0x1e;
+      b.writeUInt16LE(flags, o);
+      o += 2;
+      b.writeUInt32LE(r.serverId, o);
+      o += 4;
+      b.writeUInt32LE(0, o); // no file name
+      o += 4;
+      b.writeBigUInt64LE(4n, o);
+      o += 8;
+      b.writeUInt32LE(set.length, o);
+      o += 4;
+      set.copy(b, o);
+    } else {
+      const name = Buffer.from(r.file ?? '', 'utf8');
+      out = new Out(1 + 4 + 2 + 4 + name.length);
+      const b = out.buffer;
+      b[4] = 0x12;
+      b.writeUInt32LE(r.pos ?? 4, 5);
+      b.writeUInt16LE(flags, 9);
+      b.writeUInt32LE(r.serverId, 11);
+      name.copy(b, 15);
+    }
+    connection.writePacket(out);
+    return this.data;
+  }
+
+  private data(packet: any, _connection: any) {
+    if (packet.isEOF()) return null;
+    // Payload: 0x00 (OK marker), then the event.
+    this.emit('event', packet.buffer as Buffer, packet.offset + 1, packet.end as number);
+    return this.data;
+  }
+}
+
+/** Sets the session variables a binlog client must send, then starts the dump on `conn`. */
+export async function startDump(conn: Conn, facts: ServerFacts, req: DumpRequest, mariadbState: string | null, heartbeatSeconds: number): Promise<DumpCommand> {
+  // Announce checksum support, or the server refuses to stream a CRC32 binlog.
+  await query(conn, 'SET @master_binlog_checksum = @@GLOBAL.binlog_checksum');
+  await query(conn, `SET @master_heartbeat_period = ${Math.round(heartbeatSeconds * 1e9)}`);
+  if (facts.mariadb) {
+    // Capability 4 = understands GTID events (else the server rewrites them as BEGIN queries).
+    await query(conn, 'SET @mariadb_slave_capability = 4');
+    if (mariadbState !== null) {
+      await query(conn, 'SET @slave_connect_state = ?', [mariadbState]);
+    }
+  }
+  const cmd = new DumpCommand(req);
+  (conn as any).addCommand(cmd);
+  return cmd;
+}
