@@ -96,6 +96,8 @@ export class Store {
   private seq: number;
   private readonly stmts: ReturnType<Store['prepare']>;
   private readonly shapeCache = new Map<string, number>();
+  /** Sources share one `types` object per table shape: most lookups hit here without serializing. */
+  private readonly shapeByObject = new WeakMap<object, number>();
 
   private constructor(dir: string, db: Db) {
     this.dir = dir;
@@ -191,6 +193,8 @@ export class Store {
   /** @internal */
   shapeId(source: string, change: RowChange): number | null {
     if (!change.types) return null;
+    const byObject = this.shapeByObject.get(change.types);
+    if (byObject !== undefined) return byObject;
     const types = JSON.stringify(change.types);
     const ck = `${source}\u0000${change.schema}\u0000${change.table}\u0000${types}`;
     const hit = this.shapeCache.get(ck);
@@ -198,6 +202,7 @@ export class Store {
     const row = this.stmts.findShape.get(source, change.schema, change.table, types) as { shape_pk: number } | undefined;
     const id = row ? row.shape_pk : Number(this.stmts.insertShape.run(source, change.schema, change.table, types).lastInsertRowid);
     this.shapeCache.set(ck, id);
+    this.shapeByObject.set(change.types, id);
     return id;
   }
 

@@ -1,0 +1,37 @@
+/**
+ * Child process of the pg-capture bench: runs rowtrail's PostgreSQL source on one slot into a fresh store
+ * until the store reaches END_LSN, then prints one JSON line with wall time and peak RSS.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/index.js';
+import { Store } from '../../src/store/index.js';
+import { PostgresSource, compareLsn } from '../../src/sources/postgres/index.js';
+import { silentLogger } from '../../src/log/index.js';
+import { unknownResolver } from '../../src/identity/resolver.js';
+
+const [url, slot, publication, endLsn] = process.argv.slice(2);
+// set ROWTRAIL_BENCH_PROFILE=1 to write a CPU profile (node --cpu-prof) of this child
+const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-store-'));
+const store = Store.open(dir);
+const root = parseConfig({ sources: [{ name: 'bench', kind: 'postgres', url, slot, publication }] }, {});
+const source = new PostgresSource({ config: root.sources[0], root, store, log: silentLogger, identity: unknownResolver, url });
+const ac = new AbortController();
+const t0 = process.hrtime.bigint();
+const run = source.run(ac.signal);
+let failed: unknown = null;
+run.catch((e) => (failed = e));
+for (;;) {
+  const pos = store.position('bench');
+  if (pos && compareLsn(pos, endLsn) >= 0) break;
+  if (failed) throw failed;
+  await new Promise((r) => setTimeout(r, 20));
+}
+const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+ac.abort();
+await run;
+const changes = (store.db.prepare('SELECT count(*) AS n FROM changes').get() as { n: number }).n;
+store.close();
+rmSync(dir, { recursive: true, force: true });
+process.stdout.write(JSON.stringify({ seconds, changes, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');

@@ -1,0 +1,93 @@
+/**
+ * bench/pg-capture: N mixed row changes (inserts, updates, deletes in small transactions) plus one
+ * single transaction of M rows, captured into the store by rowtrail, against pg_recvlogical (pgoutput,
+ * same options) reading the same WAL to /dev/null in the same run.
+ *
+ *   node --import tsx bench/pg-capture/run.ts [--changes 1000000] [--big 1000000] [--runs 1]
+ *
+ * Prints changes/s, the wall-time ratio to pg_recvlogical, and rowtrail's peak RSS.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { cpus, totalmem } from 'node:os';
+import { promisify } from 'node:util';
+import { startPostgres } from '../../test/harness/postgres.js';
+
+const run = promisify(execFile);
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const N = arg('changes', 1_000_000);
+const BIG = arg('big', 1_000_000);
+const RUNS = arg('runs', 1);
+
+const pg = await startPostgres();
+try {
+  const url = pg.url('postgres');
+  const psql = (s: string) => pg.psql(s);
+  await psql(`CREATE TABLE items (id bigint PRIMARY KEY, sku text, price numeric(12,2), qty int, updated timestamptz DEFAULT now())`);
+  await psql(`ALTER TABLE items REPLICA IDENTITY FULL`);
+  await psql(`CREATE TABLE bulk (id bigint PRIMARY KEY, payload text, amount numeric)`);
+  await psql(`ALTER TABLE bulk REPLICA IDENTITY FULL`);
+  await psql(`CREATE PUBLICATION bench FOR ALL TABLES`);
+  for (let r = 0; r < RUNS; r++) {
+    await psql(`SELECT pg_create_logical_replication_slot('rt_${r}', 'pgoutput')`);
+    await psql(`SELECT pg_create_logical_replication_slot('base_${r}', 'pgoutput')`);
+  }
+  // Workload: half inserts (100 rows per transaction), a quarter updates, a quarter deletes.
+  const ins = Math.floor(N / 2);
+  const upd = Math.floor(N / 4);
+  const del = N - ins - upd;
+  const t0 = Date.now();
+  await psql(`DO $$ BEGIN FOR b IN 0..${Math.ceil(ins / 100) - 1} LOOP
+      INSERT INTO items (id, sku, price, qty) SELECT g, 'sku-' || g, (g % 10000) / 100.0, g % 7 FROM generate_series(b * 100 + 1, least((b + 1) * 100, ${ins})) g;
+      COMMIT; END LOOP; END $$`);
+  await psql(`DO $$ BEGIN FOR b IN 0..${Math.ceil(upd / 100) - 1} LOOP
+      UPDATE items SET qty = qty + 1, price = price + 0.01 WHERE id BETWEEN b * 100 + 1 AND least((b + 1) * 100, ${upd});
+      COMMIT; END LOOP; END $$`);
+  await psql(`DO $$ BEGIN FOR b IN 0..${Math.ceil(del / 100) - 1} LOOP
+      DELETE FROM items WHERE id BETWEEN ${ins - del} + b * 100 + 1 AND ${ins - del} + least((b + 1) * 100, ${del});
+      COMMIT; END LOOP; END $$`);
+  if (BIG > 0) await psql(`INSERT INTO bulk SELECT g, md5(g::text), g / 3.0 FROM generate_series(1, ${BIG}) g`);
+  const endLsn = (await psql(`SELECT pg_current_wal_insert_lsn()`)).trim();
+  await psql(`CHECKPOINT`);
+  const total = N + BIG;
+  console.log(`workload: ${N} mixed changes + one ${BIG}-row transaction written in ${((Date.now() - t0) / 1000).toFixed(1)} s; end ${endLsn}`);
+
+  const results: { base: number; rt: number; rss: number; changes: number }[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    // Alternate the order so neither side always gets a warm cache.
+    const order = r % 2 === 0 ? ['base', 'rt'] : ['rt', 'base'];
+    let base = 0;
+    let rt = { seconds: 0, changes: 0, maxRssMB: 0 };
+    for (const who of order) {
+      if (who === 'base') {
+        const s = Date.now();
+        await run(join(pg.bin, 'pg_recvlogical'), [
+          '-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '--slot', `base_${r}`, '--start', `--endpos=${endLsn}`,
+          '-o', 'proto_version=2', '-o', 'publication_names=bench', '-o', 'messages=true', '-o', 'streaming=on', '-f', '/dev/null', '--no-loop',
+        ]);
+        base = (Date.now() - s) / 1000;
+      } else {
+        const { stdout } = await run(process.execPath, [...(process.env.ROWTRAIL_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=bench/out'] : []), '--import', 'tsx', join(import.meta.dirname, 'capture-child.ts'), url, `rt_${r}`, 'bench', endLsn], {
+          maxBuffer: 1 << 20,
+        });
+        rt = JSON.parse(stdout.trim().split('\n').pop()!);
+      }
+    }
+    results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes });
+    console.log(
+      `run ${r + 1}: pg_recvlogical ${base.toFixed(2)} s · rowtrail ${rt.seconds.toFixed(2)} s (${Math.round(total / rt.seconds).toLocaleString('en')} changes/s, ${rt.changes} stored) · ratio ${(rt.seconds / base).toFixed(2)}x · peak RSS ${rt.maxRssMB.toFixed(0)} MB`,
+    );
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const mb = med(results.map((x) => x.base));
+  const mr = med(results.map((x) => x.rt));
+  console.log(
+    `\nmedian of ${RUNS}: rowtrail ${Math.round(total / mr).toLocaleString('en')} changes/s into the store, ${(mr / mb).toFixed(2)}x pg_recvlogical's wall time, peak RSS ${Math.max(...results.map((x) => x.rss)).toFixed(0)} MB`,
+  );
+  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+} finally {
+  await pg.destroy();
+}
