@@ -46,7 +46,7 @@ export async function runSource(url: string, opts: MysqlSourceOptions & { dir?: 
   );
   const ac = new AbortController();
   const done = source.run(ac.signal);
-  await Promise.race([up, done]);
+  await Promise.race([up, done.catch(() => undefined)]);
   const changes = () => [...store.changes({ source: 'shop' })];
   return {
     store,

@@ -378,7 +378,19 @@ export class MysqlSource implements Source {
       startDump(conn, facts, req, kindNow === 'mariadb-gtid' ? position : null, heartbeat)
         .then((cmd) => {
           cmd.on('event', onEvent);
-          cmd.on('error', (e) => fail(e));
+          cmd.on('error', (e: any) => {
+            // Logged in fine, yet denied on COM_REGISTER_SLAVE / COM_BINLOG_DUMP: a missing privilege.
+            if (e?.errno === 1045 || e?.errno === 1227) {
+              return fail(
+                new RowtrailError(
+                  'PERMISSION',
+                  `${this.info.user} may not read the binlog (${e.sqlMessage ?? e.message}); GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${this.info.user}'@'%'`,
+                  e,
+                ),
+              );
+            }
+            fail(e);
+          });
           cmd.on('end', () => fail(new RowtrailError('CONNECT', 'the server ended the binlog stream')));
           conn.on('error', (e) => fail(e));
           conn.on('end', () => fail(new RowtrailError('CONNECT', 'the connection to the server closed')));
