@@ -20,6 +20,11 @@ export const sourceSchema = z.strictObject({
   tables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).optional(),
   /** PostgreSQL: `precise` (trigger + logical message) or `sampling` (pg_stat_activity). Default sampling. */
   identity: z.enum(['precise', 'sampling']).optional(),
+  /**
+   * PostgreSQL precise mode per table: the tables (schema.table) that get the identity trigger; the other
+   * watched tables stay in sampling mode (e.g. hot tables). Default: every watched table.
+   */
+  preciseTables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).optional(),
   /** PostgreSQL replication slot name. Default `rowtrail_<name>`. */
   slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be lower case letters, digits or _').optional(),
   /** PostgreSQL publication name. Default `rowtrail_<name>`. */
@@ -59,8 +64,10 @@ export const configSchema = z.strictObject({
       signingKey: z.string().min(16).optional(),
       /** Largest agent context accepted, in bytes. */
       maxContextBytes: z.number().int().min(64).max(65536).default(2048),
+      /** How often the identity sampler reads pg_stat_activity / the processlist, in ms. Default 20. */
+      sampleIntervalMs: z.number().int().min(5).max(60000).default(20),
     })
-    .default({ maxContextBytes: 2048 }),
+    .default({ maxContextBytes: 2048, sampleIntervalMs: 20 }),
   alerts: z
     .strictObject({
       slack: z.strictObject({ webhookUrl: z.string().url(), minSeverity: severity.default('warning') }).optional(),

@@ -1,9 +1,26 @@
 /**
  * The seam between sources and identity: a source tells the resolver what it saw inside a transaction
  * (logical messages, annotated statements, the session/thread id) and asks for the Actor at commit.
- * Pure: no I/O here; samplers feed it from the edges.
+ * Pure: no I/O here; samplers feed it from the edges through a SessionIndex.
+ *
+ * Order of evidence (first that applies wins):
+ * 1. a precise-mode session message in the transaction → `exact`, method `precise-message`;
+ * 2. PostgreSQL: the xid seen in a pg_stat_activity sample → `exact`, `activity-xid`;
+ * 3. MySQL: the thread id of the transaction (BEGIN query event) in a processlist sample → `exact`,
+ *    `processlist-thread`;
+ * 4. MySQL/MariaDB: the annotated statement text found in exactly one session's statement history / current
+ *    query → `inferred`, `heuristic:statement-text` (a text match is not the server's word: another session
+ *    may have run the same text);
+ * 5. PostgreSQL: a single client session was in a transaction around the commit → `inferred`,
+ *    `heuristic:only-session`;
+ * 6. otherwise `unknown` (never a guess).
+ * Agent context (comments, `SET LOCAL rowtrail.actor`) is then applied, verified where a key is set.
  */
-import type { Actor } from '../model/index.js';
+import type { Actor, ActorKind } from '../model/index.js';
+import { parseActorSetting, parseStatementContext, type ContextPairs } from './comment.js';
+import { parseSessionMessage } from './message.js';
+import { matchKind, type ActorRule } from './rules.js';
+import { verifyContext } from './signature.js';
 
 /** What a source knows about one transaction when it commits. */
 export interface TxFacts {
@@ -26,3 +43,210 @@ export interface IdentityResolver {
 export const unknownResolver: IdentityResolver = {
   resolve: () => ({ kind: 'unknown', confidence: 'unknown', method: 'none' }),
 };
+
+/** One session as a sampler saw it. */
+export interface SessionFacts {
+  sessionId: string;
+  user: string | null;
+  application: string | null;
+  clientAddr: string | null;
+  sessionStart: string | null;
+  /** Statement text the sampler saw (PostgreSQL query; MySQL current/historic statement). */
+  query?: string | null;
+}
+
+/** What samplers collected, read synchronously by the resolver. All lookups are optional. */
+export interface SessionIndex {
+  /** PostgreSQL: the session that held this xid (backend_xid). */
+  byXid?(xid: string): SessionFacts | undefined;
+  /** The latest facts for a pid / thread id. */
+  bySession?(sessionId: string): SessionFacts | undefined;
+  /** MySQL/MariaDB: sessions whose statement history holds this exact text. */
+  byStatement?(text: string): SessionFacts[];
+  /** Sessions in a transaction around this commit time (ISO); null when the sampler cannot say. */
+  activeAround?(commitTime: string): SessionFacts[] | null;
+}
+
+export interface ResolverOptions {
+  rules?: readonly ActorRule[];
+  /** Shared HMAC key; when set, unsigned or badly signed context is flagged and its agent not trusted. */
+  signingKey?: string | null;
+  maxContextBytes?: number;
+  index?: SessionIndex;
+  /** Called once per refused context (oversize, unparsable, bad signature) with a one-line reason. */
+  onWarning?: (reason: string) => void;
+}
+
+export interface ResolverStats {
+  attributed: number;
+  exact: number;
+  inferred: number;
+  unknown: number;
+}
+
+export interface StatefulResolver extends IdentityResolver {
+  stats(): ResolverStats;
+}
+
+interface Base {
+  user: string | null;
+  currentUser: string | null;
+  application: string | null;
+  clientAddr: string | null;
+  sessionId: string | null;
+  sessionStart: string | null;
+  confidence: 'exact' | 'inferred';
+  method: string;
+  /** Context sources, in increasing priority. */
+  contexts: { text: string | null; kind: 'statement' | 'setting' }[];
+}
+
+export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
+  const rules = opts.rules ?? [];
+  const key = opts.signingKey || null;
+  const maxBytes = opts.maxContextBytes ?? 2048;
+  const index = opts.index ?? {};
+  const warn = opts.onWarning ?? (() => undefined);
+  /** pid → backend start, learnt from session messages (sent once per session). Bounded. */
+  const starts = new Map<string, string>();
+  const counts: ResolverStats = { attributed: 0, exact: 0, inferred: 0, unknown: 0 };
+
+  function fromMessages(tx: TxFacts): Base | null {
+    for (const m of tx.messages) {
+      const s = parseSessionMessage(m);
+      if (!s) continue;
+      if (s.backendStart) {
+        starts.delete(s.pid);
+        starts.set(s.pid, s.backendStart);
+        if (starts.size > 100_000) starts.delete(starts.keys().next().value!);
+      }
+      const sampled = index.bySession?.(s.pid);
+      const start = s.backendStart ?? starts.get(s.pid) ?? (sampled && sampled.user === s.sessionUser ? sampled.sessionStart : null);
+      return {
+        user: s.sessionUser,
+        currentUser: s.role && s.role !== s.sessionUser ? s.role : null,
+        application: s.application,
+        clientAddr: s.clientAddr,
+        sessionId: s.pid,
+        sessionStart: start ?? null,
+        confidence: 'exact',
+        method: 'precise-message',
+        contexts: [
+          { text: s.query, kind: 'statement' },
+          { text: s.actorSetting, kind: 'setting' },
+        ],
+      };
+    }
+    return null;
+  }
+
+  function fromSession(f: SessionFacts, confidence: 'exact' | 'inferred', method: string, statements: string[]): Base {
+    return {
+      user: f.user,
+      currentUser: null,
+      application: f.application,
+      clientAddr: f.clientAddr,
+      sessionId: f.sessionId,
+      sessionStart: f.sessionStart,
+      confidence,
+      method,
+      contexts: [
+        ...(statements.length ? [] : [{ text: f.query ?? null, kind: 'statement' as const }]),
+        ...statements.map((t) => ({ text: t, kind: 'statement' as const })),
+      ],
+    };
+  }
+
+  function base(tx: TxFacts): Base | null {
+    const m = fromMessages(tx);
+    if (m) return m;
+    const byXid = tx.xid ? index.byXid?.(tx.xid) : undefined;
+    if (byXid) return fromSession(byXid, 'exact', 'activity-xid', tx.statements);
+    if (tx.sessionId) {
+      const s = index.bySession?.(tx.sessionId);
+      if (s) return fromSession(s, 'exact', 'processlist-thread', tx.statements);
+    }
+    if (tx.statements.length && index.byStatement) {
+      for (const st of tx.statements) {
+        const c = index.byStatement(st);
+        const ids = new Set(c.map((x) => x.sessionId));
+        if (ids.size === 1) return fromSession(c[0]!, 'inferred', 'heuristic:statement-text', tx.statements);
+      }
+    }
+    const active = index.activeAround?.(tx.commitTime);
+    if (active && new Set(active.map((x) => x.sessionId)).size === 1) {
+      return fromSession(active[0]!, 'inferred', 'heuristic:only-session', tx.statements);
+    }
+    return null;
+  }
+
+  function context(b: Base | null, statements: string[]): { pairs: ContextPairs | null } {
+    let pairs: ContextPairs | null = null;
+    const texts = b ? b.contexts : statements.map((t) => ({ text: t, kind: 'statement' as const }));
+    for (const c of texts) {
+      if (!c.text) continue;
+      const p = c.kind === 'setting' ? parseActorSetting(c.text, maxBytes) : parseStatementContext(c.text, maxBytes);
+      if (p.error) warn(`agent context refused (${p.error}${p.error === 'oversize' ? `, more than ${maxBytes} bytes` : ''})`);
+      // The first statement context wins; SET LOCAL rowtrail.actor overrides it (it is set on purpose).
+      if (p.pairs && (!pairs || c.kind === 'setting')) pairs = p.pairs;
+    }
+    return { pairs };
+  }
+
+  function resolve(tx: TxFacts): Actor {
+    let b: Base | null;
+    let pairs: ContextPairs | null;
+    try {
+      b = base(tx);
+      pairs = context(b, tx.statements).pairs;
+    } catch {
+      b = null;
+      pairs = null;
+    }
+    let agent: string | null = null;
+    let ctx: Record<string, string | boolean> | null = null;
+    if (pairs) {
+      const { sig: _sig, ...rest } = pairs;
+      ctx = { ...rest };
+      let trusted = true;
+      if (key) {
+        trusted = verifyContext(pairs, key);
+        ctx.verified = trusted;
+        if (!trusted) warn(`agent context ${pairs.sig ? 'with a bad signature' : 'without a signature'} not trusted${rest.agent ? ` (claims agent ${JSON.stringify(rest.agent)})` : ''}`);
+      }
+      if (typeof rest.agent === 'string' && rest.agent) {
+        if (trusted) agent = rest.agent;
+        else {
+          // Kept visible for investigation, under a name no filter takes for the agent.
+          delete ctx.agent;
+          ctx.claimedAgent = rest.agent;
+        }
+      }
+    }
+    if (!b && !agent) {
+      counts.unknown++;
+      return { kind: 'unknown', confidence: 'unknown', method: 'none', ...(ctx ? { context: ctx } : {}) };
+    }
+    const subject = { user: b?.user ?? null, application: b?.application ?? null, clientAddr: b?.clientAddr ?? null, agent };
+    let kind: ActorKind = matchKind(rules, subject) ?? 'unknown';
+    if (kind === 'unknown' && agent) kind = 'ai-agent';
+    const confidence = b ? b.confidence : 'unknown';
+    counts[confidence]++;
+    if (confidence !== 'unknown') counts.attributed++;
+    return {
+      user: b?.user ?? null,
+      currentUser: b?.currentUser ?? null,
+      application: b?.application ?? null,
+      clientAddr: b?.clientAddr ?? null,
+      sessionId: b?.sessionId ?? null,
+      sessionStart: b?.sessionStart ?? null,
+      agent,
+      kind,
+      context: ctx,
+      confidence,
+      method: b?.method ?? 'agent-context-only',
+    };
+  }
+
+  return { resolve, stats: () => ({ ...counts }) };
+}

@@ -1,0 +1,147 @@
+/**
+ * MySQL / MariaDB sampling: remembers, per thread id, who the session is (processlist: user, host; connect
+ * attributes: program_name) and which statements each thread ran (performance_schema statement history,
+ * plus the processlist's current statement).
+ *
+ * - MySQL writes a BEGIN query event carrying the thread id: the source passes it as `sessionId`, and a
+ *   thread seen in the processlist is `exact` (thread ids are not reused while the server runs).
+ * - MariaDB 10.x writes no thread id for DML transactions (a GTID event, not a BEGIN query event): the
+ *   source passes the ANNOTATE_ROWS statement text instead, matched here against what each thread ran. A
+ *   text found on exactly one thread is `inferred` (another thread might have run the same text unseen).
+ *   The statement history needs `performance_schema=ON` and the consumer
+ *   `events_statements_history_long` (or `events_statements_history`) enabled; without it only the current
+ *   statement is sampled and short statements are rarely caught (bench/identity-rate measures both).
+ */
+import mysql from 'mysql2/promise';
+import type { Logger } from '../log/index.js';
+import type { SessionFacts } from './resolver.js';
+import { SamplerLoop } from './sampler-loop.js';
+
+export interface MysqlSamplerStats {
+  samples: number;
+  errors: number;
+  /** Which statement history is read: `history_long`, `history`, or null (none available). */
+  history: 'history_long' | 'history' | null;
+  /** One-line reason when attribution is limited (no PROCESS privilege, no performance_schema). */
+  limited: string | null;
+}
+
+export interface HistoryAvailability {
+  performanceSchema: boolean;
+  history: 'history_long' | 'history' | null;
+}
+
+export async function historyAvailability(c: mysql.Connection): Promise<HistoryAvailability> {
+  const [ps] = (await c.query('SELECT @@performance_schema AS ps')) as any;
+  if (!Number(ps[0]?.ps)) return { performanceSchema: false, history: null };
+  const [rows] = (await c.query(
+    "SELECT NAME, ENABLED FROM performance_schema.setup_consumers WHERE NAME IN ('events_statements_history_long', 'events_statements_history')",
+  )) as any;
+  const on = new Set((rows as any[]).filter((r) => r.ENABLED === 'YES').map((r) => r.NAME));
+  return { performanceSchema: true, history: on.has('events_statements_history_long') ? 'history_long' : on.has('events_statements_history') ? 'history' : null };
+}
+
+function hostOnly(h: unknown): string | null {
+  if (typeof h !== 'string' || !h) return null;
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
+  const i = h.lastIndexOf(':');
+  return i > 0 && h.indexOf(':') === i ? h.slice(0, i) : h;
+}
+
+export class MysqlSampler extends SamplerLoop {
+  private conn: mysql.Connection | null = null;
+  private history: MysqlSamplerStats['history'] = null;
+  private limited: string | null = null;
+  /** performance_schema timer of the newest history row read (picoseconds). */
+  private lastTimer = 0n;
+  private programs = new Map<string, string>();
+
+  constructor(
+    private readonly url: string,
+    opts: { intervalMs: number; log?: Logger },
+  ) {
+    super(opts.intervalMs, opts.log, 'the processlist');
+  }
+
+  stats(): MysqlSamplerStats {
+    return { samples: this.samples, errors: this.errors, history: this.history, limited: this.limited };
+  }
+
+  protected async connect(): Promise<void> {
+    const c = await mysql.createConnection({ uri: this.url, connectAttributes: { program_name: 'rowtrail-sampler' } } as any);
+    c.on('error', () => undefined);
+    this.conn = c;
+    this.lastTimer = 0n; // performance_schema timers restart with the server
+    const h = await historyAvailability(c).catch(() => ({ performanceSchema: false, history: null }) as HistoryAvailability);
+    this.history = h.history;
+    const [priv] = (await c.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)").catch(() => [[{ n: 0 }]])) as any;
+    const reasons: string[] = [];
+    if (!h.history) {
+      reasons.push(
+        h.performanceSchema
+          ? "statement history is off: UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME='events_statements_history_long'"
+          : 'performance_schema is off (start the server with --performance-schema=ON and --performance-schema-consumer-events-statements-history-long=ON)',
+      );
+    }
+    if (Number(priv[0]?.n) === 0) reasons.push('only own sessions visible unless the user has the PROCESS privilege (GRANT PROCESS ON *.* TO …)');
+    const limited = reasons.length ? `identity sampling limited: ${reasons.join('; ')}` : null;
+    if (limited && limited !== this.limited) this.log?.warn(limited);
+    this.limited = limited;
+  }
+
+  protected async close(): Promise<void> {
+    const c = this.conn;
+    this.conn = null;
+    await c?.end();
+  }
+
+  protected async sample(): Promise<void> {
+    const c = this.conn!;
+    const [pl] = (await c.query(
+      'SELECT ID, USER, HOST, INFO, UNIX_TIMESTAMP(NOW(6)) * 1000 AS NOW_MS FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
+    )) as any;
+    if (this.history !== null || this.programs.size === 0) {
+      const [attrs] = (await c
+        .query("SELECT PROCESSLIST_ID AS ID, ATTR_VALUE AS V FROM performance_schema.session_connect_attrs WHERE ATTR_NAME = 'program_name'")
+        .catch(() => [[]])) as any;
+      for (const a of attrs as any[]) this.programs.set(String(a.ID), String(a.V));
+    }
+    const now: SessionFacts[] = [];
+    const byId = new Map<string, SessionFacts>();
+    let at = Date.now();
+    for (const r of pl as any[]) {
+      at = Number(r.NOW_MS);
+      const id = String(r.ID);
+      const f: SessionFacts = {
+        sessionId: id,
+        user: r.USER ?? null,
+        application: this.programs.get(id) ?? null,
+        clientAddr: hostOnly(r.HOST),
+        sessionStart: null,
+        query: r.INFO == null ? null : String(r.INFO),
+      };
+      now.push(f);
+      byId.set(id, f);
+      this.index.observeSession(f);
+      if (f.query) this.index.observeStatement(f.query, f);
+    }
+    this.index.observeSample(at, now);
+    if (this.history) {
+      const table = this.history === 'history_long' ? 'events_statements_history_long' : 'events_statements_history';
+      const [hist] = (await c.query(
+        `SELECT t.PROCESSLIST_ID AS ID, t.PROCESSLIST_USER AS U, t.PROCESSLIST_HOST AS H, h.SQL_TEXT AS T, CAST(h.TIMER_START AS CHAR) AS TS FROM performance_schema.${table} h
+         JOIN performance_schema.threads t ON t.THREAD_ID = h.THREAD_ID
+         WHERE h.TIMER_START > ${this.lastTimer.toString()} AND t.PROCESSLIST_ID IS NOT NULL AND h.SQL_TEXT IS NOT NULL`,
+      )) as any;
+      for (const h of hist as any[]) {
+        const ts = BigInt(h.TS ?? '0');
+        if (ts > this.lastTimer) this.lastTimer = ts;
+        const id = String(h.ID);
+        // A thread that came and went between two processlist reads is still known here, from threads.
+        const f = byId.get(id) ??
+          this.index.bySession(id) ?? { sessionId: id, user: h.U ?? null, application: this.programs.get(id) ?? null, clientAddr: hostOnly(h.H), sessionStart: null };
+        this.index.observeStatement(String(h.T), { ...f, query: String(h.T) });
+      }
+    }
+  }
+}

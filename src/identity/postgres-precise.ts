@@ -1,0 +1,353 @@
+/**
+ * PostgreSQL precise mode: the objects `rowtrail setup` installs so that every transaction that writes a
+ * watched table (or runs DDL) carries one transactional logical message with its session facts
+ * (format: ./message.ts).
+ *
+ * - `rowtrail.capture_session()`: a BEFORE … FOR EACH STATEMENT trigger on each watched table (INSERT,
+ *   UPDATE, DELETE, TRUNCATE) with `WHEN (current_setting('rowtrail.tx', true) IS DISTINCT FROM '1')`: the
+ *   function runs for the first statement of a transaction only; it sets `rowtrail.tx` transaction-locally
+ *   (set_config(…, true) reverts at commit and at rollback to a savepoint, together with the message that
+ *   savepoint discards), so later statements cost one expression, not a PL/pgSQL call. BEFORE, not AFTER:
+ *   no after-trigger queue entry.
+ * - `rowtrail.capture_ddl()` / `rowtrail.capture_drop()`: event triggers (ddl_command_end, sql_drop) that emit
+ *   the session message and one `rowtrail.ddl` message per object, and put the statement trigger on tables
+ *   created later that are watched.
+ * - SECURITY DEFINER, because setup revokes EXECUTE on pg_logical_emit_message from PUBLIC (otherwise any
+ *   role could emit a forged `rowtrail` message in its own transaction). No `SET search_path` clause (on
+ *   PostgreSQL 15 a function SET clause costs a pass over all GUCs at every call): every name is
+ *   schema-qualified and every operator written OPERATOR(pg_catalog.…), so a hostile search_path cannot
+ *   hijack the definer's rights. Inside the definer, current_user is the owner: the caller's SET ROLE is read
+ *   from the `role` GUC instead.
+ * - Nothing that can fail: no EXCEPTION block (a subtransaction per call), no table access on the hot path;
+ *   pg_logical_emit_message raises when wal_level is not logical, so that is checked first.
+ * - Versioned: functions carry `COMMENT 'rowtrail precise vN'`; install first removes every trigger and event
+ *   trigger whose function lives in schema rowtrail (any version), then creates this version. Idempotent.
+ */
+
+export const PRECISE_VERSION = 1;
+export const TRIGGER_NAME = 'rowtrail_session';
+export const SCHEMA = 'rowtrail';
+
+/** Minimal client: `pg.Client`/`pg.PoolClient` fit. */
+export interface SqlClient {
+  query(sql: string, params?: unknown[]): Promise<{ rows: any[] }>;
+}
+
+export interface PreciseOptions {
+  /** Longest statement text copied into a message (characters); the agent context lives in its comment. */
+  maxQueryChars?: number;
+  /** Revoke EXECUTE on pg_logical_emit_message from PUBLIC (default true; needs superuser). */
+  revokePublicEmit?: boolean;
+  /** Install the DDL event triggers (default true; needs superuser). */
+  ddl?: boolean;
+}
+
+const q = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
+const ident = (s: string): string => '"' + s.replace(/"/g, '""') + '"';
+
+/** `schema.table` → quoted `"schema"."table"`. */
+export function quoteTable(t: string): string {
+  const dot = t.indexOf('.');
+  return `${ident(t.slice(0, dot))}.${ident(t.slice(dot + 1))}`;
+}
+
+/**
+ * PL/pgSQL that emits the session message (shared by the statement trigger and the DDL event trigger).
+ * Expects variables `st timestamptz` and `qy text` declared.
+ */
+function emitSession(maxQuery: number, ret: 'RETURN NULL' | 'RETURN'): string {
+  return `
+  -- why: pg_logical_emit_message raises when wal_level < logical; a write must never fail because of rowtrail.
+  IF pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.<>) 'logical' THEN ${ret}; END IF;
+  -- backend start: read once per session (pg_stat_get_activity copies every backend entry), then remembered.
+  IF pg_catalog.current_setting('rowtrail.session', true) IS DISTINCT FROM '1' THEN
+    SELECT a.backend_start INTO st FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a;
+    PERFORM pg_catalog.set_config('rowtrail.session', '1', false);
+  END IF;
+  qy := pg_catalog.current_query();
+  IF pg_catalog.strpos(qy, '/*') OPERATOR(pg_catalog.=) 0 THEN qy := NULL; ELSE qy := pg_catalog.left(qy, ${maxQuery}); END IF;
+  PERFORM pg_catalog.pg_logical_emit_message(true, 'rowtrail', pg_catalog.json_build_array(1, pg_catalog.pg_backend_pid(), st,
+    SESSION_USER, pg_catalog.current_setting('role'), pg_catalog.current_setting('application_name'),
+    pg_catalog.inet_client_addr(), pg_catalog.current_setting('rowtrail.actor', true), qy)::pg_catalog.text);`;
+}
+
+const WHEN = `WHEN (pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM '1')`;
+
+function triggerSql(table: string): string {
+  return `CREATE OR REPLACE TRIGGER ${TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} FOR EACH STATEMENT ${WHEN} EXECUTE FUNCTION rowtrail.capture_session();`;
+}
+
+/** Removes every rowtrail trigger, event trigger and function (any version). */
+const CLEANUP = `
+DO $cleanup$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT t.tgname, t.tgrelid::pg_catalog.regclass AS rel FROM pg_catalog.pg_trigger t
+      JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) t.tgfoid
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+      WHERE n.nspname OPERATOR(pg_catalog.=) '${SCHEMA}' AND NOT t.tgisinternal LOOP
+    EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', r.tgname, r.rel);
+  END LOOP;
+  FOR r IN SELECT e.evtname FROM pg_catalog.pg_event_trigger e
+      JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) e.evtfoid
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+      WHERE n.nspname OPERATOR(pg_catalog.=) '${SCHEMA}' LOOP
+    EXECUTE pg_catalog.format('DROP EVENT TRIGGER %I', r.evtname);
+  END LOOP;
+  FOR r IN SELECT p.oid::pg_catalog.regprocedure AS f FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+      WHERE n.nspname OPERATOR(pg_catalog.=) '${SCHEMA}' LOOP
+    EXECUTE pg_catalog.format('DROP FUNCTION %s', r.f);
+  END LOOP;
+END $cleanup$;`;
+
+/**
+ * The install script. `tables`: `schema.table` names, or null for every user table (and every table created
+ * later). Run it in one transaction (installPrecise does).
+ */
+export function preciseInstallSql(tables: readonly string[] | null, opts: PreciseOptions = {}): string {
+  return preciseInstallStatements(tables, opts).map((s) => s + ';').join('\n\n') + '\n';
+}
+
+/** The install script as statements without their final `;` (what `rowtrail setup --dry-run` prints). */
+export function preciseInstallStatements(tables: readonly string[] | null, opts: PreciseOptions = {}): string[] {
+  const maxQuery = Math.max(64, Math.min(65536, Math.floor(opts.maxQueryChars ?? 2048)));
+  const ddl = opts.ddl ?? true;
+  const revoke = opts.revokePublicEmit ?? true;
+  const parts: string[] = [];
+  parts.push(`-- rowtrail precise identity v${PRECISE_VERSION}\n${CLEANUP.trim()}`);
+  parts.push(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA};`);
+  parts.push(`REVOKE ALL ON SCHEMA ${SCHEMA} FROM PUBLIC;`);
+  parts.push(`CREATE TABLE IF NOT EXISTS rowtrail.precise_config (
+  id int PRIMARY KEY CHECK (id = 1),
+  version int NOT NULL,
+  all_tables boolean NOT NULL,
+  tables text[] NOT NULL,
+  revoked_emit boolean NOT NULL DEFAULT false
+);`);
+  parts.push(`REVOKE ALL ON rowtrail.precise_config FROM PUBLIC;`);
+  parts.push(`INSERT INTO rowtrail.precise_config (id, version, all_tables, tables, revoked_emit)
+VALUES (1, ${PRECISE_VERSION}, ${tables === null}, ARRAY[${(tables ?? []).map(q).join(', ')}]::text[], COALESCE((SELECT revoked_emit FROM rowtrail.precise_config WHERE id = 1), false))
+ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, all_tables = EXCLUDED.all_tables, tables = EXCLUDED.tables;`);
+  parts.push(`CREATE FUNCTION rowtrail.capture_session() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+  st pg_catalog.timestamptz;
+  qy pg_catalog.text;
+BEGIN
+  -- once per transaction: the trigger's WHEN clause skips the call while this is set (reverts at tx end).
+  PERFORM pg_catalog.set_config('rowtrail.tx', '1', true);${emitSession(maxQuery, 'RETURN NULL')}
+  RETURN NULL;
+END $fn$;`);
+  parts.push(`COMMENT ON FUNCTION rowtrail.capture_session() IS 'rowtrail precise v${PRECISE_VERSION}';`);
+  if (tables === null) {
+    parts.push(`DO $all$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.oid::pg_catalog.regclass AS rel FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${SCHEMA}')
+        AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' LOOP
+    EXECUTE pg_catalog.format('${triggerSql('%s').replace(/'/g, "''")}', r.rel);
+  END LOOP;
+END $all$;`);
+  } else {
+    for (const t of tables) parts.push(triggerSql(quoteTable(t)));
+  }
+  if (ddl) {
+    // Event triggers: the session message once per transaction, as the statement trigger does.
+    const ddlPrologue = `  IF pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM '1' THEN
+    PERFORM pg_catalog.set_config('rowtrail.tx', '1', true);${emitSession(maxQuery, 'RETURN')}
+  END IF;
+  IF pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.<>) 'logical' THEN RETURN; END IF;`;
+    parts.push(`CREATE FUNCTION rowtrail.capture_ddl() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+  st pg_catalog.timestamptz;
+  qy pg_catalog.text;
+  r record;
+  cfg record;
+  rel pg_catalog.text;
+  is_table boolean;
+  stmt pg_catalog.text := pg_catalog.current_query();
+BEGIN
+${ddlPrologue}
+  SELECT c.all_tables, c.tables INTO cfg FROM rowtrail.precise_config c WHERE c.id OPERATOR(pg_catalog.=) 1;
+  FOR r IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+    -- our own trigger on a new table is not the user's DDL
+    CONTINUE WHEN r.object_type OPERATOR(pg_catalog.=) 'trigger' AND r.object_identity LIKE '${TRIGGER_NAME} on %';
+    rel := NULL;
+    is_table := false;
+    IF r.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+      SELECT c.relname, c.relkind IN ('r', 'p') INTO rel, is_table FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) r.objid;
+    END IF;
+    PERFORM pg_catalog.pg_logical_emit_message(true, 'rowtrail.ddl', pg_catalog.json_build_object(
+      'tag', r.command_tag,
+      'schema', CASE WHEN is_table THEN r.schema_name END,
+      'table', CASE WHEN is_table THEN rel END,
+      'object', r.object_identity,
+      'statement', stmt)::pg_catalog.text);
+    IF is_table AND r.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO') AND cfg IS NOT NULL
+       AND r.schema_name OPERATOR(pg_catalog.<>) '${SCHEMA}' AND r.schema_name NOT LIKE 'pg_temp%'
+       AND (cfg.all_tables OR (r.schema_name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) rel) OPERATOR(pg_catalog.=) ANY (cfg.tables)) THEN
+      EXECUTE pg_catalog.format('${triggerSql('%I.%I').replace(/'/g, "''")}', r.schema_name, rel);
+    END IF;
+  END LOOP;
+END $fn$;`);
+    parts.push(`COMMENT ON FUNCTION rowtrail.capture_ddl() IS 'rowtrail precise v${PRECISE_VERSION}';`);
+    parts.push(`CREATE FUNCTION rowtrail.capture_drop() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+  st pg_catalog.timestamptz;
+  qy pg_catalog.text;
+  r record;
+  is_table boolean;
+  stmt pg_catalog.text := pg_catalog.current_query();
+BEGIN
+${ddlPrologue}
+  FOR r IN SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects() WHERE original LOOP
+    is_table := r.object_type IN ('table', 'partitioned table');
+    PERFORM pg_catalog.pg_logical_emit_message(true, 'rowtrail.ddl', pg_catalog.json_build_object(
+      'tag', TG_TAG,
+      'schema', CASE WHEN is_table THEN r.schema_name END,
+      'table', CASE WHEN is_table THEN r.object_name END,
+      'object', r.object_identity,
+      'statement', stmt)::pg_catalog.text);
+  END LOOP;
+END $fn$;`);
+    parts.push(`COMMENT ON FUNCTION rowtrail.capture_drop() IS 'rowtrail precise v${PRECISE_VERSION}';`);
+    parts.push(`CREATE EVENT TRIGGER rowtrail_ddl ON ddl_command_end EXECUTE FUNCTION rowtrail.capture_ddl();`);
+    parts.push(`CREATE EVENT TRIGGER rowtrail_drop ON sql_drop EXECUTE FUNCTION rowtrail.capture_drop();`);
+  }
+  if (revoke) {
+    parts.push(`-- why: PUBLIC may call pg_logical_emit_message by default; any role could then emit a forged 'rowtrail' message.
+DO $revoke$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT p.oid::pg_catalog.regprocedure AS f FROM pg_catalog.pg_proc p
+      WHERE p.proname OPERATOR(pg_catalog.=) 'pg_logical_emit_message' AND p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace LOOP
+    IF pg_catalog.has_function_privilege('public', r.f, 'EXECUTE') THEN
+      EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', r.f);
+      UPDATE rowtrail.precise_config SET revoked_emit = true WHERE id = 1;
+    END IF;
+  END LOOP;
+END $revoke$;`);
+  }
+  return parts.map((p) => p.replace(/;\s*$/, ''));
+}
+
+/** The uninstall script: removes triggers, event triggers, functions, config; restores PUBLIC's EXECUTE if setup revoked it. */
+export function preciseUninstallSql(): string {
+  return `-- rowtrail precise identity: uninstall
+DO $restore$
+DECLARE r record;
+BEGIN
+  IF pg_catalog.to_regclass('rowtrail.precise_config') IS NOT NULL THEN
+    IF (SELECT revoked_emit FROM rowtrail.precise_config WHERE id OPERATOR(pg_catalog.=) 1) THEN
+      FOR r IN SELECT p.oid::pg_catalog.regprocedure AS f FROM pg_catalog.pg_proc p
+          WHERE p.proname OPERATOR(pg_catalog.=) 'pg_logical_emit_message' AND p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', r.f);
+      END LOOP;
+    END IF;
+    DROP TABLE rowtrail.precise_config;
+  END IF;
+END $restore$;
+${CLEANUP}
+DO $schema$
+BEGIN
+  -- the schema goes only when nothing else lives in it
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) '${SCHEMA}')
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) '${SCHEMA}'::pg_catalog.regnamespace)
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) '${SCHEMA}'::pg_catalog.regnamespace)
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) '${SCHEMA}'::pg_catalog.regnamespace) THEN
+    DROP SCHEMA ${SCHEMA};
+  END IF;
+END $schema$;
+`;
+}
+
+export interface PreciseStatus {
+  /** Installed version, or null when precise mode is not installed. */
+  version: number | null;
+  /** Tables (schema.table) carrying the statement trigger. */
+  tables: string[];
+  /** Whether the DDL event triggers are installed and enabled. */
+  ddl: boolean;
+  /** Whether PUBLIC may still call pg_logical_emit_message (messages could be forged). */
+  publicCanEmit: boolean;
+  /** Whether the server has wal_level=logical (without it the triggers emit nothing). */
+  walLogical: boolean;
+}
+
+export async function preciseStatus(client: SqlClient): Promise<PreciseStatus> {
+  const fn = await client.query(
+    `SELECT pg_catalog.obj_description(p.oid, 'pg_proc') AS c FROM pg_catalog.pg_proc p
+     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'capture_session'`,
+    [SCHEMA],
+  );
+  const m = /rowtrail precise v(\d+)/.exec(fn.rows[0]?.c ?? '');
+  const version = fn.rows.length ? (m ? Number(m[1]) : 0) : null;
+  const tabs = await client.query(
+    `SELECT n.nspname || '.' || c.relname AS t FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.tgname = $1 AND t.tgenabled <> 'D' ORDER BY 1`,
+    [TRIGGER_NAME],
+  );
+  const ev = await client.query(`SELECT count(*)::int AS n FROM pg_catalog.pg_event_trigger WHERE evtname IN ('rowtrail_ddl', 'rowtrail_drop') AND evtenabled <> 'D'`);
+  const pub = await client.query(
+    `SELECT bool_or(pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')) AS b FROM pg_catalog.pg_proc p
+     WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::regnamespace`,
+  );
+  const wal = await client.query(`SELECT pg_catalog.current_setting('wal_level') AS w`);
+  return { version, tables: tabs.rows.map((r) => r.t), ddl: ev.rows[0].n === 2, publicCanEmit: !!pub.rows[0].b, walLogical: wal.rows[0].w === 'logical' };
+}
+
+export interface InstallResult {
+  version: number;
+  /** Version found before (null: none), so the caller can say "replaced v0". */
+  previous: number | null;
+  tables: string[];
+  ddl: boolean;
+  warnings: string[];
+}
+
+async function isSuperuser(client: SqlClient): Promise<boolean> {
+  const r = await client.query(`SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user`);
+  return !!r.rows[0]?.rolsuper;
+}
+
+/**
+ * Installs (or replaces) precise mode in one transaction. Without superuser, the DDL event triggers and the
+ * REVOKE are skipped with a warning (the statement triggers still work for the tables this role owns).
+ */
+export async function installPrecise(client: SqlClient, tables: readonly string[] | null, opts: PreciseOptions = {}): Promise<InstallResult> {
+  const warnings: string[] = [];
+  const before = await preciseStatus(client);
+  const su = await isSuperuser(client);
+  let ddl = opts.ddl ?? true;
+  let revoke = opts.revokePublicEmit ?? true;
+  if (!su) {
+    if (ddl) warnings.push('not a superuser: DDL event triggers not installed (DDL is not attributed, tables created later get no trigger)');
+    if (revoke) warnings.push('not a superuser: PUBLIC keeps EXECUTE on pg_logical_emit_message, so a role could forge a rowtrail message; run as a superuser: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean,text,text) FROM PUBLIC');
+    ddl = false;
+    revoke = false;
+  }
+  if (!before.walLogical) warnings.push('wal_level is not logical: the triggers emit nothing until it is (ALTER SYSTEM SET wal_level = logical; restart)');
+  await client.query('BEGIN');
+  try {
+    await client.query(preciseInstallSql(tables, { ...opts, ddl, revokePublicEmit: revoke }));
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+  const after = await preciseStatus(client);
+  return { version: PRECISE_VERSION, previous: before.version, tables: after.tables, ddl: after.ddl, warnings };
+}
+
+export async function uninstallPrecise(client: SqlClient): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(preciseUninstallSql());
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
