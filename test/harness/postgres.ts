@@ -64,6 +64,8 @@ async function pgExec(bin: string, tool: string, args: string[]): Promise<string
 export interface PgOptions {
   /** Extra postgresql.conf lines. */
   conf?: Record<string, string | number>;
+  /** Require this password (scram) for the postgres user over TCP, instead of trust. */
+  password?: string;
 }
 
 export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
@@ -94,8 +96,15 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
     writeFileSync(log, '');
     chmodSync(log, 0o666);
   }
-  const server = attachPostgres({ port, dir, bin });
+  if (opts.password) {
+    writeFileSync(join(data, 'pg_hba.conf'), `local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n`);
+  }
+  const server = attachPostgres({ port, dir, bin, password: opts.password });
   await server.start();
+  if (opts.password) {
+    // Set the password over the unix socket (trusted), then TCP needs it.
+    await pgExec(bin, 'psql', ['-X', '-q', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', `ALTER USER postgres PASSWORD '${opts.password.replace(/'/g, "''")}'`]);
+  }
   return server;
 }
 
@@ -104,10 +113,11 @@ export interface PgServerInfo {
   port: number;
   dir: string;
   bin: string;
+  password?: string;
 }
 
 /** A handle on a server started elsewhere (by the vitest global setup). */
-export function attachPostgres({ port, dir, bin }: PgServerInfo): PgServer {
+export function attachPostgres({ port, dir, bin, password }: PgServerInfo): PgServer {
   const data = join(dir, 'data');
   const log = join(dir, 'log');
   let dbCounter = 0;
@@ -115,7 +125,8 @@ export function attachPostgres({ port, dir, bin }: PgServerInfo): PgServer {
     port,
     dir,
     bin,
-    url: (database = 'postgres', user = 'postgres') => `postgres://${user}@127.0.0.1:${port}/${database}`,
+    url: (database = 'postgres', user = 'postgres') =>
+      `postgres://${user}${password && user === 'postgres' ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${database}`,
     async createDatabase(name) {
       await server.psql(`CREATE DATABASE "${name}"`);
       return server.url(name);
@@ -128,6 +139,7 @@ export function attachPostgres({ port, dir, bin }: PgServerInfo): PgServer {
     async psql(sql, database = 'postgres') {
       const { stdout } = await run(join(bin, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database, '-c', sql], {
         maxBuffer: 64 << 20,
+        env: password ? { ...process.env, PGPASSWORD: password } : process.env,
       });
       return stdout;
     },
