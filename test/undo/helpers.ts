@@ -1,5 +1,5 @@
 /** Test helpers: plan (and optionally apply) an undo through the same calls the CLI makes. */
-import { applyUndo, prepareUndo, renderSql, type UndoPlan } from '../../src/undo/index.js';
+import { applyUndo, prepareUndo, renderSql, scriptStatements, type UndoPlan } from '../../src/undo/index.js';
 import type { ChangeFilter } from '../../src/store/index.js';
 import type { Recorder } from './fixture.js';
 
@@ -13,7 +13,8 @@ export async function undo(rec: Recorder, filter: ChangeFilter, opts: { apply?: 
   const { plan, dialect, conn } = await prepareUndo(rec.store, rec.config(), { filter, skipConflicts: opts.skipConflicts });
   try {
     const sql = renderSql(plan, dialect);
-    if (!opts.apply) return { plan, sql };
+    // Nothing to run (the changes cancel out): the runner would refuse, as the CLI does.
+    if (!opts.apply || scriptStatements(plan, dialect).length === 0) return { plan, sql };
     const applied = await applyUndo(conn, dialect, plan);
     return { plan, sql, applied };
   } finally {
