@@ -37,6 +37,8 @@ export interface LogOptions {
   pretty?: boolean;
   /** Destination file descriptor; default 2 (stderr). */
   fd?: number;
+  /** A stream to write JSON lines to instead (tests). */
+  stream?: NodeJS.WritableStream;
 }
 
 export function createLogger(opts: LogOptions = {}): Logger {
@@ -69,6 +71,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
   if (pretty) {
     return pino(base, pino.transport({ target: 'pino-pretty', options: { destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }));
   }
+  if (opts.stream) return pino(base, opts.stream);
   return pino(base, pino.destination({ fd, sync: true }));
 }
 
