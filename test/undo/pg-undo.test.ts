@@ -55,3 +55,40 @@ describe('undo on PostgreSQL', () => {
     expect(await db.dump(users)).toEqual(before);
   });
 });
+
+describe('undo on PostgreSQL with foreign keys', () => {
+  it('restores parents before children and removes children before parents, in one transaction', async () => {
+    const parent: TableSpec = { schema: 'app', name: 'orgs', columns: [{ name: 'id', type: 'integer' }, { name: 'name', type: 'text' }], key: ['id'] };
+    const child: TableSpec = {
+      schema: 'app',
+      name: 'members',
+      columns: [{ name: 'id', type: 'integer' }, { name: 'org_id', type: 'integer' }],
+      key: ['id'],
+      extra: ['FOREIGN KEY (org_id) REFERENCES app.orgs (id)'],
+    };
+    await db.createTable(parent);
+    await db.createTable(child);
+    rec.watch(parent);
+    rec.watch(child);
+    const [P, C] = [db.table(parent), db.table(child)];
+    await db.tx('fk-seed', 'seeder', async () => {
+      await db.exec(`INSERT INTO ${P} VALUES (1, 'one'), (2, 'two')`);
+      await db.exec(`INSERT INTO ${C} VALUES (10, 1), (20, 2)`);
+    });
+    const seeded = [await db.dump(parent), await db.dump(child)];
+    await db.tx('fk-1', 'bot', async () => {
+      await db.exec(`DELETE FROM ${C} WHERE id = 10`);
+      await db.exec(`DELETE FROM ${P} WHERE id = 1`);
+      await db.exec(`INSERT INTO ${P} VALUES (3, 'three')`);
+      await db.exec(`INSERT INTO ${C} VALUES (30, 3)`);
+      await db.exec(`UPDATE ${P} SET name = 'drei' WHERE id = 3`);
+      await db.exec(`UPDATE ${C} SET org_id = 3 WHERE id = 20`);
+      await db.exec(`DELETE FROM ${P} WHERE id = 2`);
+    });
+    await rec.ingest();
+    const out = await undo(rec, { txIds: ['fk-1'] }, { apply: true });
+    expect(out.plan.conflicts).toEqual([]);
+    expect(out.plan.steps.map((s) => `${s.kind} ${s.table.table}`)).toEqual(['insert orgs', 'update members', 'delete members', 'delete orgs', 'insert orgs', 'insert members']);
+    expect([await db.dump(parent), await db.dump(child)]).toEqual(seeded);
+  });
+});
