@@ -1,0 +1,117 @@
+/**
+ * bench/mysql-capture: binlog → store throughput and peak RSS of the MySQL source, against the C decoder
+ * `mariadb-binlog --read-from-remote-server -v --base64-output=DECODE-ROWS` decoding the same binlog to a
+ * file in the same run.
+ *
+ *   node --import tsx bench/mysql-capture/run.ts [--rows 400000] [--big 1000000]
+ *
+ * Workload 1 ("mixed"): ROWS row changes in transactions of 1000 (half inserts, a quarter updates, a
+ * quarter deletes) on a table of int/varchar/decimal/datetime(6)/bigint/text columns.
+ * Workload 2 ("big"): one transaction of BIG inserted rows (memory must stay bounded).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startMariadb, type MariaServer } from '../../test/harness/mariadb.js';
+
+const run = promisify(execFile);
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const ROWS = arg('rows', 400_000);
+const BIG = arg('big', 1_000_000);
+
+async function mark(m: MariaServer): Promise<{ gtid: string; file: string; pos: number }> {
+  const [gtid, status] = await Promise.all([m.sql('SELECT @@GLOBAL.gtid_binlog_pos'), m.sql('SHOW MASTER STATUS')]);
+  const [file, pos] = status.trim().split('\t');
+  return { gtid: gtid.trim(), file, pos: Number(pos) };
+}
+
+async function baseline(m: MariaServer, from: { file: string; pos: number }, to: { pos: number; file: string }): Promise<{ seconds: number; rows: number; bytes: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-binlog-'));
+  const out = join(dir, 'out.sql');
+  const t0 = performance.now();
+  await run('mariadb-binlog', [
+    '--read-from-remote-server', '-h', '127.0.0.1', '-P', String(m.port), '-u', 'root', '-v', '--base64-output=DECODE-ROWS',
+    `--start-position=${from.pos}`, `--stop-position=${to.pos}`, `--result-file=${out}`, from.file,
+  ], { maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - t0) / 1000;
+  const { stdout } = await run('grep', ['-c', '-E', '^### (INSERT|UPDATE|DELETE)', out]);
+  const bytes = statSync(out).size;
+  rmSync(dir, { recursive: true, force: true });
+  return { seconds, rows: Number(stdout.trim()), bytes };
+}
+
+function capture(m: MariaServer, start: string, expected: number): Promise<{ changes: number; transactions: number; seconds: number; maxRssMb: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-store-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'capture-child.ts'), m.url('bench'), dir, start, String(expected)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      rmSync(dir, { recursive: true, force: true });
+      if (code === 0) resolve(JSON.parse(out));
+      else reject(new Error(`capture exited ${code}`));
+    });
+  });
+}
+
+async function main() {
+  console.log(`# bench/mysql-capture  ${new Date().toISOString()}  node ${process.version}  ${cpus().length} cpu ${cpus()[0]?.model}  ${Math.round(totalmem() / 2 ** 30)} GB`);
+  const m = await startMariadb({ args: ['--max-allowed-packet=256M'] });
+  try {
+    await m.sql('CREATE DATABASE bench');
+    await m.sql(`CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(40), amount DECIMAL(12,2), at DATETIME(6), n BIGINT, note TEXT)`, 'bench');
+    const version = (await m.sql('SELECT VERSION()')).trim();
+    console.log(`server: MariaDB ${version}`);
+
+    // --- mixed workload ---
+    const inserts = ROWS / 2;
+    const per = 1000;
+    const stmts: string[] = [];
+    for (let a = 1; a <= inserts; a += per) {
+      const b = Math.min(inserts, a + per - 1);
+      stmts.push(`INSERT INTO t SELECT seq, CONCAT('name-', seq), seq / 100, TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq MICROSECOND, seq * 1000003, REPEAT('x', seq % 50) FROM seq_${a}_to_${b};`);
+    }
+    for (let a = 1; a <= ROWS / 4; a += per) stmts.push(`UPDATE t SET amount = amount + 1.25, note = 'updated' WHERE id BETWEEN ${a} AND ${Math.min(ROWS / 4, a + per - 1)};`);
+    for (let a = ROWS / 4 + 1; a <= ROWS / 2; a += per) stmts.push(`DELETE FROM t WHERE id BETWEEN ${a} AND ${Math.min(ROWS / 2, a + per - 1)};`);
+    const from = await mark(m);
+    await m.sql(stmts.join('\n'), 'bench');
+    const to = await mark(m);
+    const base = await baseline(m, from, to);
+    const cap = await capture(m, from.gtid, ROWS);
+    report('mixed', ROWS, base, cap);
+
+    // --- one big transaction ---
+    if (BIG > 0) {
+      await m.sql('CREATE TABLE big (id INT PRIMARY KEY, name VARCHAR(40), amount DECIMAL(12,2), n BIGINT)', 'bench');
+      const f2 = await mark(m);
+      await m.sql(`INSERT INTO big SELECT seq, CONCAT('name-', seq), seq / 100, seq * 1000003 FROM seq_1_to_${BIG}`, 'bench');
+      const t2 = await mark(m);
+      const base2 = await baseline(m, f2, t2);
+      const cap2 = await capture(m, f2.gtid, BIG);
+      report(`one ${BIG}-row transaction`, BIG, base2, cap2);
+    }
+  } finally {
+    await m.destroy();
+  }
+}
+
+function report(name: string, n: number, base: { seconds: number; rows: number }, cap: { changes: number; seconds: number; maxRssMb: number; transactions: number }) {
+  const baseRate = base.rows / base.seconds;
+  const capRate = cap.changes / cap.seconds;
+  console.log(`\n## ${name}: ${n} row changes`);
+  console.log(`mariadb-binlog -v DECODE-ROWS to a file: ${base.rows} rows in ${base.seconds.toFixed(3)} s = ${Math.round(baseRate)} rows/s`);
+  console.log(`rowtrail MysqlSource into the store:     ${cap.changes} changes (${cap.transactions} tx) in ${cap.seconds.toFixed(3)} s = ${Math.round(capRate)} changes/s, peak RSS ${cap.maxRssMb.toFixed(0)} MB`);
+  console.log(`ratio rowtrail / mariadb-binlog: ${(capRate / baseRate).toFixed(3)}x`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
