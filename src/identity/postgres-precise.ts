@@ -151,7 +151,10 @@ BEGIN
   END LOOP;
 END $all$;`);
   } else {
-    for (const t of tables) parts.push(triggerSql(quoteTable(t)));
+    // A listed table that does not exist yet gets its trigger from the DDL event trigger when it is created.
+    for (const t of tables) {
+      parts.push(`DO $t$ BEGIN IF pg_catalog.to_regclass(${q(quoteTable(t))}) IS NOT NULL THEN ${triggerSql(quoteTable(t))} END IF; END $t$`);
+    }
   }
   if (ddl) {
     // Event triggers: the session message once per transaction, as the statement trigger does.
@@ -170,7 +173,10 @@ DECLARE
   stmt pg_catalog.text := pg_catalog.current_query();
 BEGIN
 ${ddlPrologue}
-  SELECT c.all_tables, c.tables INTO cfg FROM rowtrail.precise_config c WHERE c.id OPERATOR(pg_catalog.=) 1;
+  -- guarded: DDL must not fail because someone dropped the config (or uninstall is running)
+  IF pg_catalog.to_regclass('rowtrail.precise_config') IS NOT NULL THEN
+    SELECT c.all_tables, c.tables INTO cfg FROM rowtrail.precise_config c WHERE c.id OPERATOR(pg_catalog.=) 1;
+  END IF;
   FOR r IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
     -- our own trigger on a new table is not the user's DDL
     CONTINUE WHEN r.object_type OPERATOR(pg_catalog.=) 'trigger' AND r.object_identity LIKE '${TRIGGER_NAME} on %';
@@ -246,17 +252,22 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', r.f);
       END LOOP;
     END IF;
-    DROP TABLE rowtrail.precise_config;
   END IF;
 END $restore$;
 ${CLEANUP}
+DO $config$
+BEGIN
+  IF pg_catalog.to_regclass('rowtrail.precise_config') IS NOT NULL THEN DROP TABLE rowtrail.precise_config; END IF;
+END $config$;
 DO $schema$
+DECLARE ns pg_catalog.oid;
 BEGIN
   -- the schema goes only when nothing else lives in it
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) '${SCHEMA}')
-     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) '${SCHEMA}'::pg_catalog.regnamespace)
-     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) '${SCHEMA}'::pg_catalog.regnamespace)
-     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) '${SCHEMA}'::pg_catalog.regnamespace) THEN
+  SELECT oid INTO ns FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) '${SCHEMA}';
+  IF ns IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) ns)
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) ns)
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) ns) THEN
     DROP SCHEMA ${SCHEMA};
   END IF;
 END $schema$;
