@@ -188,8 +188,9 @@ export class MysqlSource implements Source {
 
     const begin = (g: string | null, standalone: boolean, commitMicros: bigint | null): OpenTx => {
       if (tx) {
-        // A new group while one is open: the previous one never committed (cannot happen in a well-formed
-        // binlog); drop its uncommitted rows rather than attach them to the wrong transaction.
+        // A new group while one is open. Harmless when the open one holds nothing (e.g. a GTID followed by
+        // a BEGIN query); with rows it would mean a transaction without a commit event: stop, never guess.
+        if (tx.handle.size > 0) throw new DecodeError(`transaction ${tx.handle.xid} has ${tx.handle.size} changes but no commit event before the next one`);
         w.abort(tx.handle);
       }
       const xid = g ?? `${file}:${filePos}`;

@@ -127,7 +127,7 @@ export function decimalText(buf: Buffer, off: number, precision: number, scale: 
  */
 export function floatText(buf: Buffer, off: number): string {
   const v = buf.readFloatLE(off);
-  if (!Number.isFinite(v)) return String(v);
+  if (!Number.isFinite(v) || v === 0) return normalizeNumber(v);
   for (let digits = 1; digits <= 9; digits++) {
     const s = v.toPrecision(digits);
     if (Math.fround(Number(s)) === v) return normalizeNumber(Number(s));
