@@ -4,7 +4,7 @@
  * machine's own server on 3306.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -55,7 +55,11 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
   const sock = join(dir, 'sock');
   const port = await freePort();
   const user = process.getuid?.() === 0 ? 'root' : (process.env.USER ?? 'root');
-  await run(installDb, ['--no-defaults', `--datadir=${data}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+  // A private tmpdir: concurrent bootstraps sharing /tmp collided on their temporary tables (flaky
+  // "Unknown table 'mysql.tmp_user_sys'" with parallel test files).
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
+  await run(installDb, ['--no-defaults', `--datadir=${data}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${tmp}`], {
     maxBuffer: 16 << 20,
   });
   let child: ChildProcess | null = null;
@@ -74,6 +78,7 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
     '--server-id=1',
     `--log-error=${join(dir, 'err.log')}`,
     `--pid-file=${join(dir, 'pid')}`,
+    `--tmpdir=${tmp}`,
     '--innodb-flush-log-at-trx-commit=2',
     '--sync-binlog=0',
     '--innodb-buffer-pool-size=128M',

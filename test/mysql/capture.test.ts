@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type mysql from 'mysql2/promise';
 import { startMariadb, type MariaServer } from '../harness/mariadb.js';
-import { cleanup, client, gtidPos, runSource } from './helpers.js';
+import { cleanup, client, gtidPos, recordingLogger, recordingResolver, runSource } from './helpers.js';
 
 let m: MariaServer;
 let c: mysql.Connection;
@@ -266,4 +266,26 @@ describe('MariaDB capture', () => {
       cleanup(run.dir);
     }
   }, 120_000);
+
+  it('gives identity the annotated statements, and warns in one line when a watched table is dropped', async () => {
+    await c.query('DROP TABLE IF EXISTS doomed');
+    await c.query('CREATE TABLE doomed (id INT PRIMARY KEY)');
+    const start = await gtidPos(c);
+    const identity = recordingResolver();
+    const log = recordingLogger();
+    const run = await runSource(m.url('test'), { startPosition: start, identity, log });
+    try {
+      await c.query(`INSERT /*agent='deploy-bot',run='r-17'*/ INTO doomed VALUES (1), (2)`);
+      await c.query('DROP TABLE doomed');
+      const ev = await run.waitFor((e) => e.some((x) => x.op === 'ddl'));
+      expect(ev.map((e) => [e.op, e.table])).toEqual([['insert', 'doomed'], ['insert', 'doomed'], ['ddl', 'doomed']]);
+      expect(identity.seen[0].statements).toEqual([`INSERT /*agent='deploy-bot',run='r-17'*/ INTO doomed VALUES (1), (2)`]);
+      expect(identity.seen[0].xid).toBe(ev[0].tx.position);
+      expect(identity.seen[1].statements[0]).toContain('DROP TABLE');
+      expect(log.warnings).toEqual([`watched table test.doomed was dropped; remove it from sources[].tables of shop or recreate it`]);
+    } finally {
+      await run.stop();
+      cleanup(run.dir);
+    }
+  });
 });

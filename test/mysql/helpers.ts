@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { configSchema } from '../../src/config/index.js';
-import { silentLogger } from '../../src/log/index.js';
-import { unknownResolver } from '../../src/identity/resolver.js';
+import { silentLogger, type Logger } from '../../src/log/index.js';
+import { unknownResolver, type IdentityResolver, type TxFacts } from '../../src/identity/resolver.js';
 import { Store } from '../../src/store/index.js';
 import type { ChangeEvent } from '../../src/model/index.js';
 import { MysqlSource, type MysqlSourceOptions } from '../../src/sources/mysql/index.js';
@@ -27,14 +27,17 @@ export function sourceConfig(url: string, extra: Record<string, unknown> = {}) {
 }
 
 /** Starts a MysqlSource for `url` and waits until its binlog stream is up. */
-export async function runSource(url: string, opts: MysqlSourceOptions & { dir?: string; extra?: Record<string, unknown>; storeOpts?: { synchronous?: 'FULL' | 'NORMAL' } } = {}): Promise<Running> {
+export async function runSource(
+  url: string,
+  opts: MysqlSourceOptions & { dir?: string; extra?: Record<string, unknown>; storeOpts?: { synchronous?: 'FULL' | 'NORMAL' }; identity?: IdentityResolver; log?: Logger } = {},
+): Promise<Running> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'rowtrail-mysql-test-'));
   const store = Store.open(dir, opts.storeOpts ?? { synchronous: 'NORMAL' });
   const root = sourceConfig(url, opts.extra);
   let streaming!: () => void;
   const up = new Promise<void>((r) => (streaming = r));
   const source = new MysqlSource(
-    { config: root.sources[0], root, store, log: silentLogger, identity: unknownResolver, url },
+    { config: root.sources[0], root, store, log: opts.log ?? silentLogger, identity: opts.identity ?? unknownResolver, url },
     {
       flushIntervalMs: 20,
       ...opts,
@@ -93,4 +96,19 @@ export function cleanup(dir: string): void {
 export async function gtidPos(c: mysql.Connection): Promise<string> {
   const [rows] = await c.query('SELECT @@GLOBAL.gtid_binlog_pos AS p');
   return (rows as { p: string }[])[0].p;
+}
+
+/** An identity resolver that records what the source tells it. */
+export function recordingResolver(): IdentityResolver & { seen: TxFacts[] } {
+  const seen: TxFacts[] = [];
+  return { seen, resolve: (f) => (seen.push(f), { kind: 'unknown', confidence: 'unknown', method: 'none' }) };
+}
+
+/** A pino-compatible logger that keeps warnings (for one-line-reason assertions). */
+export function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  const l = Object.create(silentLogger) as Logger & { warnings: string[] };
+  l.warnings = warnings;
+  (l as unknown as { warn: (a: unknown, b?: string) => void }).warn = (a: unknown, b?: string) => void warnings.push(typeof a === 'string' ? a : String(b));
+  return l;
 }
