@@ -59,8 +59,11 @@ export interface Dialect {
   beginStatements(runId: string): string[];
   commitStatement: string;
   rollbackStatement: string;
-  /** The printable script: one atomic unit that checks each statement's affected-row count. */
-  script(statements: ScriptStatement[], meta: ScriptMeta): string;
+  /**
+   * The printable script: one atomic unit that checks each statement's affected-row count. Written in pieces
+   * to `emit` (a large undo need not sit in memory twice); `statements` may be iterated more than once.
+   */
+  script(statements: () => Iterable<ScriptStatement>, meta: ScriptMeta, emit: (text: string) => void): void;
   /** Columns of the tables in these schemas: rows `{schema, tbl, col}`. */
   columnsSql(schemas: string[]): string;
   /** Foreign keys touching these schemas: rows `{id, child_schema, child_table, child_col, parent_schema, parent_table, parent_col, ord}`. */

@@ -129,20 +129,22 @@ export function mysqlDialect(system: Extract<SystemKind, 'mysql' | 'mariadb'>): 
     },
     commitStatement: 'COMMIT',
     rollbackStatement: 'ROLLBACK',
-    script(statements: ScriptStatement[], meta: ScriptMeta) {
-      const lines = [
-        ...header(meta),
-        '-- MySQL has no anonymous block to check row counts in: `rowtrail undo --apply` runs these statements in one',
-        '-- transaction and rolls back when a count differs from its "expect" line. Run by hand, check every count',
-        '-- and ROLLBACK on any difference.',
-        ...this.beginStatements(meta.runId).map((s) => `${s};`),
-      ];
-      statements.forEach((s, k) => {
-        lines.push(`-- [${k + 1}/${statements.length}] ${s.label}; expect ${s.expected} row(s)`);
-        lines.push(`${s.sql};`);
-      });
-      lines.push('COMMIT;', '');
-      return lines.join('\n');
+    script(statements, meta: ScriptMeta, emit) {
+      let count = 0;
+      for (const _ of statements()) count++;
+      emit(
+        [
+          ...header(meta),
+          '-- MySQL has no anonymous block to check row counts in: `rowtrail undo --apply` runs these statements in one',
+          '-- transaction and rolls back when a count differs from its "expect" line. Run by hand, check every count',
+          '-- and ROLLBACK on any difference.',
+          ...this.beginStatements(meta.runId).map((s) => `${s};`),
+          '',
+        ].join('\n'),
+      );
+      let k = 0;
+      for (const s of statements()) emit(`-- [${++k}/${count}] ${s.label}; expect ${s.expected} row(s)\n${s.sql};\n`);
+      emit('COMMIT;\n');
     },
     columnsSql(schemas) {
       return `SELECT TABLE_SCHEMA AS \`schema\`, TABLE_NAME AS tbl, COLUMN_NAME AS col FROM information_schema.COLUMNS

@@ -41,11 +41,19 @@ function literal(value: Value, type: string): string {
   return `${quoteText(value)}::${type}`;
 }
 
-/** A dollar-quote tag that does not occur in `body`. */
-function dollarTag(body: string): string {
+/** A dollar-quote tag that occurs in no statement (labels are escaped by commentText: they hold no `$`). */
+function dollarTag(statements: () => Iterable<ScriptStatement>): string {
+  const used = new Set<string>();
+  for (const s of statements()) for (const m of s.sql.matchAll(/\$rowtrail_undo(?:_\d+)?\$/g)) used.add(m[0]);
   let tag = '$rowtrail_undo$';
-  for (let n = 1; body.includes(tag); n++) tag = `$rowtrail_undo_${n}$`;
+  for (let n = 1; used.has(tag); n++) tag = `$rowtrail_undo_${n}$`;
   return tag;
+}
+
+function countOf(statements: () => Iterable<ScriptStatement>): number {
+  let n = 0;
+  for (const _ of statements()) n++;
+  return n;
 }
 
 export const postgresDialect: Dialect = {
@@ -93,30 +101,30 @@ export const postgresDialect: Dialect = {
   },
   commitStatement: 'COMMIT',
   rollbackStatement: 'ROLLBACK',
-  script(statements: ScriptStatement[], meta: ScriptMeta) {
-    const body: string[] = ['DECLARE n bigint;', 'BEGIN'];
-    statements.forEach((s, k) => {
-      body.push(`  -- [${k + 1}/${statements.length}] ${s.label}; expect ${s.expected} row(s)`);
-      body.push(`  ${s.sql};`);
-      body.push('  GET DIAGNOSTICS n = ROW_COUNT;');
-      body.push(
-        `  IF n <> ${s.expected} THEN RAISE EXCEPTION 'rowtrail undo ${meta.runId}: statement ${k + 1} affected % rows instead of ${s.expected}; nothing was applied', n; END IF;`,
+  script(statements, meta: ScriptMeta, emit) {
+    const tag = dollarTag(statements);
+    const count = countOf(statements);
+    emit(
+      [
+        ...header(meta),
+        '-- One transaction; the DO block checks the affected-row count of every statement and raises (rolling',
+        '-- everything back) on a mismatch.',
+        ...this.beginStatements(meta.runId).map((s) => `${s};`),
+        `${sqlComment(meta.runId)} DO ${tag}`,
+        'DECLARE n bigint;',
+        'BEGIN',
+        '',
+      ].join('\n'),
+    );
+    let k = 0;
+    for (const s of statements()) {
+      k++;
+      emit(
+        `  -- [${k}/${count}] ${s.label}; expect ${s.expected} row(s)\n  ${s.sql};\n  GET DIAGNOSTICS n = ROW_COUNT;\n` +
+          `  IF n <> ${s.expected} THEN RAISE EXCEPTION 'rowtrail undo ${meta.runId}: statement ${k} affected % rows instead of ${s.expected}; nothing was applied', n; END IF;\n`,
       );
-    });
-    body.push('END');
-    const text = body.join('\n');
-    const tag = dollarTag(text);
-    return [
-      ...header(meta),
-      '-- One transaction; the DO block checks the affected-row count of every statement and raises (rolling',
-      '-- everything back) on a mismatch.',
-      ...this.beginStatements(meta.runId).map((s) => `${s};`),
-      `${sqlComment(meta.runId)} DO ${tag}`,
-      text,
-      `${tag};`,
-      'COMMIT;',
-      '',
-    ].join('\n');
+    }
+    emit(`END\n${tag};\nCOMMIT;\n`);
   },
   columnsSql(schemas) {
     return `SELECT n.nspname AS schema, c.relname AS tbl, a.attname AS col

@@ -76,15 +76,41 @@ export interface Plan {
   changes: number;
 }
 
+/** One change as a group keeps it (the full event is dropped once folded in: bounded memory). */
+interface Member {
+  id: string;
+  txId: string;
+  op: ChangeEvent['op'];
+}
+
 interface Group {
   table: TableRef;
   keyCols: string[] | null;
-  events: ChangeEvent[];
+  /** Image before the oldest change (what to restore). */
+  target: Row | null;
+  /** Image after the newest change (what the row must be now). */
+  current: Row | null;
+  /** Key of the row the oldest change inserted (a row inserted then deleted must stay absent). */
+  firstKey: Row | null;
+  since: string;
+  members: Member[];
   /** Newest-first rank of the group's newest change (lower runs earlier). */
   rank: number;
   refused: string | null;
   refusedBy: string | null;
   types: Record<string, string>;
+  interleaved: boolean;
+}
+
+/** The first, streaming half of planning: changes folded into one group per row. */
+export interface Collected {
+  groups: Group[];
+  refusals: Refusal[];
+  changes: number;
+  /** Schemas the changes touch (whose catalog finishPlan wants). */
+  schemas: Set<string>;
+  /** Per table: every column any image had (checked against the current table). */
+  columns: Map<string, Set<string>>;
 }
 
 export function tableId(t: TableRef): string {
@@ -117,7 +143,7 @@ function afterImage(ev: ChangeEvent): Row | null {
 }
 
 /** Why a single change cannot be reverted exactly, or null. */
-function changeProblem(ev: ChangeEvent, d: Dialect, catalog: Catalog | undefined): string | null {
+function changeProblem(ev: ChangeEvent, d: Dialect): string | null {
   if (ev.op === 'truncate') return 'TRUNCATE cannot be reverted (the removed rows were not logged)';
   if (ev.op === 'ddl') return 'DDL is not reverted by undo';
   if (ev.system !== d.system && !(d.system !== 'postgresql' && ev.system !== 'postgresql')) return `change of a ${ev.system} source`;
@@ -134,10 +160,7 @@ function changeProblem(ev: ChangeEvent, d: Dialect, catalog: Catalog | undefined
     if (keyless && ev.incomplete?.includes('after')) return 'table has no key and the after image is not full';
   }
   const cols = new Set([...Object.keys(ev.before ?? {}), ...Object.keys(after ?? {})]);
-  const present = catalog?.columns.get(tableId(ev));
-  if (catalog && !present) return 'table no longer exists';
   for (const c of cols) {
-    if (present && !present.has(c)) return `column ${c} no longer exists`;
     const t = ev.types?.[c];
     const p = d.typeProblem(t, ev.before?.[c] ?? null) ?? d.typeProblem(t, after?.[c] ?? null);
     if (p) return `column ${c}: ${p}`;
@@ -155,18 +178,29 @@ function sameImage(a: Row | null, b: Row | null): boolean {
  * Plans the undo of `events` (oldest first, as the store yields them). Pure: the catalog (current columns and
  * foreign keys) comes from the caller.
  */
-export function planUndo(events: ChangeEvent[], d: Dialect, catalog?: Catalog): Plan {
+export function planUndo(events: Iterable<ChangeEvent>, d: Dialect, catalog?: Catalog): Plan {
+  return finishPlan(collectUndo(events, d), catalog);
+}
+
+/** Folds the changes (oldest first) into one group per row; keeps no event, so memory grows with rows, not changes. */
+export function collectUndo(events: Iterable<ChangeEvent>, d: Dialect): Collected {
   const refusals: Refusal[] = [];
   const groups: Group[] = [];
   const byRow = new Map<string, Group>();
-  events.forEach((ev, i) => {
-    const problem = changeProblem(ev, d, catalog);
+  const typesSeen = new Map<string, Record<string, string>>();
+  const schemas = new Set<string>();
+  const columns = new Map<string, Set<string>>();
+  let i = 0;
+  for (const ev of events) {
+    i++;
+    schemas.add(ev.schema);
+    const problem = changeProblem(ev, d);
     const t: TableRef = { schema: ev.schema, table: ev.table };
     if (ev.op === 'truncate' || ev.op === 'ddl') {
       refusals.push(refusalOf(ev, problem ?? 'not revertible'));
-      return;
+      continue;
     }
-    const rank = events.length - i;
+    const rank = -i;
     const keyCols = ev.key && Object.keys(ev.key).length ? Object.keys(ev.key) : null;
     const after = afterImage(ev);
     let g: Group | undefined;
@@ -176,35 +210,74 @@ export function planUndo(events: ChangeEvent[], d: Dialect, catalog?: Catalog): 
       if (g) byRow.delete(id);
     }
     if (!g) {
-      g = { table: t, keyCols, events: [], rank, refused: null, refusedBy: null, types: {} };
+      g = {
+        table: t, keyCols, target: ev.before, current: after, since: ev.tx.commitTime, members: [], rank,
+        firstKey: keyCols && !ev.before && after ? pick(after, keyCols) : null,
+        refused: null, refusedBy: null, types: {}, interleaved: false,
+      };
       groups.push(g);
+    } else if (!sameImage(ev.before, g.current)) {
+      g.interleaved = true;
     }
-    g.events.push(ev);
+    g.members.push({ id: ev.id, txId: ev.tx.id, op: ev.op });
+    g.current = after;
     g.rank = rank;
-    Object.assign(g.types, ev.types ?? {});
+    if (ev.types) {
+      // Interned: every event of a table carries an equal copy of the same types.
+      const k = JSON.stringify(ev.types);
+      let types = typesSeen.get(k);
+      if (!types) typesSeen.set(k, (types = ev.types));
+      g.types = g.members.length === 1 ? types : { ...g.types, ...types };
+    }
+    const tid = tableId(t);
+    let cols = columns.get(tid);
+    if (!cols) columns.set(tid, (cols = new Set()));
+    for (const c in ev.before ?? {}) cols.add(c);
+    for (const c in after ?? {}) cols.add(c);
     if (problem && !g.refused) {
       g.refused = problem;
       g.refusedBy = ev.id;
     }
     // The row lives on at its after key (or, once deleted, at its before key, where a re-insert continues it).
     if (keyCols) byRow.set(rowId(t, keyValues(after ?? ev.before, keyCols, ev.key!)), g);
-  });
+  }
+  // Ranks: newest change first.
+  for (const g of groups) g.rank += i + 1;
+  return { groups, refusals, changes: i, schemas, columns };
+}
 
-  const steps: UndoStep[] = [];
-  for (const g of groups) {
+/** Why the current table cannot take the row back (dropped, columns gone), or null. */
+function catalogProblem(g: Group, col: Collected, catalog: Catalog | undefined): string | null {
+  if (!catalog) return null;
+  const present = catalog.columns.get(tableId(g.table));
+  if (!present) return 'table no longer exists';
+  for (const c of col.columns.get(tableId(g.table)) ?? []) if (!present.has(c)) return `column ${c} no longer exists`;
+  return null;
+}
+
+/** The second half: refusals against the current catalog, steps, foreign-key order. */
+export function finishPlan(col: Collected, catalog?: Catalog): Plan {
+  const refusals = [...col.refusals];
+  const steps: (UndoStep & { rank: number })[] = [];
+  for (const g of col.groups) {
+    if (!g.refused) {
+      g.refused = catalogProblem(g, col, catalog);
+      g.refusedBy = g.refused ? null : g.refusedBy;
+    }
     if (g.refused) {
-      for (const ev of g.events) {
-        const why = ev.id === g.refusedBy ? g.refused : `another change of this row is refused (${g.refusedBy}: ${g.refused})`;
-        refusals.push(refusalOf(ev, why));
+      for (const m of g.members) {
+        const why = g.refusedBy === null || m.id === g.refusedBy ? g.refused : `another change of this row is refused (${g.refusedBy}: ${g.refused})`;
+        const img = g.target ?? g.current;
+        const key = g.keyCols && img ? pick(img, g.keyCols) : g.firstKey;
+        refusals.push({ changeId: m.id, txId: m.txId, table: `${g.table.schema}.${g.table.table}`, op: m.op, key, reason: why });
       }
       continue;
     }
-    const step = stepOf(g);
-    steps.push(step);
+    steps.push(stepOf(g));
   }
   const ordered = orderSteps(steps, catalog?.foreignKeys ?? []);
   ordered.forEach((s, k) => (s.n = k + 1));
-  return { steps: ordered, refusals, changes: events.length };
+  return { steps: ordered, refusals, changes: col.changes };
 }
 
 function refusalOf(ev: ChangeEvent, reason: string): Refusal {
@@ -212,22 +285,12 @@ function refusalOf(ev: ChangeEvent, reason: string): Refusal {
 }
 
 function stepOf(g: Group): UndoStep & { rank: number } {
-  const first = g.events[0];
-  const last = g.events[g.events.length - 1];
-  const target = first.before;
-  const current = afterImage(last);
-  let interleaved = false;
-  for (let k = 1; k < g.events.length; k++) {
-    if (!sameImage(g.events[k].before, afterImage(g.events[k - 1]))) interleaved = true;
-  }
+  const { target, current } = g;
   const kind: StepKind = !target && !current ? 'none' : !target ? 'delete' : !current ? 'insert' : 'update';
   const set = kind === 'update' ? Object.keys(target!).filter((c) => c in current! && current![c] !== target![c]) : [];
   const keyCols = g.keyCols;
   let absentKey: Row | null = null;
-  if (keyCols && (kind === 'insert' || kind === 'none')) {
-    const img = kind === 'insert' ? target! : afterImage(first) ?? first.before!;
-    absentKey = pick(img, keyCols);
-  }
+  if (keyCols && (kind === 'insert' || kind === 'none')) absentKey = kind === 'insert' ? pick(target!, keyCols) : g.firstKey;
   const effective: StepKind = kind === 'update' && set.length === 0 ? 'none' : kind;
   return {
     n: 0,
@@ -237,13 +300,13 @@ function stepOf(g: Group): UndoStep & { rank: number } {
     keyCols,
     current: effective === 'none' ? (kind === 'update' ? current : null) : current,
     target: effective === 'none' ? null : target,
-    absentKey,
+    absentKey: effective === 'none' && kind === 'update' ? null : absentKey,
     set,
     types: g.types,
-    changeIds: g.events.map((e) => e.id).reverse(),
-    txIds: [...new Set(g.events.map((e) => e.tx.id).reverse())],
-    since: first.tx.commitTime,
-    interleaved,
+    changeIds: g.members.map((m) => m.id).reverse(),
+    txIds: [...new Set(g.members.map((m) => m.txId).reverse())],
+    since: g.since,
+    interleaved: g.interleaved,
     expected: effective === 'none' ? 0 : 1,
   };
 }

@@ -81,16 +81,18 @@ export function stepLabel(s: UndoStep): string {
   return commentText(`${what} of ${s.table.schema}.${s.table.table} ${JSON.stringify(stepKey(s))} (${s.changeIds.length} change(s): ${s.changeIds.join(' ')})`);
 }
 
-/** The statements to run, in order, with their expected counts. */
-export function scriptStatements(plan: UndoPlan, d: Dialect): ScriptStatement[] {
+/** The statements to run, in order, with their expected counts (rendered as iterated). */
+export function* statementsOf(plan: UndoPlan, d: Dialect): Generator<ScriptStatement> {
   const skip = new Set(plan.skipped);
-  const out: ScriptStatement[] = [];
   for (const s of plan.steps) {
     if (skip.has(s.n)) continue;
     const sql = stepSql(s, d, plan.runId);
-    if (sql !== null) out.push({ sql, expected: s.expected, label: stepLabel(s) });
+    if (sql !== null) yield { sql, expected: s.expected, label: stepLabel(s) };
   }
-  return out;
+}
+
+export function scriptStatements(plan: UndoPlan, d: Dialect): ScriptStatement[] {
+  return [...statementsOf(plan, d)];
 }
 
 function refusalNote(r: Refusal): string {
@@ -102,16 +104,19 @@ function conflictNote(c: Conflict): string {
   return `skipped conflict ${c.table} ${JSON.stringify(c.key)}: ${c.reason}${who}`;
 }
 
-/** The SQL script (`--format sql`). */
+/** Writes the SQL script (`--format sql`) in pieces. */
+export function writeSql(plan: UndoPlan, d: Dialect, emit: (text: string) => void): void {
+  const skipped = new Set(plan.skipped);
+  const notes = [...plan.refusals.map(refusalNote), ...plan.conflicts.filter((c) => skipped.has(c.step)).map(conflictNote)];
+  const meta = { runId: plan.runId, source: plan.source, database: plan.database, changes: plan.changes - plan.refusals.length, notes };
+  d.script(() => statementsOf(plan, d), meta, emit);
+}
+
+/** The SQL script (`--format sql`) as one string. */
 export function renderSql(plan: UndoPlan, d: Dialect): string {
-  const notes = [...plan.refusals.map(refusalNote), ...plan.conflicts.filter((c) => plan.skipped.includes(c.step)).map(conflictNote)];
-  return d.script(scriptStatements(plan, d), {
-    runId: plan.runId,
-    source: plan.source,
-    database: plan.database,
-    changes: plan.changes - plan.refusals.length,
-    notes,
-  });
+  const parts: string[] = [];
+  writeSql(plan, d, (t) => parts.push(t));
+  return parts.join('');
 }
 
 /** The JSON plan (`--format json`). */

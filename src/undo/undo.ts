@@ -10,7 +10,7 @@ import type { ChangeFilter, Store } from '../store/index.js';
 import { newRunId, type Dialect } from './dialect.js';
 import { connectSource, dialectFor, type SqlConn } from './source-conn.js';
 import { findConflicts, readCatalog } from './conflicts.js';
-import { planUndo } from './undo-planner.js';
+import { collectUndo, finishPlan } from './undo-planner.js';
 import type { UndoPlan } from './undo-render.js';
 
 export interface UndoRequest {
@@ -27,40 +27,64 @@ export interface PreparedUndo {
   conn: SqlConn;
 }
 
-/** The selected changes, oldest first; NOT_FOUND naming what matched nothing. */
-export function selectChanges(store: Store, filter: ChangeFilter): ChangeEvent[] {
-  const events = [...store.changes({ ...filter, newestFirst: false, limit: undefined })];
+/** What a selection matched, recorded while the changes stream past. */
+export interface Selection {
+  ids: Set<string>;
+  txIds: Set<string>;
+  sources: Set<string>;
+  first: ChangeEvent | null;
+}
+
+/** The changes a filter selects, oldest first, streamed (recording what matched into `sel`). */
+export function* selectChanges(store: Store, filter: ChangeFilter, sel: Selection = newSelection()): Generator<ChangeEvent> {
+  for (const ev of store.changes({ ...filter, newestFirst: false, limit: undefined })) {
+    sel.first ??= ev;
+    sel.ids.add(ev.id);
+    sel.txIds.add(ev.tx.id).add(ev.tx.position);
+    sel.sources.add(ev.source);
+    yield ev;
+  }
+}
+
+export function newSelection(): Selection {
+  return { ids: new Set(), txIds: new Set(), sources: new Set(), first: null };
+}
+
+/** NOT_FOUND naming what matched nothing: an unknown tx or change, or an empty selection. */
+export function checkSelection(filter: ChangeFilter, sel: Selection): void {
   for (const tx of filter.txIds ?? []) {
-    if (!events.some((e) => e.tx.id === tx || e.tx.position === tx)) throw new RowtrailError('NOT_FOUND', `transaction '${tx}' has no stored change matching the selection`);
+    if (!sel.txIds.has(tx)) throw new RowtrailError('NOT_FOUND', `transaction '${tx}' has no stored change matching the selection`);
   }
   for (const id of filter.changeIds ?? []) {
-    if (!events.some((e) => e.id === id)) throw new RowtrailError('NOT_FOUND', `change '${id}' is not in the store (or not in the selection)`);
+    if (!sel.ids.has(id)) throw new RowtrailError('NOT_FOUND', `change '${id}' is not in the store (or not in the selection)`);
   }
-  if (events.length === 0) {
+  if (sel.ids.size === 0) {
     const what = Object.entries(filter)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : String(v)}`)
       .join(' ');
     throw new RowtrailError('NOT_FOUND', `no stored change matches the selection (${what || 'everything'})`);
   }
-  return events;
+  if (sel.sources.size > 1) throw new RowtrailError('USAGE', `the selection spans sources ${[...sel.sources].join(', ')}; add --source NAME`);
 }
 
 export async function prepareUndo(store: Store, cfg: Config, req: UndoRequest): Promise<PreparedUndo> {
-  const events = selectChanges(store, req.filter);
-  const sources = [...new Set(events.map((e) => e.source))];
-  if (sources.length > 1) throw new RowtrailError('USAGE', `the selection spans sources ${sources.join(', ')}; add --source NAME`);
-  const srcCfg = cfg.sources.find((s) => s.name === sources[0]);
-  if (!srcCfg) throw new RowtrailError('CONFIG', `source '${sources[0]}' of the selected changes is not in the config`);
-  const first = events[0];
-  const dialect = dialectFor(first.system);
+  const sel = newSelection();
+  // The dialect is known from the first change; a change of another system is refused by the planner.
+  let dialect: Dialect | null = null;
+  const events = selectChanges(store, req.filter, sel);
+  const head = events.next();
+  if (!head.done) dialect = dialectFor(head.value.system);
+  const collected = collectUndo(head.done ? [] : prepend(head.value, events), dialect ?? dialectFor('postgresql'));
+  checkSelection(req.filter, sel);
+  const first = sel.first!;
+  const srcCfg = cfg.sources.find((s) => s.name === first.source);
+  if (!srcCfg) throw new RowtrailError('CONFIG', `source '${first.source}' of the selected changes is not in the config`);
   const conn = await connectSource(first.system, sourceUrl(srcCfg), srcCfg.name);
   try {
-    const schemas = [...new Set(events.map((e) => e.schema))];
-    const catalog = await readCatalog(conn, dialect, schemas);
-    const base = planUndo(events, dialect, catalog);
-    const selected = new Set(events.map((e) => e.id));
-    const conflicts = await findConflicts(conn, dialect, base.steps, store, selected);
+    const catalog = await readCatalog(conn, dialect!, [...collected.schemas]);
+    const base = finishPlan(collected, catalog);
+    const conflicts = await findConflicts(conn, dialect!, base.steps, store, sel.ids);
     const plan: UndoPlan = {
       ...base,
       runId: req.runId ?? newRunId(),
@@ -70,9 +94,15 @@ export async function prepareUndo(store: Store, cfg: Config, req: UndoRequest): 
       conflicts,
       skipped: req.skipConflicts ? conflicts.map((c) => c.step) : [],
     };
-    return { plan, dialect, conn };
-  } catch (e) {
+    return { plan, dialect: dialect!, conn };
+  } catch (e: any) {
     await conn.close();
-    throw e;
+    if (e instanceof RowtrailError) throw e;
+    throw new RowtrailError('UNDO', `reading source '${srcCfg.name}' failed: ${String(e?.message ?? e).split('\n')[0]}; nothing was applied`, e);
   }
+}
+
+function* prepend<T>(head: T, rest: Iterator<T>): Generator<T> {
+  yield head;
+  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
 }

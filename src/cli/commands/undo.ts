@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { common, configFrom, openStoreForRead, out, type CommonOpts } from '../shared.js';
 import { filterFrom } from './changes.js';
 import { RowtrailError } from '../../errors.js';
-import { applyUndo, prepareUndo, renderJson, renderSql, scriptStatements } from '../../undo/index.js';
+import { applyUndo, prepareUndo, renderJson, scriptStatements, writeSql } from '../../undo/index.js';
 import { refusalNote } from '../../undo/undo-render.js';
 
 interface UndoOpts extends CommonOpts {
@@ -46,6 +46,8 @@ export function registerUndo(program: Command): void {
       const json = opts.json || opts.format === 'json';
       const cfg = configFrom(opts);
       const store = openStoreForRead(cfg);
+      // Why: undo reads the selection once, start to end; a small page cache keeps a 100k-change undo's memory low.
+      store.db.pragma('cache_size = -8192');
       try {
         const filter = filterFrom({ ...opts, tx: opts.tx });
         if (opts.change.length) filter.changeIds = opts.change;
@@ -66,7 +68,7 @@ export function registerUndo(program: Command): void {
           const statements = scriptStatements(plan, dialect);
           if (statements.length === 0) throw new RowtrailError('UNDO', 'nothing to revert: every selected change was refused, conflicts, or cancels out');
           if (!opts.apply) {
-            if (!json) process.stdout.write(renderSql(plan, dialect));
+            if (!json) writeChunked(plan, dialect);
             return;
           }
           if (!opts.yes) {
@@ -89,4 +91,20 @@ export function registerUndo(program: Command): void {
         store.close();
       }
     });
+}
+
+/** Writes the script to stdout in 64 KB pieces (a large undo is never one string). */
+function writeChunked(plan: Parameters<typeof writeSql>[0], dialect: Parameters<typeof writeSql>[1]): void {
+  let buf: string[] = [];
+  let size = 0;
+  writeSql(plan, dialect, (t) => {
+    buf.push(t);
+    size += t.length;
+    if (size >= 65536) {
+      process.stdout.write(buf.join(''));
+      buf = [];
+      size = 0;
+    }
+  });
+  if (buf.length) process.stdout.write(buf.join(''));
 }
