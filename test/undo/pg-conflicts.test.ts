@@ -64,6 +64,16 @@ describe('undo conflicts on PostgreSQL', () => {
     expect(r.stderr).toMatch(/conflict app\.users \{"id":"2"\}: the row changed since; changed since by alice via app \(update at .*fx:pos-00000003:0\)/);
     expect(r.stderr).toMatch(/undo refused: 1 conflict\(s\), 0 refused change\(s\)/);
     expect(r.stdout).toBe('');
+    const j = await cli('undo', '--config', config, '--actor', 'deploy-bot', '--format', 'json');
+    expect(j.code).toBe(1);
+    const plan = JSON.parse(j.stdout);
+    expect(plan.conflicts).toMatchObject([{ table: 'app.users', key: { id: '2' }, found: 'changed', since: [{ actor: 'alice via app', op: 'update' }] }]);
+    expect(plan.statements.map((s: any) => [s.kind, s.key, s.expected])).toEqual([
+      ['update', { id: '3' }, 1],
+      ['update', { id: '2' }, 1],
+      ['update', { id: '1' }, 1],
+    ]);
+    expect(plan.statements[0].sql).toMatch(/^\/\*agent='rowtrail-undo',run='u-[a-z0-9-]+'\*\/ UPDATE "app"."users" SET "role" = 'user'::text WHERE "id" = '3'::integer AND /);
     expect(await rows()).toEqual(before);
   });
 
