@@ -7,10 +7,11 @@ import { sourceUrl } from './config/index.js';
 import type { Logger } from './log/index.js';
 import { Store } from './store/index.js';
 import { sourceKind, type Source } from './sources/index.js';
-import { unknownResolver } from './identity/resolver.js';
+import { createIdentity, type Identity } from './identity/index.js';
 
 export interface Daemon {
   sources: Source[];
+  identities: Identity[];
   store: Store;
   /** Resolves when every source stopped (after stop()); rejects with the first fatal error. */
   done: Promise<void>;
@@ -20,24 +21,29 @@ export interface Daemon {
 export function startDaemon(cfg: Config, log: Logger): Daemon {
   const store = Store.open(cfg.store.path);
   const ac = new AbortController();
-  const sources: Source[] = cfg.sources.map((s) =>
-    sourceKind(s).create({ config: s, root: cfg, store, log, identity: unknownResolver, url: sourceUrl(s) }),
+  const identities: Identity[] = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
+  const sources: Source[] = cfg.sources.map((s, i) =>
+    sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
   );
+  // Samplers run beside the sources; they never stop capture (start() does not reject).
+  for (const id of identities) void id.start(ac.signal);
   const runs = sources.map((src) =>
     src.run(ac.signal).catch((e) => {
       ac.abort();
       throw e;
     }),
   );
-  const done = Promise.all(runs).then(
-    () => store.close(),
-    (e) => {
-      store.close();
-      throw e;
-    },
-  );
+  const close = async () => {
+    await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
+    store.close();
+  };
+  const done = Promise.all(runs).then(close, async (e) => {
+    await close();
+    throw e;
+  });
   return {
     sources,
+    identities,
     store,
     done,
     async stop() {

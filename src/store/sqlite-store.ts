@@ -341,9 +341,67 @@ export class Store {
     for (const r of this.db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) yield toEvent(r);
   }
 
+  /** How transactions of a source were attributed since a time (ms since the epoch): counts per confidence. */
+  attribution(source: string, sinceMs: number): { attributed: number; exact: number; inferred: number; unknown: number } {
+    const rows = this.db
+      .prepare(
+        `SELECT json_extract(actor, '$.confidence') AS c, count(*) AS n FROM transactions
+          WHERE source = ? AND state = 'committed' AND commit_us >= ? GROUP BY 1`,
+      )
+      .all(source, sinceMs * 1000) as { c: string; n: number }[];
+    const by = (k: string) => rows.find((r) => r.c === k)?.n ?? 0;
+    const exact = by('exact');
+    const inferred = by('inferred');
+    return { attributed: exact + inferred, exact, inferred, unknown: rows.reduce((a, r) => a + r.n, 0) - exact - inferred };
+  }
+
+  /** Who wrote what: per actor (user, agent, kind) and table, change and transaction counts, time range, confidence. */
+  actors(f: { source?: string; since?: Date; until?: Date } = {}): ActorSummary[] {
+    const where = [`t.state = 'committed'`];
+    const args: unknown[] = [];
+    if (f.source) {
+      where.push('t.source = ?');
+      args.push(f.source);
+    }
+    if (f.since) {
+      where.push('t.commit_us >= ?');
+      args.push(f.since.getTime() * 1000);
+    }
+    if (f.until) {
+      where.push('t.commit_us <= ?');
+      args.push(f.until.getTime() * 1000);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT t.actor_user AS user, t.actor_agent AS agent, t.actor_kind AS kind,
+                json_extract(t.actor, '$.confidence') AS confidence,
+                count(*) AS transactions, sum(t.size) AS changes,
+                min(t.commit_time) AS first, max(t.commit_time) AS last,
+                (SELECT group_concat(x, ',') FROM (SELECT DISTINCT c.schema || '.' || c.tbl AS x FROM changes c JOIN transactions t2 ON t2.tx_pk = c.tx_pk
+                   WHERE t2.state = 'committed' AND t2.actor_user IS t.actor_user AND t2.actor_agent IS t.actor_agent AND t2.actor_kind IS t.actor_kind LIMIT 20)) AS tables
+           FROM transactions t WHERE ${where.join(' AND ')}
+          GROUP BY t.actor_user, t.actor_agent, t.actor_kind, confidence
+          ORDER BY changes DESC`,
+      )
+      .all(...args) as (Omit<ActorSummary, 'tables'> & { tables: string | null })[];
+    return rows.map((r) => ({ ...r, tables: r.tables ? r.tables.split(',') : [] }));
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+export interface ActorSummary {
+  user: string | null;
+  agent: string | null;
+  kind: string;
+  confidence: string;
+  transactions: number;
+  changes: number;
+  first: string;
+  last: string;
+  tables: string[];
 }
 
 /** Buffers one source's transactions and writes them in batches; see Store. */

@@ -47,8 +47,13 @@ export async function sql(url: string, text: string, params: unknown[] = []): Pr
   }
 }
 
+/**
+ * A source config for a test database. Slots are cluster-wide and test files share one server, so the slot
+ * and publication are named after the database.
+ */
 export function sourceConfig(url: string, extra: Partial<SourceConfig> = {}): SourceConfig {
-  return parseConfig({ sources: [{ name: 'pg', kind: 'postgres', url, ...extra }] }, {}).sources[0];
+  const db = new URL(url).pathname.slice(1).replace(/[^a-z0-9_]/g, '_');
+  return parseConfig({ sources: [{ name: 'pg', kind: 'postgres', url, slot: `s_${db}`, publication: `p_${db}`, ...extra }] }, {}).sources[0];
 }
 
 /** Runs setup (publication + slot) for the source. */

@@ -94,7 +94,7 @@ describe('delivery', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rowtrail-kill-'));
     dirs.push(dir);
     const config = join(dir, 'rowtrail.yaml');
-    writeFileSync(config, `sources:\n  - name: pg\n    kind: postgres\n    url: ${url}\nstore:\n  path: ./data\n`);
+    writeFileSync(config, `sources:\n  - name: pg\n    kind: postgres\n    url: ${url}\n    slot: s_${db}\nstore:\n  path: ./data\n`);
     const setup = await runCli(['setup', '--config', config, '--replica-identity', 'full']);
     expect(setup.stderr).toBe('');
     expect(setup.code).toBe(0);

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 async function streamedTxns(): Promise<number> {
-  const r = await sql(url, `SELECT coalesce(sum(stream_txns), 0)::int AS n FROM pg_stat_replication_slots WHERE slot_name = 'rowtrail_pg'`);
+  const r = await sql(url, `SELECT coalesce(sum(stream_txns), 0)::int AS n FROM pg_stat_replication_slots WHERE slot_name = 's_' || current_database()`);
   return Number(r.rows[0].n);
 }
 

@@ -5,6 +5,7 @@ import { registerUndo } from './undo.js';
 import { registerBlame } from './blame.js';
 import { registerWatch } from './watch.js';
 import { registerSetup } from './setup.js';
+import { registerActors } from './actors.js';
 
 /** Every subcommand; add one line per command file. */
 export function registerCommands(program: Command): void {
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerSetup(program);
   registerWatch(program);
   registerChanges(program);
+  registerActors(program);
   registerUndo(program);
   registerBlame(program);
 }

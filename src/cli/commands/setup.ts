@@ -4,6 +4,7 @@ import { sourceUrl } from '../../config/index.js';
 import { sourceKind } from '../../sources/index.js';
 import { Store } from '../../store/index.js';
 import { RowtrailError } from '../../errors.js';
+import { identityDoctor } from '../../identity/index.js';
 
 interface SetupOpts extends CommonOpts {
   dryRun?: boolean;
@@ -54,7 +55,11 @@ export function registerSetup(program: Command): void {
       }
       try {
         for (const s of cfg.sources.filter((x) => !opts.source || x.name === opts.source)) {
-          const checks = await sourceKind(s).doctor(sourceUrl(s), s, store?.position(s.name) ?? null);
+          const url = sourceUrl(s);
+          const checks = await sourceKind(s).doctor(url, s, store?.position(s.name) ?? null);
+          if (!checks.some((c) => c.id === 'connect' && c.level === 'fail')) {
+            checks.push(...(await identityDoctor(s, { url, kind: s.kind, stats: store?.attribution(s.name, Date.now() - 86_400_000) ?? null })));
+          }
           for (const c of checks) {
             if (c.level === 'fail') failed++;
             if (opts.json) out(JSON.stringify({ source: s.name, ...c }));

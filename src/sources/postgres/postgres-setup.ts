@@ -8,6 +8,8 @@ import type { SourceConfig } from '../../config/index.js';
 import { RowtrailError } from '../../errors.js';
 import { classifyPgError, publicationName, slotName } from './postgres-errors.js';
 import { qualified, quoteIdent, watchedTables } from './postgres-catalog.js';
+import { installPrecise, preciseInstallStatements, preciseStatus, preciseUninstallSql, uninstallPrecise } from '../../identity/index.js';
+import { preciseTablesOf } from '../../identity/doctor.js';
 
 export interface SetupOptions {
   dryRun?: boolean;
@@ -52,9 +54,15 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
     const pubRow = (await client.query(`SELECT oid, puballtables FROM pg_publication WHERE pubname = $1`, [pub])).rows[0];
 
     if (opts.uninstall) {
+      const precise = await preciseStatus(client);
+      if ((precise.version !== null)) {
+        res.statements.push(preciseUninstallSql());
+        if (!opts.dryRun) await uninstallPrecise(client);
+        res.notes.push(`${opts.dryRun ? 'would ' : ''}remove precise identity (triggers, functions, schema rowtrail)`);
+      }
       if (slotRow) await exec(`SELECT pg_drop_replication_slot(${literal(slot)})`, `drop slot ${slot}`);
       if (pubRow) await exec(`DROP PUBLICATION ${quoteIdent(pub)}`, `drop publication ${pub}`);
-      if (!slotRow && !pubRow) res.notes.push('nothing to remove');
+      if (!slotRow && !pubRow && !(precise.version !== null)) res.notes.push('nothing to remove');
       return res;
     }
 
@@ -96,6 +104,24 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
     } else if (!pubRow.puballtables) {
       throw new RowtrailError('CONFIG', `publication '${pub}' lists tables but no sources[].tables is configured (all tables); drop it (rowtrail setup --uninstall) and run setup again`);
     } else res.notes.push(`publication ${pub} already covers all tables`);
+
+    if (cfg.identity === 'precise') {
+      // Triggers first: the slot then sees every watched transaction with its session message.
+      const tables = preciseTablesOf(cfg);
+      if (opts.dryRun) {
+        res.statements.push(...preciseInstallStatements(tables));
+        res.notes.push(`would install precise identity on ${tables ? tables.join(', ') : 'all tables'}`);
+      } else {
+        try {
+          const r = await installPrecise(client, tables);
+          res.statements.push(`-- precise identity v${r.version}`);
+          res.notes.push(`precise identity v${r.version} ${r.previous === r.version ? 'already installed' : 'installed'} on ${r.tables.length} table(s)`);
+          for (const w of r.warnings) res.notes.push(`warning: ${w}`);
+        } catch (e) {
+          throw classifyPgError(e, cfg);
+        }
+      }
+    }
 
     if (!slotRow) await exec(`SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`, `create replication slot ${slot}`);
     else if (slotRow.plugin !== 'pgoutput') throw new RowtrailError('SLOT_INVALID', `slot '${slot}' exists with plugin ${slotRow.plugin}; drop it or choose another sources[].slot`);

@@ -352,7 +352,8 @@ export class PostgresSource implements Source {
   }
 
   private finishTx(tx: OpenTx, commitLsn: string, endLsn: string, commitTime: string): void {
-    if (tx.skip || (tx.handle.size === 0 && tx.messages.length === 0)) {
+    // A transaction without row changes (only a session message, e.g. an UPDATE that matched nothing) is not stored.
+    if (tx.skip || tx.handle.size === 0) {
       this.writer.abort(tx.handle);
       this.writer.advance(endLsn);
       return;
