@@ -34,4 +34,5 @@ await run;
 const changes = (store.db.prepare('SELECT count(*) AS n FROM changes').get() as { n: number }).n;
 store.close();
 rmSync(dir, { recursive: true, force: true });
-process.stdout.write(JSON.stringify({ seconds, changes, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+const ru = process.resourceUsage();
+process.stdout.write(JSON.stringify({ seconds, changes, maxRssMB: ru.maxRSS / 1024, cpuSeconds: (ru.userCPUTime + ru.systemCPUTime) / 1e6 }) + '\n');

@@ -77,8 +77,9 @@ try {
       }
     }
     results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes });
+    const cpuNote = (rt as { cpuSeconds?: number }).cpuSeconds;
     console.log(
-      `run ${r + 1}: pg_recvlogical ${base.toFixed(2)} s · rowtrail ${rt.seconds.toFixed(2)} s (${Math.round(total / rt.seconds).toLocaleString('en')} changes/s, ${rt.changes} stored) · ratio ${(rt.seconds / base).toFixed(2)}x · peak RSS ${rt.maxRssMB.toFixed(0)} MB`,
+      `run ${r + 1}: pg_recvlogical ${base.toFixed(2)} s · rowtrail ${rt.seconds.toFixed(2)} s (${Math.round(total / rt.seconds).toLocaleString('en')} changes/s, ${rt.changes} stored) · ratio ${(rt.seconds / base).toFixed(2)}x · peak RSS ${rt.maxRssMB.toFixed(0)} MB · rowtrail CPU ${cpuNote?.toFixed(2)} s`,
     );
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

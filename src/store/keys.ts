@@ -3,7 +3,9 @@ import { RowtrailError } from '../errors.js';
 
 /** Canonical JSON of a row key: columns sorted by name, so equal keys are equal strings. */
 export function canonicalKey(key: Row): string {
-  const cols = Object.keys(key).sort();
+  const cols = Object.keys(key);
+  if (cols.length === 1) return JSON.stringify(key);
+  cols.sort();
   const o: Row = {};
   for (const c of cols) o[c] = key[c];
   return JSON.stringify(o);

@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS changes (
   key      TEXT,
   before   TEXT,
   after    TEXT,
-  changed  TEXT NOT NULL,
+  changed  TEXT,            -- NULL: every column of the image (inserts, deletes)
   extra    TEXT,
   shape_pk INTEGER,
   PRIMARY KEY (tx_pk, idx)

@@ -75,7 +75,7 @@ interface StoredRow {
   key: string | null;
   before: string | null;
   after: string | null;
-  changed: string;
+  changed: string | null;
   extra: string | null;
   types: string | null;
   source: string;
@@ -129,7 +129,8 @@ export class Store {
       }
     }
     db.pragma('busy_timeout = 5000');
-    db.pragma('cache_size = -65536');
+    // 16 MB of page cache: enough for the indexes' hot pages; memory stays bounded whatever the load.
+    db.pragma('cache_size = -16384');
     return new Store(dir, db);
   }
 
@@ -243,7 +244,7 @@ export class Store {
             c.key ? canonicalKey(c.key) : null,
             c.before ? JSON.stringify(c.before) : null,
             c.after ? JSON.stringify(c.after) : null,
-            JSON.stringify(c.changed),
+            impliedChanged(c) ? null : JSON.stringify(c.changed),
             extraOf(c),
             this.shapeId(w.source, c),
           );
@@ -522,6 +523,18 @@ export class SourceWriter {
   }
 }
 
+/** Inserts and deletes change every column of their image: `changed` is then not stored but derived. */
+function impliedChanged(c: RowChange): boolean {
+  const img = c.op === 'insert' ? c.after : c.op === 'delete' ? c.before : null;
+  if (!img) return false;
+  let n = 0;
+  for (const k in img) {
+    if (c.changed[n] !== k) return false;
+    n++;
+  }
+  return n === c.changed.length;
+}
+
 function extraOf(c: RowChange): string | null {
   if (!c.incomplete && !c.missing && !c.truncate && c.ddl === undefined) return null;
   const x: Record<string, unknown> = {};
@@ -533,6 +546,8 @@ function extraOf(c: RowChange): string | null {
 }
 
 function toEvent(r: StoredRow): ChangeEvent {
+  const before: Row | null = r.before ? JSON.parse(r.before) : null;
+  const after: Row | null = r.after ? JSON.parse(r.after) : null;
   const ev: ChangeEvent = {
     id: `${r.source}:${r.position}:${r.idx}`,
     source: r.source,
@@ -542,9 +557,9 @@ function toEvent(r: StoredRow): ChangeEvent {
     table: r.tbl,
     op: r.op as ChangeEvent['op'],
     key: r.key ? JSON.parse(r.key) : null,
-    before: r.before ? JSON.parse(r.before) : null,
-    after: r.after ? JSON.parse(r.after) : null,
-    changed: JSON.parse(r.changed),
+    before,
+    after,
+    changed: r.changed !== null ? JSON.parse(r.changed) : Object.keys((r.op === 'delete' ? before : after) ?? {}),
     tx: { id: r.xid, position: r.position, commitTime: r.commit_time, index: r.idx, size: r.size },
     actor: r.actor ? JSON.parse(r.actor) : { kind: 'unknown', confidence: 'unknown' },
   };
