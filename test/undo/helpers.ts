@@ -21,3 +21,9 @@ export async function undo(rec: Recorder, filter: ChangeFilter, opts: { apply?: 
     await conn.close();
   }
 }
+
+/** `FC_SEED=<n>` replays a fast-check failure (fast-check prints the seed); otherwise a fresh seed per run. */
+export function fcSeed(): { seed?: number } {
+  const s = process.env.FC_SEED;
+  return s !== undefined && s !== '' ? { seed: Number(s) } : {};
+}

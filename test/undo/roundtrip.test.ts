@@ -11,7 +11,7 @@ import { startMariadb, type MariaServer } from '../harness/mariadb.js';
 import type { PgServer } from '../harness/postgres.js';
 import { mariaDb, md5, pgDb, Recorder, type Db, type TableSpec } from './fixture.js';
 import { identifier, MARIA_TYPES, PG_TYPES, workload, type Op, type TypeGen } from './arbitraries.js';
-import { undo } from './helpers.js';
+import { fcSeed, undo } from './helpers.js';
 import type { SystemKind } from '../../src/model/index.js';
 
 interface Case {
@@ -124,7 +124,7 @@ describe('undo round trip on PostgreSQL (fast-check)', () => {
   it('restores every table exactly after undoing the last transactions', async () => {
     await fc.assert(
       fc.asyncProperty(caseArb('postgresql', PG_TYPES), (c) => roundTrip(db, (sql) => pg.psql(sql, name), PG_TYPES, c)),
-      { numRuns: 30 },
+      { numRuns: 30, ...fcSeed() },
     );
   });
 });
@@ -144,7 +144,7 @@ describe('undo round trip on MariaDB (fast-check)', () => {
   it('restores every table exactly after undoing the last transactions', async () => {
     await fc.assert(
       fc.asyncProperty(caseArb('mariadb', MARIA_TYPES), (c) => roundTrip(db, (sql) => m.sql(sql, 'undo_rt'), MARIA_TYPES, c)),
-      { numRuns: 30 },
+      { numRuns: 30, ...fcSeed() },
     );
   });
 });
