@@ -5,7 +5,7 @@
 import type { Config } from './config/index.js';
 import { sourceUrl } from './config/index.js';
 import type { Logger } from './log/index.js';
-import { Store } from './store/index.js';
+import { Store, parseDuration } from './store/index.js';
 import { sourceKind, type Source } from './sources/index.js';
 import { createIdentity, type Identity } from './identity/index.js';
 
@@ -25,6 +25,22 @@ export function startDaemon(cfg: Config, log: Logger): Daemon {
   const sources: Source[] = cfg.sources.map((s, i) =>
     sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
   );
+  // Retention: prune at start and every hour.
+  if (cfg.store.retention) {
+    const keepMs = parseDuration(cfg.store.retention);
+    const prune = () => {
+      try {
+        const n = store.prune(Date.now() - keepMs);
+        if (n) log.info({ transactions: n, retention: cfg.store.retention }, 'retention: removed old transactions');
+      } catch (e) {
+        log.warn({ err: e }, 'retention: prune failed; will retry');
+      }
+    };
+    prune();
+    const timer = setInterval(prune, 3_600_000);
+    timer.unref();
+    ac.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  }
   // Samplers run beside the sources; they never stop capture (start() does not reject).
   for (const id of identities) void id.start(ac.signal);
   const runs = sources.map((src) =>

@@ -342,6 +342,26 @@ export class Store {
     for (const r of this.db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) yield toEvent(r);
   }
 
+  /**
+   * Retention: removes committed transactions (and their changes) older than `beforeMs` (ms since the
+   * epoch), in batches so the writer is never blocked for long. Returns how many transactions went.
+   */
+  prune(beforeMs: number, batch = 2000): number {
+    const pick = this.db.prepare(`SELECT tx_pk FROM transactions WHERE state = 'committed' AND commit_us < ? LIMIT ?`);
+    let removed = 0;
+    for (;;) {
+      const ids = (pick.all(beforeMs * 1000, batch) as { tx_pk: number }[]).map((r) => r.tx_pk);
+      if (ids.length === 0) return removed;
+      this.db.transaction(() => {
+        for (const id of ids) {
+          this.stmts.deleteTxChanges.run(id);
+          this.stmts.deleteTx.run(id);
+        }
+      })();
+      removed += ids.length;
+    }
+  }
+
   /** How transactions of a source were attributed since a time (ms since the epoch): counts per confidence. */
   attribution(source: string, sinceMs: number): { attributed: number; exact: number; inferred: number; unknown: number } {
     const rows = this.db

@@ -1,0 +1,92 @@
+/** The store's own guarantees: idempotent commits, crash leftovers removed, retention, change ids. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store, parseChangeId, isoToMicros, parseDuration, parseTimeArg } from '../../src/store/index.js';
+import type { RowChange } from '../../src/model/index.js';
+
+const dirs: string[] = [];
+function open(): Store {
+  const d = mkdtempSync(join(tmpdir(), 'rowtrail-store-unit-'));
+  dirs.push(d);
+  return Store.open(d);
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const actor = { kind: 'unknown' as const, confidence: 'unknown' as const };
+function ins(id: number): RowChange {
+  return { schema: 'public', table: 't', op: 'insert', key: { id: String(id) }, before: null, after: { id: String(id), v: 'x' }, changed: ['id', 'v'], types: { id: 'integer', v: 'text' } };
+}
+
+describe('store', () => {
+  it('drops a replayed transaction (same commit position) instead of storing it twice', () => {
+    const s = open();
+    for (let round = 0; round < 2; round++) {
+      const w = s.writer('src', 'postgresql', 'db');
+      const tx = w.begin('100');
+      w.add(tx, ins(1));
+      w.commit(tx, { position: '0/10', commitTime: '2026-11-26T10:00:00.000001Z', actor, resumePosition: '0/18' });
+      expect(w.flush()).toBe('0/18');
+    }
+    const evs = [...s.changes()];
+    expect(evs).toHaveLength(1);
+    expect(evs[0].id).toBe('src:0/10:0');
+    expect(evs[0].changed).toEqual(['id', 'v']);
+    expect(s.position('src')).toBe('0/18');
+  });
+
+  it('removes what a crash left half-written when the writer opens again', () => {
+    const s = open();
+    const w = s.writer('src', 'postgresql', 'db');
+    const tx = w.begin('7');
+    for (let i = 0; i < 10; i++) w.add(tx, ins(i));
+    w.flush(); // a slice of an uncommitted transaction is on disk
+    expect((s.db.prepare(`SELECT count(*) AS n FROM changes`).get() as { n: number }).n).toBe(10);
+    expect([...s.changes()]).toHaveLength(0); // readers never see it
+    const again = s.writer('src', 'postgresql', 'db');
+    expect(again.removedOnOpen).toBe(1);
+    expect((s.db.prepare(`SELECT count(*) AS n FROM changes`).get() as { n: number }).n).toBe(0);
+  });
+
+  it('truncates a transaction back to a savepoint, both in memory and on disk', () => {
+    const s = open();
+    const w = s.writer('src', 'postgresql', 'db');
+    const tx = w.begin('9');
+    for (let i = 0; i < 6; i++) w.add(tx, ins(i));
+    w.flush();
+    for (let i = 6; i < 9; i++) w.add(tx, ins(i));
+    w.truncate(tx, 4); // drops 4..8: two on disk, three in memory
+    w.add(tx, ins(100));
+    w.commit(tx, { position: '0/20', commitTime: '2026-11-26T10:00:00Z', actor, resumePosition: '0/28' });
+    w.flush();
+    const evs = [...s.changes()];
+    expect(evs.map((e) => e.after!.id)).toEqual(['0', '1', '2', '3', '100']);
+    expect(evs.map((e) => e.tx.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(evs[0].tx.size).toBe(5);
+  });
+
+  it('prunes transactions older than the retention', () => {
+    const s = open();
+    const w = s.writer('src', 'postgresql', 'db');
+    for (const [pos, time] of [['0/1', '2020-01-01T00:00:00Z'], ['0/2', '2026-11-26T10:00:00Z']]) {
+      const tx = w.begin(pos);
+      w.add(tx, ins(Number(pos.slice(2))));
+      w.commit(tx, { position: pos, commitTime: time, actor, resumePosition: pos });
+    }
+    w.flush();
+    expect(s.prune(Date.parse('2025-01-01T00:00:00Z'))).toBe(1);
+    expect([...s.changes()].map((e) => e.tx.position)).toEqual(['0/2']);
+  });
+
+  it('parses ids, times and durations', () => {
+    expect(parseChangeId('shop:binlog.000001:4:2')).toEqual({ source: 'shop', position: 'binlog.000001:4', index: 2 });
+    expect(parseChangeId('nonsense')).toBeNull();
+    expect(isoToMicros('2026-11-26T10:00:00.123456Z') % 1_000_000).toBe(123456);
+    expect(parseDuration('1h')).toBe(3_600_000);
+    expect(parseTimeArg('10m', 1_000_000_000).getTime()).toBe(1_000_000_000 - 600_000);
+    expect(() => parseDuration('soon')).toThrow(/not a duration/);
+  });
+});
