@@ -95,7 +95,9 @@ export const postgresDialect: Dialect = {
       'BEGIN',
       'SET LOCAL standard_conforming_strings = on',
       "SET LOCAL application_name = 'rowtrail-undo'",
-      `SET LOCAL rowtrail.actor = 'rowtrail-undo'`,
+      // Pairs, not a bare name: identity lets rowtrail.actor override the statement comment, so the run
+      // must be in it too, or `rowtrail changes --agent-run <run id>` finds nothing.
+      `SET LOCAL rowtrail.actor = 'agent=''rowtrail-undo'',run=''${checkRunId(runId)}'''`,
       `SET LOCAL rowtrail.run = '${checkRunId(runId)}'`,
     ];
   },
