@@ -58,13 +58,8 @@ export interface TxInfo {
   size: number;
 }
 
-/** What `rowtrail changes --json` prints, one object per line. */
-export interface ChangeEvent {
-  /** `source:position:index`: stable across replays, the idempotence key of every write downstream. */
-  id: string;
-  source: string;
-  system: SystemKind;
-  database: string;
+/** A change as a source produces it, before the transaction is known to commit. */
+export interface RowChange {
   schema: string;
   table: string;
   op: Op;
@@ -84,24 +79,17 @@ export interface ChangeEvent {
   ddl?: string;
   /** Column types (name → database type name) of the table at the time of the change. */
   types?: Record<string, string>;
-  tx: TxInfo;
-  actor: Actor;
 }
 
-/** A change as a source produces it, before the transaction is known to commit. */
-export interface RowChange {
-  schema: string;
-  table: string;
-  op: Op;
-  key: Row | null;
-  before: Row | null;
-  after: Row | null;
-  changed: string[];
-  incomplete?: ('before' | 'after')[];
-  missing?: { before?: string[]; after?: string[] };
-  truncate?: { cascade: boolean; restartIdentity: boolean };
-  ddl?: string;
-  types?: Record<string, string>;
+/** What `rowtrail changes --json` prints, one object per line: a RowChange with its place and its actor. */
+export interface ChangeEvent extends RowChange {
+  /** `source:position:index`: stable across replays, the idempotence key of every write downstream. */
+  id: string;
+  source: string;
+  system: SystemKind;
+  database: string;
+  tx: TxInfo;
+  actor: Actor;
 }
 
 export type Severity = 'info' | 'warning' | 'critical';

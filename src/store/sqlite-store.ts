@@ -279,12 +279,7 @@ export class Store {
 
   /** Change events matching a filter, oldest first (or newest first). */
   *changes(f: ChangeFilter = {}): IterableIterator<ChangeEvent> {
-    const where: string[] = [`t.state = 'committed'`];
-    const args: unknown[] = [];
-    if (f.source) {
-      where.push('t.source = ?');
-      args.push(f.source);
-    }
+    const { where, args } = txWhere(f);
     if (f.table) {
       const dot = f.table.indexOf('.');
       if (dot > 0) {
@@ -310,14 +305,6 @@ export class Store {
     if (f.agentRun) {
       where.push('t.agent_run = ?');
       args.push(f.agentRun);
-    }
-    if (f.since) {
-      where.push('t.commit_us >= ?');
-      args.push(f.since.getTime() * 1000);
-    }
-    if (f.until) {
-      where.push('t.commit_us <= ?');
-      args.push(f.until.getTime() * 1000);
     }
     if (f.op) {
       where.push('c.op = ?');
@@ -378,20 +365,7 @@ export class Store {
 
   /** Who wrote what: per actor (user, agent, kind) and table, change and transaction counts, time range, confidence. */
   actors(f: { source?: string; since?: Date; until?: Date } = {}): ActorSummary[] {
-    const where = [`t.state = 'committed'`];
-    const args: unknown[] = [];
-    if (f.source) {
-      where.push('t.source = ?');
-      args.push(f.source);
-    }
-    if (f.since) {
-      where.push('t.commit_us >= ?');
-      args.push(f.since.getTime() * 1000);
-    }
-    if (f.until) {
-      where.push('t.commit_us <= ?');
-      args.push(f.until.getTime() * 1000);
-    }
+    const { where, args } = txWhere(f);
     const rows = this.db
       .prepare(
         `SELECT t.actor_user AS user, t.actor_agent AS agent, t.actor_kind AS kind,
@@ -553,6 +527,25 @@ function impliedChanged(c: RowChange): boolean {
     n++;
   }
   return n === c.changed.length;
+}
+
+/** WHERE parts on committed transactions: source and commit-time window. */
+function txWhere(f: { source?: string; since?: Date; until?: Date }): { where: string[]; args: unknown[] } {
+  const where = [`t.state = 'committed'`];
+  const args: unknown[] = [];
+  if (f.source) {
+    where.push('t.source = ?');
+    args.push(f.source);
+  }
+  if (f.since) {
+    where.push('t.commit_us >= ?');
+    args.push(f.since.getTime() * 1000);
+  }
+  if (f.until) {
+    where.push('t.commit_us <= ?');
+    args.push(f.until.getTime() * 1000);
+  }
+  return { where, args };
 }
 
 function extraOf(c: RowChange): string | null {

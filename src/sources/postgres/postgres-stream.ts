@@ -18,10 +18,11 @@ import { compareLsn, parseLsn, pgNow } from './postgres-position.js';
 import { classifyPgError, slotName, publicationName } from './postgres-errors.js';
 import { quoteIdent } from './postgres-catalog.js';
 import { backoff, sleep } from '../backoff.js';
+import { parseDdlMessage, SESSION_PREFIX, DDL_PREFIX } from '../../identity/message.js';
 
-/** Identity messages carry this prefix (precise mode); DDL events carry `rowtrail.ddl`. */
-export const MESSAGE_PREFIX = 'rowtrail';
-export const DDL_PREFIX = 'rowtrail.ddl';
+/** Identity messages carry SESSION_PREFIX (precise mode); DDL events carry DDL_PREFIX (identity/message.ts). */
+export const MESSAGE_PREFIX = SESSION_PREFIX;
+export { DDL_PREFIX };
 
 /** Flush at least this often while data flows (ms), and answer the server at least this often. */
 const FLUSH_INTERVAL_MS = 50;
@@ -459,23 +460,7 @@ export class PostgresSource implements Source {
 
 /** `rowtrail.ddl` message (JSON from the precise-mode event trigger) → an `op: ddl` change. */
 export function ddlChange(content: string): RowChange | null {
-  let d: any;
-  try {
-    d = JSON.parse(content);
-  } catch {
-    return null;
-  }
-  if (!d || typeof d !== 'object') return null;
-  const statement = typeof d.statement === 'string' ? d.statement : '';
-  const tag = typeof d.tag === 'string' ? d.tag : 'DDL';
-  return {
-    schema: typeof d.schema === 'string' ? d.schema : '',
-    table: typeof d.table === 'string' ? d.table : typeof d.object === 'string' ? d.object : '',
-    op: 'ddl',
-    key: null,
-    before: null,
-    after: null,
-    changed: [],
-    ddl: statement || tag,
-  };
+  const d = parseDdlMessage(content);
+  if (!d) return null;
+  return { schema: d.schema ?? '', table: d.table ?? d.object ?? '', op: 'ddl', key: null, before: null, after: null, changed: [], ddl: d.statement || d.tag };
 }
