@@ -129,6 +129,18 @@ describe('PostgreSQL capture', () => {
     expect(upd.incomplete).toBeUndefined();
   });
 
+  it('marks an unchanged TOAST value it was not sent as missing, never as NULL', async () => {
+    await sql(url, `CREATE TABLE t_toast_d (id int PRIMARY KEY, big text, small int)`); // REPLICA IDENTITY DEFAULT
+    const big = Array.from({ length: 4000 }, (_, i) => String((i * 7919) % 10007)).join(';');
+    await sql(url, `INSERT INTO t_toast_d VALUES (1, $1, 1)`, [big]);
+    await sql(url, `UPDATE t_toast_d SET small = 2 WHERE id = 1`);
+    await cap.caughtUp();
+    const upd = events({ table: 'public.t_toast_d', op: 'update' })[0];
+    expect(upd.after).toEqual({ id: '1', small: '2' });
+    expect(upd.incomplete).toEqual(['before', 'after']);
+    expect(upd.missing).toEqual({ before: ['big', 'small'], after: ['big'] });
+  });
+
   it('decodes TRUNCATE with its cascade flag', async () => {
     await sql(url, `INSERT INTO t_child VALUES (1, 1)`);
     await sql(url, `TRUNCATE t_child RESTART IDENTITY CASCADE`);
