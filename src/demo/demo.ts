@@ -121,6 +121,7 @@ class Resources {
   reader: Store | null = null;
   clients: { end(): Promise<void> }[] = [];
   logStream: WriteStream | null = null;
+  onExit: (() => void) | null = null;
   private done = false;
 
   async cleanup(): Promise<void> {
@@ -131,6 +132,7 @@ class Resources {
     if (this.daemon) await withTimeout(this.daemon.stop(), 10_000).catch(() => undefined);
     await this.pgBusy.catch(() => undefined);
     if (this.pg) await stopPostgres(this.pg);
+    if (this.onExit) process.off('exit', this.onExit);
     if (this.logStream) await new Promise<void>((r) => this.logStream!.end(() => r()));
     if (this.dir) rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
@@ -529,6 +531,10 @@ async function startPostgres(dir: string, port: number, password: string, res: R
     onError: keep,
   });
   res.pg = server;
+  // Last resort if this process dies without its cleanup (a crash): the server must not outlive it.
+  const onExit = () => (server as unknown as { process?: ChildProcess }).process?.kill('SIGINT');
+  process.once('exit', onExit);
+  res.onExit = onExit;
   // Why TMPDIR points into the demo dir meanwhile: initialise() writes its password file to os.tmpdir() and
   // leaves it there when initdb fails; inside the demo dir it goes away with the rest.
   const savedTmp = process.env.TMPDIR;
