@@ -10,6 +10,9 @@ export interface CliResult {
   stderr: string;
 }
 
+/** JSON logs, and an OS-chosen HTTP port so daemons of parallel test files never collide on 7077. */
+const TEST_ENV = { CI: '1', ROWTRAIL_HTTP_PORT: '0' };
+
 function args(cliArgs: string[]): string[] {
   return ['--import', 'tsx', join(ROOT, 'src', 'cli', 'run.ts'), ...cliArgs];
 }
@@ -19,7 +22,7 @@ export function runCli(cliArgs: string[], opts: { cwd?: string; env?: NodeJS.Pro
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args(cliArgs), {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, CI: '1', ...opts.env },
+      env: { ...process.env, ...TEST_ENV, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -39,7 +42,7 @@ export function runCli(cliArgs: string[], opts: { cwd?: string; env?: NodeJS.Pro
 export function spawnCli(cliArgs: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output(): string } {
   const child = spawn(process.execPath, args(cliArgs), {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, CI: '1', ...opts.env },
+    env: { ...process.env, ...TEST_ENV, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   }) as ChildProcess & { output(): string };
   let out = '';

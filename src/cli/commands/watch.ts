@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { common, configFrom, type CommonOpts } from '../shared.js';
 import { createLogger } from '../../log/index.js';
 import { startDaemon } from '../../daemon.js';
+import { httpToken, startHttp } from '../../http/index.js';
+import type { AddressInfo } from 'node:net';
 
 export function registerWatch(program: Command): void {
   common(program.command('watch'))
@@ -10,6 +12,21 @@ export function registerWatch(program: Command): void {
       const cfg = configFrom(opts);
       const log = createLogger();
       const daemon = startDaemon(cfg, log);
+      let http;
+      try {
+        http = await startHttp({
+          host: cfg.http.host,
+          port: cfg.http.port,
+          token: httpToken(cfg.http.token, cfg.store.path),
+          metrics: () => daemon.sources.map((s, i) => ({ name: s.name, kind: cfg.sources[i].kind, stats: s.stats(), identity: daemon.identities[i].stats() })),
+          healthy: () => true,
+        });
+      } catch (e) {
+        await daemon.stop();
+        throw e;
+      }
+      const addr = http.address() as AddressInfo;
+      log.info({ url: `http://${addr.address}:${addr.port}/metrics`, tokenFrom: cfg.http.token ? 'http.token' : `${cfg.store.path}/http-token` }, 'metrics endpoint');
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;
@@ -20,7 +37,11 @@ export function registerWatch(program: Command): void {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
       log.info({ sources: cfg.sources.map((s) => s.name), store: cfg.store.path }, 'rowtrail watching');
-      await daemon.done;
+      try {
+        await daemon.done;
+      } finally {
+        http.close();
+      }
       log.info('stopped');
     });
 }
