@@ -163,6 +163,7 @@ sources:
   - name: ${SOURCE}
     kind: postgres
     url: ${url}
+    tables: [${TABLES.join(', ')}]
     identity: precise
 store:
   path: ${JSON.stringify(storePath)}
