@@ -12,7 +12,7 @@ export interface WatchedTable {
   canAlter: boolean;
 }
 
-/** The tables to watch: the configured list (missing ones reported), or every user table. */
+/** The tables to watch: the configured list (missing ones reported), or every user table (not rowtrail's own schema). */
 export async function watchedTables(client: pg.Client, tables: string[] | undefined): Promise<{ found: WatchedTable[]; missing: string[] }> {
   const r = await client.query(
     `SELECT n.nspname AS schema, c.relname AS "table", c.relreplident AS ri,
@@ -21,7 +21,7 @@ export async function watchedTables(client: pg.Client, tables: string[] | undefi
             pg_has_role(c.relowner, 'USAGE') AS can_alter
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'rowtrail') AND n.nspname NOT LIKE 'pg_toast%'
       ORDER BY 1, 2`,
   );
   const all: WatchedTable[] = r.rows.map((x: any) => ({

@@ -23,6 +23,7 @@ import { parseDdlMessage, SESSION_PREFIX, DDL_PREFIX } from '../../identity/mess
 /** Identity messages carry SESSION_PREFIX (precise mode); DDL events carry DDL_PREFIX (identity/message.ts). */
 export const MESSAGE_PREFIX = SESSION_PREFIX;
 export { DDL_PREFIX };
+const OWN_SCHEMA = 'rowtrail';
 
 /** Flush at least this often while data flows (ms), and answer the server at least this often. */
 const FLUSH_INTERVAL_MS = 50;
@@ -246,6 +247,7 @@ export class PostgresSource implements Source {
         // A transaction whose commit we already stored (ack lost in a crash) is read and dropped.
         const skip = (this.durable !== null && compareLsn(msg.finalLsn, this.durable) < 0) || this.writer.isCommitted(msg.finalLsn);
         this.current = { handle, xid: msg.xid, skip, messages: [] };
+        if (process.env.UNDO_DEBUG) console.log('BEGIN', msg.xid, msg.finalLsn, this.durable, skip);
         return;
       }
       case 'commit': {
@@ -268,6 +270,8 @@ export class PostgresSource implements Source {
         const tx = this.txFor(msg.xid);
         if (tx.skip) return;
         const rel = this.relation(msg.relid);
+        // rowtrail's own bookkeeping (schema rowtrail, precise identity) is published by FOR ALL TABLES: not a user change.
+        if (rel.schema === OWN_SCHEMA) return;
         const change =
           msg.tag === 'insert' ? insertChange(rel, msg.new) : msg.tag === 'update' ? updateChange(rel, msg.oldKind, msg.old, msg.new) : deleteChange(rel, msg.oldKind, msg.old);
         this.add(tx, change, msg.xid);
@@ -354,6 +358,7 @@ export class PostgresSource implements Source {
 
   private finishTx(tx: OpenTx, commitLsn: string, endLsn: string, commitTime: string): void {
     // A transaction without row changes (only a session message, e.g. an UPDATE that matched nothing) is not stored.
+    if (process.env.UNDO_DEBUG) console.log('FINISH', tx.xid, tx.skip, tx.handle.size);
     if (tx.skip || tx.handle.size === 0) {
       this.writer.abort(tx.handle);
       this.writer.advance(endLsn);
