@@ -4,11 +4,14 @@
  * (format: ./message.ts).
  *
  * - `rowtrail.capture_session()`: a BEFORE … FOR EACH STATEMENT trigger on each watched table (INSERT,
- *   UPDATE, DELETE, TRUNCATE) with `WHEN (current_setting('rowtrail.tx', true) IS DISTINCT FROM '1')`: the
- *   function runs for the first statement of a transaction only; it sets `rowtrail.tx` transaction-locally
- *   (set_config(…, true) reverts at commit and at rollback to a savepoint, together with the message that
- *   savepoint discards), so later statements cost one expression, not a PL/pgSQL call. BEFORE, not AFTER:
- *   no after-trigger queue entry.
+ *   UPDATE, DELETE, TRUNCATE), no WHEN clause: PostgreSQL 15 deserializes and initializes a trigger's WHEN
+ *   expression on every statement (measured: dearer than calling the function). The function's first
+ *   statement checks the transaction-local marker `rowtrail.tx`; only the first watched write of a
+ *   transaction sets it and emits, in one PL/pgSQL simple expression (see sessionOnce). The marker reverts at
+ *   commit and at ROLLBACK TO SAVEPOINT, together with the message that savepoint discards, so a
+ *   transaction whose emitting subtransaction rolled back emits again. BEFORE, not AFTER: no after-trigger
+ *   queue entry. Costs and variants measured: bench/RESULTS.md (identity-overhead).
+ * - `rowtrail.session_start()`: backend start, read once per session (session GUC `rowtrail.session`).
  * - `rowtrail.capture_ddl()` / `rowtrail.capture_drop()`: event triggers (ddl_command_end, sql_drop) that emit
  *   the session message and one `rowtrail.ddl` message per object, and put the statement trigger on tables
  *   created later that are watched.
@@ -18,13 +21,13 @@
  *   schema-qualified and every operator written OPERATOR(pg_catalog.…), so a hostile search_path cannot
  *   hijack the definer's rights. Inside the definer, current_user is the owner: the caller's SET ROLE is read
  *   from the `role` GUC instead.
- * - Nothing that can fail: no EXCEPTION block (a subtransaction per call), no table access on the hot path;
- *   pg_logical_emit_message raises when wal_level is not logical, so that is checked first.
+ * - Nothing that can fail: no EXCEPTION block (a subtransaction per call), no table access on the hot path.
+ *   Below wal_level=logical nothing is emitted (PostgreSQL 15 would write the message anyway, uselessly).
  * - Versioned: functions carry `COMMENT 'rowtrail precise vN'`; install first removes every trigger and event
  *   trigger whose function lives in schema rowtrail (any version), then creates this version. Idempotent.
  */
 
-export const PRECISE_VERSION = 1;
+export const PRECISE_VERSION = 2;
 export const TRIGGER_NAME = 'rowtrail_session';
 export const SCHEMA = 'rowtrail';
 
@@ -52,29 +55,36 @@ export function quoteTable(t: string): string {
 }
 
 /**
- * PL/pgSQL that emits the session message (shared by the statement trigger and the DDL event trigger).
- * Expects variables `st timestamptz` and `qy text` declared.
+ * PL/pgSQL: emit the session message unless this transaction already carries one, as ONE expression
+ * (`sessionOnce`), evaluated as a PL/pgSQL "simple expression": no executor, no SPI plan run. Measured: every
+ * further PL/pgSQL statement costs a plan check and an expression set-up per transaction (bench/RESULTS.md).
+ *
+ * - Once per transaction: the marker `rowtrail.tx` is set transaction-locally. It reverts at commit, and at
+ *   ROLLBACK TO SAVEPOINT together with the message that savepoint discards, so a transaction whose emitting
+ *   subtransaction rolled back emits again. set_config() returns the value it set, which serves as the
+ *   message prefix: a function's arguments are evaluated before it runs, so the marker is set by the same
+ *   expression that emits. CASE (not AND) fixes the order of the checks.
+ * - wal_level below logical: nothing is emitted (nobody can decode it; PostgreSQL 15 would write it anyway).
+ * - `backend_start` comes from rowtrail.session_start(), called only while the session GUC
+ *   `rowtrail.session` is unset (first message of a session).
+ * - current_query() is copied only when it holds a comment (the agent context).
+ * The expression is always NULL (of type record, so a trigger function may RETURN it).
  */
-function emitSession(maxQuery: number, ret: 'RETURN NULL' | 'RETURN'): string {
-  return `
-  -- why: pg_logical_emit_message raises when wal_level < logical; a write must never fail because of rowtrail.
-  IF pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.<>) 'logical' THEN ${ret}; END IF;
-  -- backend start: read once per session (pg_stat_get_activity copies every backend entry), then remembered.
-  IF pg_catalog.current_setting('rowtrail.session', true) IS DISTINCT FROM '1' THEN
-    SELECT a.backend_start INTO st FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a;
-    PERFORM pg_catalog.set_config('rowtrail.session', '1', false);
-  END IF;
-  qy := pg_catalog.current_query();
-  IF pg_catalog.strpos(qy, '/*') OPERATOR(pg_catalog.=) 0 THEN qy := NULL; ELSE qy := pg_catalog.left(qy, ${maxQuery}); END IF;
-  PERFORM pg_catalog.pg_logical_emit_message(true, 'rowtrail', pg_catalog.json_build_array(1, pg_catalog.pg_backend_pid(), st,
-    SESSION_USER, pg_catalog.current_setting('role'), pg_catalog.current_setting('application_name'),
-    pg_catalog.inet_client_addr(), pg_catalog.current_setting('rowtrail.actor', true), qy)::pg_catalog.text);`;
+function sessionOnce(maxQuery: number): string {
+  return `CASE WHEN pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM 'rowtrail' THEN
+    CASE WHEN pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.=) 'logical' THEN
+      CASE WHEN pg_catalog.pg_logical_emit_message(true, pg_catalog.set_config('rowtrail.tx', 'rowtrail', true), pg_catalog.json_build_array(1,
+        pg_catalog.pg_backend_pid(),
+        CASE WHEN pg_catalog.current_setting('rowtrail.session', true) IS DISTINCT FROM '1' THEN rowtrail.session_start() END,
+        SESSION_USER, pg_catalog.current_setting('role'), pg_catalog.current_setting('application_name'),
+        pg_catalog.inet_client_addr(), pg_catalog.current_setting('rowtrail.actor', true),
+        CASE WHEN pg_catalog.strpos(pg_catalog.current_query(), '/*') OPERATOR(pg_catalog.=) 0 THEN NULL
+             ELSE pg_catalog.left(pg_catalog.current_query(), ${maxQuery}) END)::pg_catalog.text) IS NULL
+      THEN NULL::pg_catalog.record END END END`;
 }
 
-const WHEN = `WHEN (pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM '1')`;
-
 function triggerSql(table: string): string {
-  return `CREATE OR REPLACE TRIGGER ${TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} FOR EACH STATEMENT ${WHEN} EXECUTE FUNCTION rowtrail.capture_session();`;
+  return `CREATE OR REPLACE TRIGGER ${TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION rowtrail.capture_session();`;
 }
 
 /** Removes every rowtrail trigger, event trigger and function (any version). */
@@ -129,14 +139,19 @@ export function preciseInstallStatements(tables: readonly string[] | null, opts:
   parts.push(`INSERT INTO rowtrail.precise_config (id, version, all_tables, tables, revoked_emit)
 VALUES (1, ${PRECISE_VERSION}, ${tables === null}, ARRAY[${(tables ?? []).map(q).join(', ')}]::text[], COALESCE((SELECT revoked_emit FROM rowtrail.precise_config WHERE id = 1), false))
 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, all_tables = EXCLUDED.all_tables, tables = EXCLUDED.tables;`);
-  parts.push(`CREATE FUNCTION rowtrail.capture_session() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
-DECLARE
-  st pg_catalog.timestamptz;
-  qy pg_catalog.text;
+  parts.push(`CREATE FUNCTION rowtrail.session_start() RETURNS pg_catalog.timestamptz LANGUAGE plpgsql AS $fn$
+DECLARE st pg_catalog.timestamptz;
 BEGIN
-  -- once per transaction: the trigger's WHEN clause skips the call while this is set (reverts at tx end).
-  PERFORM pg_catalog.set_config('rowtrail.tx', '1', true);${emitSession(maxQuery, 'RETURN NULL')}
-  RETURN NULL;
+  -- once per session: pg_stat_get_activity copies every backend entry; the session GUC remembers it was sent
+  SELECT a.backend_start INTO st FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a;
+  PERFORM pg_catalog.set_config('rowtrail.session', '1', false);
+  RETURN st;
+END $fn$;`);
+  parts.push(`COMMENT ON FUNCTION rowtrail.session_start() IS 'rowtrail precise v${PRECISE_VERSION}';`);
+  parts.push(`CREATE FUNCTION rowtrail.capture_session() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+BEGIN
+  -- one statement: the statement trigger's return value is ignored, and this is always NULL
+  RETURN ${sessionOnce(maxQuery)};
 END $fn$;`);
   parts.push(`COMMENT ON FUNCTION rowtrail.capture_session() IS 'rowtrail precise v${PRECISE_VERSION}';`);
   if (tables === null) {
@@ -158,14 +173,10 @@ END $all$;`);
   }
   if (ddl) {
     // Event triggers: the session message once per transaction, as the statement trigger does.
-    const ddlPrologue = `  IF pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM '1' THEN
-    PERFORM pg_catalog.set_config('rowtrail.tx', '1', true);${emitSession(maxQuery, 'RETURN')}
-  END IF;
+    const ddlPrologue = `  PERFORM ${sessionOnce(maxQuery)};
   IF pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.<>) 'logical' THEN RETURN; END IF;`;
     parts.push(`CREATE FUNCTION rowtrail.capture_ddl() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
-  st pg_catalog.timestamptz;
-  qy pg_catalog.text;
   r record;
   cfg record;
   rel pg_catalog.text;
@@ -201,8 +212,6 @@ END $fn$;`);
     parts.push(`COMMENT ON FUNCTION rowtrail.capture_ddl() IS 'rowtrail precise v${PRECISE_VERSION}';`);
     parts.push(`CREATE FUNCTION rowtrail.capture_drop() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
-  st pg_catalog.timestamptz;
-  qy pg_catalog.text;
   r record;
   is_table boolean;
   stmt pg_catalog.text := pg_catalog.current_query();

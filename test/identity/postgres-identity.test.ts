@@ -8,7 +8,7 @@ import pg from 'pg';
 import { sharedPg } from '../harness/shared.js';
 import { installPrecise, uninstallPrecise, preciseStatus, preciseInstallStatements, PRECISE_VERSION } from '../../src/identity/postgres-precise.js';
 import { createResolver, type TxFacts } from '../../src/identity/resolver.js';
-import { formatComment, withSignature } from '../../src/identity/index.js';
+import { agentStatement } from './agents.js';
 import { PostgresSampler, activityVisibility } from '../../src/identity/postgres-sampler.js';
 
 const KEY = 'test-signing-key-0123456789';
@@ -25,15 +25,7 @@ interface DecodedTx {
 }
 
 /** test_decoding output (include-xids) → transactions. */
-async function decode(db: string, slot: string): Promise<DecodedTx[]> {
-  // The test server runs synchronous_commit=off and pg_logical_slot_get_changes reads only flushed WAL:
-  // read until a batch comes back empty after the WAL writer had time to flush.
-  let out = '';
-  for (let batch = 'x'; batch; ) {
-    batch = await server.psql(`SELECT data FROM pg_logical_slot_get_changes('${slot}', NULL, NULL)`, db);
-    out += batch;
-    await sleep(400); // asynchronous commits reach the flushed WAL (and so the slot) within wal_writer_delay
-  }
+function parseDecoded(out: string): DecodedTx[] {
   const txs: DecodedTx[] = [];
   let cur: DecodedTx | null = null;
   for (const line of out.split('\n')) {
@@ -48,6 +40,25 @@ async function decode(db: string, slot: string): Promise<DecodedTx[]> {
   }
   return txs;
 }
+
+/**
+ * Reads the slot until `done(transactions so far)` holds and a read comes back empty, or 60 s pass. The test
+ * server runs synchronous_commit=off and pg_logical_slot_get_changes reads only flushed WAL, which under load
+ * can lag well behind the commits: wait for the condition, not for a fixed time.
+ */
+async function decode(db: string, slot: string, done: (txs: DecodedTx[]) => boolean): Promise<DecodedTx[]> {
+  let out = '';
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const batch = await server.psql(`SELECT data FROM pg_logical_slot_get_changes('${slot}', NULL, NULL)`, db);
+    out += batch;
+    const txs = parseDecoded(out);
+    if ((!batch && done(txs)) || Date.now() > deadline) return txs;
+    await sleep(batch ? 20 : 200);
+  }
+}
+
+const withRows = (n: number) => (txs: DecodedTx[]) => txs.filter((t) => t.rows.length).length >= n;
 
 const facts = (t: DecodedTx): TxFacts => ({ source: 't', xid: t.xid, commitTime: new Date().toISOString(), messages: t.messages, statements: [] });
 
@@ -140,11 +151,8 @@ describe('PostgreSQL precise mode', () => {
       work.push(
         (async () => {
           for (let n = 0; n < N; n++) {
-            const forged = n % 3 === 0;
-            const agent = `agent-${i}`;
-            const ctx = withSignature({ agent, run: `r-${i}-${n}`, on_behalf_of: 'bob' }, forged ? 'some-other-key-xxxxxxxx' : KEY);
-            const who = JSON.stringify({ user: ROLE.shared, app: 'agent-runner', agent: forged ? null : agent, claimed: agent });
-            await c.query(`INSERT INTO users (who) VALUES ('${who}') ${formatComment(ctx)}`);
+            const { comment, who } = agentStatement(i, n, KEY, ROLE.shared);
+            await c.query(`INSERT INTO users (who) VALUES ('${who}') ${comment}`);
             await sleep(1);
           }
         })(),
@@ -158,8 +166,9 @@ describe('PostgreSQL precise mode', () => {
     for (const c of conns) await c.end();
 
     const resolver = createResolver({ signingKey: KEY, rules: [{ match: { user: ROLE.alice }, kind: 'human' }, { match: { user: ROLE.svc }, kind: 'service' }] });
-    const txs = (await decode(db, `s_${suffix}`)).filter((t) => t.rows.length);
-    expect(txs.length).toBe(12 * N + 10 * N + 10 * N + 1);
+    const want = 12 * N + 10 * N + 10 * N + 1;
+    const txs = (await decode(db, `s_${suffix}`, withRows(want))).filter((t) => t.rows.length);
+    expect(txs.length).toBe(want);
     let exact = 0;
     for (const t of txs) {
       const actor = resolver.resolve(facts(t));
@@ -195,7 +204,8 @@ describe('PostgreSQL precise mode', () => {
     await c.query(`ALTER TABLE later ADD COLUMN note text`);
     await expect(c.query(`SELECT pg_logical_emit_message(true, 'rowtrail', '[1, 1, null, "postgres", "none", "x", null, null, null]')`)).rejects.toMatchObject({ code: '42501' });
     await c.end();
-    const txs = await decode(db, `d_${suffix}`);
+    // the last transaction (ALTER TABLE) carries a DDL message: everything before it has been decoded too
+    const txs = await decode(db, `d_${suffix}`, (t) => t.some((x) => x.ddl.some((d) => d.includes('ALTER TABLE'))));
     const resolver = createResolver();
     const actors = txs.map((t) => ({ t, a: resolver.resolve(facts(t)) }));
     expect(actors[0]!.a).toMatchObject({ agent: 'migrator', kind: 'ai-agent', user: ROLE.alice, confidence: 'exact' });
@@ -209,6 +219,45 @@ describe('PostgreSQL precise mode', () => {
     const alter = actors.find((x) => x.t.ddl.some((d) => d.includes('ALTER TABLE')))!;
     expect(JSON.parse(alter.t.ddl[0]!)).toMatchObject({ tag: 'ALTER TABLE', schema: 'public', table: 'later', statement: 'ALTER TABLE later ADD COLUMN note text' });
     await server.psql(`SELECT pg_drop_replication_slot('d_${suffix}')`, db);
+  });
+
+  it('exactly one message per transaction across savepoints, failed statements, unwatched writes and TRUNCATE', async () => {
+    const slot = `sp_${suffix}`;
+    await server.psql(`SELECT pg_create_logical_replication_slot('${slot}', 'test_decoding', false)`, db);
+    const c = new pg.Client({ connectionString: server.url(db, ROLE.alice), application_name: 'psql' });
+    await c.connect();
+    const pid = String((await c.query('SELECT pg_backend_pid() AS p')).rows[0].p);
+    await c.query(`CREATE TABLE IF NOT EXISTS uniq_sp (id int PRIMARY KEY)`); // not watched: no trigger
+    // 1. the subtransaction that emitted rolls back: the transaction must emit again
+    await c.query(`BEGIN; SAVEPOINT a; INSERT INTO users (who) VALUES ('sp1-gone'); ROLLBACK TO a; INSERT INTO users (who) VALUES ('sp1'); COMMIT`);
+    // 2. emitted before the savepoint: nothing more inside it
+    await c.query(`BEGIN; INSERT INTO users (who) VALUES ('sp2'); SAVEPOINT a; INSERT INTO users (who) VALUES ('sp2-gone'); ROLLBACK TO a; UPDATE users SET who = who WHERE who = 'sp2'; COMMIT`);
+    // 3. a statement fails after its BEFORE trigger emitted (duplicate key), rolled back to a savepoint
+    const id = (await c.query(`INSERT INTO users (who) VALUES ('sp3-key') RETURNING id`)).rows[0].id;
+    await c.query('BEGIN');
+    await c.query('SAVEPOINT a');
+    await expect(c.query(`INSERT INTO users (id, who) VALUES (${id}, 'dup')`)).rejects.toMatchObject({ code: '23505' });
+    await c.query('ROLLBACK TO a');
+    await c.query(`INSERT INTO users (who) VALUES ('sp3')`);
+    await c.query('COMMIT');
+    // 4. an unwatched write first (the transaction already has an xid), then a watched one
+    await c.query(`BEGIN; INSERT INTO uniq_sp VALUES (1); INSERT INTO users (who) VALUES ('sp4'); COMMIT`);
+    // 5. released (committed) subtransaction: its message stays, no second one
+    await c.query(`BEGIN; SAVEPOINT a; INSERT INTO users (who) VALUES ('sp5'); RELEASE a; INSERT INTO users (who) VALUES ('sp5b'); COMMIT`);
+    // 6. a whole transaction rolled back leaves nothing; the next one emits
+    await c.query(`BEGIN; INSERT INTO users (who) VALUES ('sp6-gone'); ROLLBACK`);
+    await c.query(`BEGIN; TRUNCATE orders; INSERT INTO orders (who) VALUES ('sp6'); COMMIT`);
+    await c.end();
+    const txs = (await decode(db, slot, (t) => t.some((x) => x.rows.some((r) => r.includes("'sp6'"))))).filter((t) => t.rows.some((r) => / public\.(users|orders): /.test(r)));
+    const resolver = createResolver();
+    const names = txs.map((t) => /who\[text\]:'([^']*)'/.exec(t.rows.find((r) => r.includes('who[text]'))!)?.[1]);
+    expect(names).toEqual(['sp1', 'sp2', 'sp3-key', 'sp3', 'sp4', 'sp5', 'sp6']);
+    for (const t of txs) {
+      expect(t.messages).toHaveLength(1);
+      expect(resolver.resolve(facts(t))).toMatchObject({ confidence: 'exact', sessionId: pid, user: ROLE.alice });
+    }
+    expect(txs.flatMap((t) => t.rows).some((r) => r.includes('-gone'))).toBe(false);
+    await server.psql(`SELECT pg_drop_replication_slot('${slot}')`, db);
   });
 
   it('uninstall removes everything and gives PUBLIC back pg_logical_emit_message', async () => {
@@ -251,7 +300,7 @@ describe('PostgreSQL sampling mode', () => {
     await sampler.stop();
     for (const c of conns) await c.end();
     const resolver = createResolver({ index: sampler.index });
-    const txs = (await decode(db, `p_${suffix}`)).filter((t) => t.rows.length);
+    const txs = (await decode(db, `p_${suffix}`, withRows(32 * 20))).filter((t) => t.rows.length);
     const by = { slow: { n: 0, exact: 0 }, fast: { n: 0, exact: 0 } };
     for (const t of txs) {
       const m = /pid\[integer\]:(\d+) slow\[boolean\]:(true|false)/.exec(t.rows[0]!)!;
