@@ -76,8 +76,8 @@ async function mysqlChecks(url: string): Promise<Check[]> {
           'identity_history',
           `${maria ? 'MariaDB logs no thread id for row events: ' : ''}statement history unavailable (performance_schema ${h.performanceSchema ? 'on, consumer off' : 'off'}); attribution relies on sampling the current statement`,
           h.performanceSchema
-            ? "UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME='events_statements_history_long'"
-            : 'start the server with --performance-schema=ON --performance-schema-consumer-events-statements-history-long=ON',
+            ? "UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME IN ('events_statements_current', 'events_statements_history_long')"
+            : 'start the server with --performance-schema=ON --performance-schema-consumer-events-statements-current=ON --performance-schema-consumer-events-statements-history-long=ON',
         ),
       );
     } else out.push(ok('identity_history', `statement history (${h.history}) is read for attribution`));

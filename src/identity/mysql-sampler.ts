@@ -8,8 +8,8 @@
  * - MariaDB 10.x writes no thread id for DML transactions (a GTID event, not a BEGIN query event): the
  *   source passes the ANNOTATE_ROWS statement text instead, matched here against what each thread ran. A
  *   text found on exactly one thread is `inferred` (another thread might have run the same text unseen).
- *   The statement history needs `performance_schema=ON` and the consumer
- *   `events_statements_history_long` (or `events_statements_history`) enabled; without it only the current
+ *   The statement history needs `performance_schema=ON` and the consumers `events_statements_current`
+ *   and `events_statements_history_long` (or `events_statements_history`) enabled; without it only the current
  *   statement is sampled and short statements are rarely caught (bench/identity-rate measures both).
  */
 import mysql from 'mysql2/promise';
@@ -35,9 +35,12 @@ export async function historyAvailability(c: mysql.Connection): Promise<HistoryA
   const [ps] = (await c.query('SELECT @@performance_schema AS ps')) as any;
   if (!Number(ps[0]?.ps)) return { performanceSchema: false, history: null };
   const [rows] = (await c.query(
-    "SELECT NAME, ENABLED FROM performance_schema.setup_consumers WHERE NAME IN ('events_statements_history_long', 'events_statements_history')",
+    "SELECT NAME, ENABLED FROM performance_schema.setup_consumers WHERE NAME IN ('events_statements_history_long', 'events_statements_history', 'events_statements_current')",
   )) as any;
   const on = new Set((rows as any[]).filter((r) => r.ENABLED === 'YES').map((r) => r.NAME));
+  // The history consumers record nothing while events_statements_current is off (consumer hierarchy;
+  // measured on MariaDB 10.11, where it is off by default).
+  if (!on.has('events_statements_current')) return { performanceSchema: true, history: null };
   return { performanceSchema: true, history: on.has('events_statements_history_long') ? 'history_long' : on.has('events_statements_history') ? 'history' : null };
 }
 
@@ -74,13 +77,21 @@ export class MysqlSampler extends SamplerLoop {
     this.lastTimer = 0n; // performance_schema timers restart with the server
     const h = await historyAvailability(c).catch(() => ({ performanceSchema: false, history: null }) as HistoryAvailability);
     this.history = h.history;
-    const [priv] = (await c.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)").catch(() => [[{ n: 0 }]])) as any;
+    // PROCESS granted to this account (USER_PRIVILEGES lists the caller's own grants), or other users'
+    // sessions visible right now (a role may grant it; no other user connected proves nothing).
+    const [priv] = (await c
+      .query(
+        `SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'PROCESS'
+           AND GRANTEE = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'"))
+         + (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1)) AS n`,
+      )
+      .catch(() => [[{ n: 0 }]])) as any;
     const reasons: string[] = [];
     if (!h.history) {
       reasons.push(
         h.performanceSchema
-          ? "statement history is off: UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME='events_statements_history_long'"
-          : 'performance_schema is off (start the server with --performance-schema=ON and --performance-schema-consumer-events-statements-history-long=ON)',
+          ? "statement history is off: UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME IN ('events_statements_current', 'events_statements_history_long')"
+          : 'performance_schema is off (start the server with --performance-schema=ON --performance-schema-consumer-events-statements-current=ON --performance-schema-consumer-events-statements-history-long=ON)',
       );
     }
     if (Number(priv[0]?.n) === 0) reasons.push('only own sessions visible unless the user has the PROCESS privilege (GRANT PROCESS ON *.* TO …)');
@@ -111,6 +122,8 @@ export class MysqlSampler extends SamplerLoop {
     let at = Date.now();
     for (const r of pl as any[]) {
       at = Number(r.NOW_MS);
+      // A connection still in its handshake has no user yet: remembering it would name the wrong user later.
+      if (r.USER == null || r.USER === 'unauthenticated user') continue;
       const id = String(r.ID);
       const f: SessionFacts = {
         sessionId: id,
@@ -137,9 +150,13 @@ export class MysqlSampler extends SamplerLoop {
         const ts = BigInt(h.TS ?? '0');
         if (ts > this.lastTimer) this.lastTimer = ts;
         const id = String(h.ID);
-        // A thread that came and went between two processlist reads is still known here, from threads.
-        const f = byId.get(id) ??
-          this.index.bySession(id) ?? { sessionId: id, user: h.U ?? null, application: this.programs.get(id) ?? null, clientAddr: hostOnly(h.H), sessionStart: null };
+        // A thread that came and went between two processlist reads is still known here, from threads;
+        // threads' user is the authority (a remembered entry may predate authentication or a COM_CHANGE_USER).
+        const known = byId.get(id) ?? this.index.bySession(id);
+        const f =
+          known && known.user === (h.U ?? null)
+            ? known
+            : { sessionId: id, user: h.U ?? null, application: this.programs.get(id) ?? null, clientAddr: hostOnly(h.H), sessionStart: null };
         this.index.observeStatement(String(h.T), { ...f, query: String(h.T) });
       }
     }
