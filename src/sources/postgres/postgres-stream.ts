@@ -247,7 +247,6 @@ export class PostgresSource implements Source {
         // A transaction whose commit we already stored (ack lost in a crash) is read and dropped.
         const skip = (this.durable !== null && compareLsn(msg.finalLsn, this.durable) < 0) || this.writer.isCommitted(msg.finalLsn);
         this.current = { handle, xid: msg.xid, skip, messages: [] };
-        if (process.env.UNDO_DEBUG) console.log('BEGIN', msg.xid, msg.finalLsn, this.durable, skip);
         return;
       }
       case 'commit': {
@@ -358,7 +357,6 @@ export class PostgresSource implements Source {
 
   private finishTx(tx: OpenTx, commitLsn: string, endLsn: string, commitTime: string): void {
     // A transaction without row changes (only a session message, e.g. an UPDATE that matched nothing) is not stored.
-    if (process.env.UNDO_DEBUG) console.log('FINISH', tx.xid, tx.skip, tx.handle.size);
     if (tx.skip || tx.handle.size === 0) {
       this.writer.abort(tx.handle);
       this.writer.advance(endLsn);
