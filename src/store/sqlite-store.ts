@@ -27,7 +27,11 @@ export interface CommitInfo {
   /** Commit position (the idempotence key with the source name). */
   position: string;
   commitTime: string;
-  actor: Actor;
+  /**
+   * Who made it; a function is called when the transaction is written (at the next flush), for sources
+   * whose attribution needs the sampler to catch up with the statement first (MariaDB).
+   */
+  actor: Actor | (() => Actor);
   /** Position to store as the source's resume point once this transaction is durable. */
   resumePosition: string;
 }
@@ -251,7 +255,7 @@ export class Store {
         }
         tx.pending = [];
         if (tx.commit) {
-          const a = tx.commit.actor;
+          const a = typeof tx.commit.actor === 'function' ? tx.commit.actor() : tx.commit.actor;
           const run = a.context && typeof a.context.run === 'string' ? a.context.run : null;
           s.commitTx.run(
             tx.commit.position,

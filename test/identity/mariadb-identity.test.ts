@@ -4,7 +4,8 @@
  * account tagging its statements with sqlcommenter comments, some forged), each row carrying the
  * CONNECTION_ID() that wrote it. MariaDB logs no thread id for DML, so attribution comes from the ANNOTATE_ROWS
  * text matched against the sampled statement history (`inferred`), or nothing (`unknown`). Measured and printed:
- * the exact / inferred / unknown rates, when the source resolves at commit (what `watch` does) and when the
+ * the exact / inferred / unknown rates, as the source stores them (what `watch` does: resolved when the transaction is
+ * written, a few sampler ticks after its commit) and when the
  * same transactions are resolved again once the sampler has caught up. Asserted: never a wrong session.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';

@@ -179,11 +179,18 @@ export class MysqlSource implements Source {
     const heartbeat = this.opts.heartbeatSeconds ?? 5;
     const flushEvery = this.opts.flushIntervalMs ?? 100;
 
+    // MariaDB logs no thread id for DML: such a transaction is attributed from its annotated statement,
+    // which the processlist sampler must have seen. Its actor is resolved when written, and a timed flush
+    // waits until the oldest such commit is a few sampler ticks old.
+    const actorDelayMs = 3 * (this.ctx.root.identity?.sampleIntervalMs ?? 20);
+    let oldestDeferred: number | null = null;
+    const flushDue = () => Date.now() - lastFlush >= flushEvery && (oldestDeferred === null || Date.now() - oldestDeferred >= actorDelayMs);
     const flush = () => {
       const d = w.flush();
       if (d !== null) this.durable = d;
       committedSinceFlush = 0;
       lastFlush = Date.now();
+      oldestDeferred = null;
     };
 
     const begin = (g: string | null, standalone: boolean, commitMicros: bigint | null): OpenTx => {
@@ -209,21 +216,24 @@ export class MysqlSource implements Source {
         w.advance(resume);
       } else {
         const commitTime = t.commitMicros !== null ? microsIso(t.commitMicros) : secondsIso(h.timestamp);
-        const actor = this.ctx.identity.resolve({
+        const facts = {
           source: this.name,
           xid: t.handle.xid,
           commitTime,
           messages: [],
           statements: t.statements,
           sessionId: t.threadId !== undefined ? String(t.threadId) : undefined,
-        });
+        };
+        const deferred = facts.sessionId === undefined && facts.statements.length > 0;
+        if (deferred && oldestDeferred === null) oldestDeferred = Date.now();
+        const actor = deferred ? () => this.ctx.identity.resolve(facts) : this.ctx.identity.resolve(facts);
         w.commit(t.handle, { position: pos, commitTime, actor, resumePosition: resume });
         this.st.changes += t.handle.size;
         this.st.transactions++;
         this.st.lastCommitMs = h.timestamp * 1000;
         committedSinceFlush++;
       }
-      if (w.shouldFlush || committedSinceFlush >= 2000 || Date.now() - lastFlush >= flushEvery) flush();
+      if (w.shouldFlush || committedSinceFlush >= 2000 || flushDue()) flush();
     };
 
     const add = (c: RowChange) => {
@@ -277,7 +287,7 @@ export class MysqlSource implements Source {
       let lastPacket = Date.now();
       const timer = setInterval(() => {
         if (Date.now() - lastPacket > heartbeat * 3000) return fail(new RowtrailError('CONNECT', `no event or heartbeat from the server for ${heartbeat * 3} s`));
-        if (!tx && Date.now() - lastFlush >= flushEvery) {
+        if (!tx && flushDue()) {
           try {
             flush();
           } catch (e) {
