@@ -199,6 +199,8 @@ export class SchemaHistory {
 export class BinlogDecoder {
   readonly history: SchemaHistory;
   private readonly tables = new Map<string, TableSchema | null>();
+  /** Whether the stream comes from MariaDB (from the FORMAT_DESCRIPTION event's server version). */
+  private mariadb = false;
   private readonly opts: DecoderOptions;
   private readonly tail: number;
 
@@ -235,6 +237,8 @@ export class BinlogDecoder {
         return { kind: 'rotate', file: name, position: pos };
       }
       case E.FORMAT_DESCRIPTION:
+        // Server version (50 bytes after the 2-byte binlog version): MariaDB lays out table-map charsets differently.
+        this.mariadb = /MariaDB/i.test(buf.toString('latin1', body + 2, body + 52));
         return { kind: 'format' };
       case E.MARIADB_GTID: {
         const seq = buf.readBigUInt64LE(body).toString();
@@ -343,7 +347,7 @@ export class BinlogDecoder {
     for (const t of types) meta.push(readMeta(buf, c, t));
     c.off = metaEnd;
     c.off += (n + 7) >> 3; // nullable bitmap
-    const opt = readOptionalMetadata(buf, c, stop, types, meta);
+    const opt = readOptionalMetadata(buf, c, stop, types, meta, this.mariadb);
     if (!opt.names) {
       throw new DecodeError(
         `table map for ${db}.${table} has no column names: binlog_row_metadata is not FULL; SET GLOBAL binlog_row_metadata=FULL (and in my.cnf)`,
@@ -734,7 +738,7 @@ interface OptionalMetadata {
  * The optional metadata of TABLE_MAP (binlog_row_metadata): TLV fields. Columns are counted per class:
  * numeric (signedness), character (charsets), ENUM/SET, geometry.
  */
-function readOptionalMetadata(buf: Buffer, c: Cursor, stop: number, rawTypes: number[], meta: number[][]): OptionalMetadata {
+function readOptionalMetadata(buf: Buffer, c: Cursor, stop: number, rawTypes: number[], meta: number[][], mariadb = false): OptionalMetadata {
   const n = rawTypes.length;
   // Resolve STRING to its real type, and fix the meta of resolved types so column() sees one shape.
   for (let i = 0; i < n; i++) {
@@ -754,7 +758,13 @@ function readOptionalMetadata(buf: Buffer, c: Cursor, stop: number, rawTypes: nu
     else if (t === T.STRING || t === T.VARCHAR || t === T.VAR_STRING || t === T.BLOB || t === T.VARCHAR_COMPRESSED || t === T.BLOB_COMPRESSED) character.push(i);
     else if (t === T.ENUM) enumCols.push(i);
     else if (t === T.SET) setCols.push(i);
-    else if (t === T.GEOMETRY) geoCols.push(i);
+    else if (t === T.GEOMETRY) {
+      geoCols.push(i);
+      // Why: MariaDB's Field_geom reports a charset (binary) in its binlog type info, so MariaDB lists GEOMETRY
+      // columns among the character columns of the charset metadata; MySQL does not. Skipping it shifted every
+      // later column's charset by one (a BLOB decoded as latin1 text, a latin1 VARCHAR as hex).
+      if (mariadb) character.push(i);
+    }
   }
   const out: OptionalMetadata = { names: null, unsigned: [], charset: new Array(n), enums: new Map(), sets: new Map(), geometry: new Map(), pk: [] };
   const strList = (end: number): string[] => {
