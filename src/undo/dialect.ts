@@ -55,6 +55,11 @@ export interface Dialect {
   deleteSql(t: TableRef, where: string, limitOne: boolean): string;
   /** The sqlcommenter-style comment every undo statement carries, so capture attributes the undo. */
   runComment(runId: string): string;
+  /**
+   * Session settings run on the undo's connection right after connecting, before the conflict check reads
+   * anything: every literal and guard is written for them (UTC for MySQL TIMESTAMP, standard strings).
+   */
+  connectStatements: string[];
   /** Statements that open the undo transaction and mark the session (the runner executes them in order). */
   beginStatements(runId: string): string[];
   commitStatement: string;

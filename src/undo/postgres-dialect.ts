@@ -90,6 +90,8 @@ export const postgresDialect: Dialect = {
     return `DELETE FROM ${this.table(t)} WHERE ${w}`;
   },
   runComment: sqlComment,
+  // Why: the conflict check's literals double only quotes, which is right only with standard strings.
+  connectStatements: ['SET standard_conforming_strings = on'],
   beginStatements(runId) {
     return [
       'BEGIN',

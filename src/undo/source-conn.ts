@@ -86,7 +86,14 @@ const CONNECTORS: Record<SystemKind, (url: string) => Promise<SqlConn>> = {
 /** Connects to the source; a clear CONNECT error when it is down or refuses. */
 export async function connectSource(system: SystemKind, url: string, sourceName: string): Promise<SqlConn> {
   try {
-    return await CONNECTORS[system](url);
+    const conn = await CONNECTORS[system](url);
+    try {
+      for (const sql of DIALECTS[system].connectStatements) await conn.run(sql);
+    } catch (e) {
+      await conn.close();
+      throw e;
+    }
+    return conn;
   } catch (e: any) {
     const why = e?.code ? `${e.code}: ${e.message ?? ''}` : (e?.message ?? String(e));
     throw new RowtrailError('CONNECT', `cannot connect to source '${sourceName}': ${redactUrls(String(why)).split('\n')[0]}; nothing was applied`, e);

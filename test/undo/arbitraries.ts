@@ -32,26 +32,26 @@ export function textOf(maxParts: number, maxChars: number, extra: string[] = [],
     .map((a) => [...a.join('')].slice(0, maxChars).join(''));
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-const micros = fc.integer({ min: 0, max: 999_999 }).map((u) => pad(u, 6));
+export const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+export const micros = fc.integer({ min: 0, max: 999_999 }).map((u) => pad(u, 6));
 
-function dateText(minYear: number, maxYear: number): fc.Arbitrary<string> {
+export function dateText(minYear: number, maxYear: number): fc.Arbitrary<string> {
   return fc.tuple(fc.integer({ min: minYear, max: maxYear }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 })).map(([y, m, d]) => `${pad(y, 4)}-${pad(m)}-${pad(d)}`);
 }
 
-function timeText(): fc.Arbitrary<string> {
+export function timeText(): fc.Arbitrary<string> {
   return fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }), fc.integer({ min: 0, max: 59 }), micros).map(([h, m, s, u]) => `${pad(h)}:${pad(m)}:${pad(s)}.${u}`);
 }
 
-const bigDecimal = (maxInt: bigint, maxScale: number) =>
+export const bigDecimal = (maxInt: bigint, maxScale: number) =>
   fc.tuple(fc.bigInt(-maxInt, maxInt), fc.integer({ min: 0, max: maxScale })).chain(([i, s]) =>
     s === 0 ? fc.constant(String(i)) : fc.bigInt(0n, 10n ** BigInt(s) - 1n).map((f) => `${i < 0n ? '-' : ''}${(i < 0n ? -i : i).toString()}.${f.toString().padStart(s, '0')}`),
   );
 
-const jsonText = fc.json({ maxDepth: 2 }).filter((j) => !j.includes('\\u0000'));
-const hex = (maxLength: number) => fc.uint8Array({ maxLength }).map((b) => Buffer.from(b).toString('hex'));
+export const jsonText = fc.json({ maxDepth: 2 }).filter((j) => !j.includes('\\u0000'));
+export const hex = (maxLength: number) => fc.uint8Array({ maxLength }).map((b) => Buffer.from(b).toString('hex'));
 
-function pgArray(elem: fc.Arbitrary<string>): fc.Arbitrary<string> {
+export function pgArray(elem: fc.Arbitrary<string>): fc.Arbitrary<string> {
   return fc.array(fc.option(elem, { nil: null }), { maxLength: 4 }).map((a) => `{${a.map((e) => (e === null ? 'NULL' : `"${e.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`);
 }
 

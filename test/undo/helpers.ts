@@ -22,8 +22,9 @@ export async function undo(rec: Recorder, filter: ChangeFilter, opts: { apply?: 
   }
 }
 
-/** `FC_SEED=<n>` replays a fast-check failure (fast-check prints the seed); otherwise a fresh seed per run. */
-export function fcSeed(): { seed?: number } {
+/** `FC_SEED=<n>` replays a fast-check failure (fast-check prints the seed), `FC_RUNS=<n>` overrides the number of runs. */
+export function fcSeed(): { seed?: number; numRuns?: number } {
   const s = process.env.FC_SEED;
-  return s !== undefined && s !== '' ? { seed: Number(s) } : {};
+  const runs = process.env.FC_RUNS;
+  return { ...(s ? { seed: Number(s) } : {}), ...(runs ? { numRuns: Number(runs) } : {}) };
 }

@@ -121,13 +121,22 @@ describe('dialects: the SQL each renders', () => {
     expect(my.same('s', 'a', 'varchar(3)')).toBe("CAST(CONVERT(`s` USING utf8mb4) AS BINARY) <=> CAST('a' AS BINARY)");
     expect(my.same('n', '1.50', 'decimal(4,2)')).toBe('`n` <=> 1.50');
     expect(mysqlDialect('mysql').same('j', '{}', 'json')).toBe("`j` <=> CAST('{}' AS JSON)");
+    // The forms MariaDB capture records: BIT as a bit string, GEOMETRY as hex of SRID + WKB, FLOAT shortest.
+    expect(my.literal('0101', 'bit(4)')).toBe("b'0101'");
+    expect(my.same('b', '0101', 'bit(4)')).toBe("`b` <=> b'0101'");
+    const pt = '000000000101000000000000000000F83F00000000000002C0';
+    expect(my.literal(pt, 'point')).toBe("ST_GeomFromWKB(X'0101000000000000000000F83F00000000000002C0', 0)");
+    expect(my.literal('E6100000' + pt.slice(8), 'geometry')).toMatch(/, 4326\)$/);
+    expect(my.same('g', pt, 'point')).toBe(`HEX(\`g\`) <=> '${pt}'`);
+    expect(my.same('f', '0.1', 'float')).toBe('`f` <=> 0.10000000149011612');
+    expect(my.same('d', '0.1', 'double')).toBe('`d` <=> 0.1');
   });
 
   it('refuses what it cannot render exactly, so nothing unvalidated is pasted', () => {
     expect(pg.typeProblem('text; DROP TABLE x', 'a')).toMatch(/not understood/);
     expect(pg.typeProblem(undefined, 'a')).toBe('no column type recorded');
     expect(pg.typeProblem('public."My ""Type"""[]', 'a')).toBeNull();
-    expect(my.typeProblem('geometry', 'POINT(1 2)')).toMatch(/not supported/);
+    expect(my.typeProblem('geometry', 'POINT(1 2)')).toMatch(/not in the text form/);
     expect(my.typeProblem('int', '1; DROP TABLE x')).toMatch(/not in the text form/);
     expect(my.typeProblem('datetime(6)', "2026-01-01' OR '1")).toMatch(/not in the text form/);
     expect(() => my.literal('1 OR 1', 'bigint')).toThrow();
