@@ -64,6 +64,27 @@ async function listed(r: Rig, runId: string): Promise<ChangeEvent[]> {
   return out.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChangeEvent);
 }
 
+/**
+ * Waits for the agent's change, undoes its run through the CLI, and checks that the reverting update is in the
+ * change stream as run `rowtrail-undo` (one event, the row put back) and that `changes --agent-run` lists it.
+ */
+async function undoIsRecorded(r: Rig, agentRun: string, actor: Partial<ChangeEvent['actor']>): Promise<ChangeEvent> {
+  await waitFor(r, (evs) => evs.some((e) => e.actor.context?.run === agentRun), 'the agent change');
+  const runId = await undoRun(r, agentRun);
+  const evs = await waitFor(r, (evs) => evs.some((e) => e.actor.context?.run === runId), 'the undo in the change stream');
+  const undo = evs.filter((e) => e.actor.context?.run === runId);
+  expect(undo).toHaveLength(1);
+  expect(undo[0]).toMatchObject({
+    table: 'accounts',
+    op: 'update',
+    before: { id: '2', owner: 'mallory', balance: '0.00' },
+    after: { id: '2', owner: 'bob', balance: '50.50' },
+    actor: { agent: 'rowtrail-undo', kind: 'ai-agent', ...actor },
+  });
+  expect((await listed(r, runId)).map((e) => e.id)).toEqual([undo[0].id]);
+  return undo[0];
+}
+
 describe('the undo is recorded (PostgreSQL, precise identity)', () => {
   let r: Rig;
   let url: string;
@@ -83,21 +104,8 @@ describe('the undo is recorded (PostgreSQL, precise identity)', () => {
 
   it('attributes the reverting transaction to rowtrail-undo and its run, exactly', async () => {
     await sql(url, `/*agent='deploy-bot',run='r-17'*/ UPDATE public.accounts SET balance = 0, owner = 'mallory' WHERE id = 2`);
-    await waitFor(r, (evs) => evs.some((e) => e.actor.context?.run === 'r-17'), 'the agent change');
-    const runId = await undoRun(r, 'r-17');
-    const evs = await waitFor(r, (evs) => evs.some((e) => e.actor.context?.run === runId), 'the undo in the change stream');
-    const undo = evs.filter((e) => e.actor.context?.run === runId);
-    expect(undo).toHaveLength(1);
-    expect(undo[0]).toMatchObject({
-      table: 'accounts',
-      op: 'update',
-      before: { id: '2', owner: 'mallory', balance: '0.00' },
-      after: { id: '2', owner: 'bob', balance: '50.50' },
-      actor: { agent: 'rowtrail-undo', kind: 'ai-agent', confidence: 'exact', application: 'rowtrail-undo', user: 'postgres' },
-    });
-    if (process.env.UNDO_DEBUG) console.log(`PostgreSQL undo attribution: ${JSON.stringify(undo[0].actor)}`);
-    const cl = await listed(r, runId);
-    expect(cl.map((e) => e.id)).toEqual([undo[0].id]);
+    const undo = await undoIsRecorded(r, 'r-17', { confidence: 'exact', application: 'rowtrail-undo', user: 'postgres' });
+    expect(undo.actor.method).toBe('precise-message');
     expect((await sql(url, 'SELECT owner, balance FROM public.accounts WHERE id = 2')).rows).toEqual([{ owner: 'bob', balance: '50.50' }]);
   });
 });
@@ -128,21 +136,8 @@ describe('the undo is recorded (MariaDB)', () => {
 
   it('attributes the reverting transaction to rowtrail-undo and its run (from the statement comment)', async () => {
     await c.query(`/*agent='deploy-bot',run='r-18'*/ UPDATE accounts SET balance = 0, owner = 'mallory' WHERE id = 2`);
-    await waitFor(r, (evs) => evs.some((e) => e.actor.context?.run === 'r-18'), 'the agent change');
-    const runId = await undoRun(r, 'r-18');
-    const evs = await waitFor(r, (evs) => evs.some((e) => e.actor.context?.run === runId), 'the undo in the change stream');
-    const undo = evs.filter((e) => e.actor.context?.run === runId);
-    expect(undo).toHaveLength(1);
-    expect(undo[0]).toMatchObject({
-      table: 'accounts',
-      op: 'update',
-      before: { id: '2', owner: 'mallory', balance: '0.00' },
-      after: { id: '2', owner: 'bob', balance: '50.50' },
-      actor: { agent: 'rowtrail-undo', kind: 'ai-agent' },
-    });
+    const undo = await undoIsRecorded(r, 'r-18', {});
     // What MariaDB can say about the session (no thread id in DML events): printed for the record.
-    console.log(`MariaDB undo attribution: ${JSON.stringify(undo[0].actor)}`);
-    const cl = await listed(r, runId);
-    expect(cl.map((e) => e.id)).toEqual([undo[0].id]);
+    console.log(`MariaDB undo attribution: ${JSON.stringify(undo.actor)}`);
   });
 });
