@@ -130,6 +130,9 @@ describe('dialects: the SQL each renders', () => {
     expect(my.same('g', pt, 'point')).toBe(`HEX(\`g\`) <=> '${pt}'`);
     expect(my.same('f', '0.1', 'float')).toBe('`f` <=> 0.10000000149011612');
     expect(my.same('d', '0.1', 'double')).toBe('`d` <=> 0.1');
+    expect(() => my.same('f', '1e39', 'float')).toThrow();
+    expect(my.typeProblem('float', '1e39')).toMatch(/out of the range/);
+    expect(my.typeProblem('double', '1e39')).toBeNull();
   });
 
   it('refuses what it cannot render exactly, so nothing unvalidated is pasted', () => {
