@@ -2,8 +2,9 @@
  * Stand-in capture for undo tests, until the real sources land: row triggers record every change of the
  * watched tables in the database's own TEXT form (PostgreSQL `col::text`, MariaDB `CAST(col AS CHAR)` /
  * `HEX(col)` for binary — what the sources are specified to emit), and `ingest()` turns that log into
- * ChangeEvents in a Store through SourceWriter, as a source would. Swap `Recorder` for real capture later:
- * tests only use `ingest()`.
+ * ChangeEvents in a Store through SourceWriter, as a source would. It stays for the fast planner/dialect
+ * round trips (odd schema names per run, no slot per test); capture-roundtrip.test.ts runs the same kind of
+ * property through the real PostgreSQL and MariaDB sources.
  *
  * Workloads run through the drivers with bound parameters, so the data a test writes never passes through the
  * undo code it checks.
