@@ -138,6 +138,26 @@ describe('MariaDB capture', () => {
     }
   });
 
+  it('decodes columns after a YEAR and after a GEOMETRY right (MariaDB table-map metadata quirks)', async () => {
+    // MariaDB counts YEAR in the signedness bitmap and GEOMETRY among the charset columns; a decoder that
+    // does not would read the next signed number as unsigned and give text columns their neighbour's charset.
+    await c.query('DROP TABLE IF EXISTS quirks');
+    await c.query(`CREATE TABLE quirks (id INT PRIMARY KEY, y YEAR, n BIGINT, g GEOMETRY, b BLOB, l VARCHAR(10) CHARACTER SET latin1, u VARCHAR(10)) DEFAULT CHARSET=utf8mb4`);
+    const start = await gtidPos(c);
+    const run = await runSource(m.url('test'), { startPosition: start });
+    try {
+      await c.query(`INSERT INTO quirks VALUES (1, 2024, -1, ST_GeomFromText('POINT(1 2)'), X'00FF', 'café', 'ünï 😀'), (2, NULL, -9223372036854775808, NULL, NULL, NULL, NULL)`);
+      const events = await run.waitFor((e) => e.filter((x) => x.table === 'quirks').length >= 2);
+      const [exp] = await c.query(`SELECT CAST(id AS CHAR) AS id, CAST(y AS CHAR) AS y, CAST(n AS CHAR) AS n, HEX(g) AS g, HEX(b) AS b, CAST(l AS CHAR) AS l, CAST(u AS CHAR) AS u FROM quirks ORDER BY id`);
+      const got = events.filter((e) => e.table === 'quirks').map((e) => e.after);
+      expect(got).toEqual((exp as Record<string, string | null>[]).map((r) => ({ ...r })));
+      expect(got[0]!.n).toBe('-1');
+    } finally {
+      await run.stop();
+      cleanup(run.dir);
+    }
+  });
+
   it('captures updates with full before/after, deletes, and multi-table transactions', async () => {
     await c.query('DROP TABLE IF EXISTS acct, audit');
     await c.query('CREATE TABLE acct (id BIGINT UNSIGNED PRIMARY KEY, owner VARCHAR(20), bal DECIMAL(12,2), note TEXT)');
