@@ -59,7 +59,8 @@ describe('bad config', () => {
 
   it('names a wrong type and a wrong kind', async () => {
     const f = config('type.yaml', `sources:\n  - name: app\n    kind: oracle\n    url: postgres://x@h/db\nhttp:\n  port: lots\n`);
-    const r = await runCli(['watch', '--config', f]);
+    // No ROWTRAIL_HTTP_PORT here: the env override would replace the bad http.port of the file.
+    const r = await runCli(['watch', '--config', f], { env: { ROWTRAIL_HTTP_PORT: '' } });
     expect(r.code).toBe(2);
     expectOneLine(r.stderr, /sources\[0\]\.kind.*http\.port/);
   });
