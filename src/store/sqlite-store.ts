@@ -1,18 +1,25 @@
 /**
  * The embedded store: SQLite (better-sqlite3) in WAL mode under `store.path`.
  *
- * Writes are batched: a source hands over whole transactions (and slices of large ones), and `flush()`
- * writes everything pending plus the source's new position in ONE SQLite transaction, then returns the
- * position that is now durable. Only that position may be acknowledged to the database. Every write is
- * idempotent on (source, commit position): a replayed transaction that is already stored is dropped.
+ * Writes are batched: a source hands over whole transactions (and slices of large ones), and each batch is
+ * written with the source's new position in ONE SQLite transaction, after which that position is durable.
+ * Only that position may be acknowledged to the database. Every write is idempotent on (source, commit
+ * position): a replayed transaction that is already stored is dropped. Sources write on a worker thread
+ * (sqlite-worker.ts) so decoding and writing overlap; readers use this (main-thread) connection, which WAL
+ * lets read beside the worker's writes.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Actor, ChangeEvent, Row, RowChange, SystemKind } from '../model/index.js';
 import { RowtrailError } from '../errors.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
 import { canonicalKey, parseDuration } from './keys.js';
+import { BatchWriter, type Batch, type BatchTx } from './sqlite-batch.js';
+import type { WorkerReply, WorkerRequest } from './sqlite-worker.js';
 
 type Db = Database.Database;
 
@@ -38,11 +45,13 @@ export interface CommitInfo {
 
 /** A transaction being written by a source writer. */
 export interface TxHandle {
+  /** Unique per Store: the write side maps it to the transaction's row. */
+  readonly id: number;
   readonly xid: string;
   /** Number of changes added so far. */
   size: number;
-  /** Row id once the transaction has been (partly) written. */
-  pk: number | null;
+  /** Whether a slice of it has been handed to the write side. */
+  written: boolean;
   pending: RowChange[];
   commit: CommitInfo | null;
   aborted: boolean;
@@ -93,21 +102,24 @@ interface StoredRow {
 }
 
 const FLUSH_ROWS = 5000;
+/** Batches a worker writer may have posted and not yet seen written (bounds memory; see SourceWriter.full). */
+const MAX_IN_FLIGHT = 2;
 
 export class Store {
   readonly db: Db;
   readonly dir: string;
-  private seq: number;
+  private readonly synchronous: 'FULL' | 'NORMAL';
   private readonly stmts: ReturnType<Store['prepare']>;
-  private readonly shapeCache = new Map<string, number>();
-  /** Sources share one `types` object per table shape: most lookups hit here without serializing. */
-  private readonly shapeByObject = new WeakMap<object, number>();
+  /** Writes of synchronous writers (on this connection), and the write worker of the others; both lazy. */
+  private syncWrites: BatchWriter | null = null;
+  private worker: WriteWorker | null = null;
+  private lastId = 0;
 
-  private constructor(dir: string, db: Db) {
+  private constructor(dir: string, db: Db, synchronous: 'FULL' | 'NORMAL') {
     this.dir = dir;
     this.db = db;
+    this.synchronous = synchronous;
     this.stmts = this.prepare();
-    this.seq = (db.prepare('SELECT coalesce(max(commit_seq), 0) AS s FROM transactions').get() as { s: number }).s;
   }
 
   /** Opens (creating when needed) the store under `dir`. */
@@ -135,35 +147,16 @@ export class Store {
     db.pragma('busy_timeout = 5000');
     // 16 MB of page cache: enough for the indexes' hot pages; memory stays bounded whatever the load.
     db.pragma('cache_size = -16384');
-    return new Store(dir, db);
+    return new Store(dir, db, opts.synchronous ?? 'FULL');
   }
 
   private prepare() {
     const db = this.db;
     return {
-      insertTx: db.prepare(
-        `INSERT INTO transactions (source, system, database, xid, state) VALUES (?, ?, ?, ?, 'open')`,
-      ),
-      commitTx: db.prepare(
-        `UPDATE transactions SET state = 'committed', position = ?, commit_seq = ?, commit_time = ?, commit_us = ?,
-           size = ?, actor = ?, actor_user = ?, actor_agent = ?, actor_kind = ?, agent_run = ? WHERE tx_pk = ?`,
-      ),
-      insertChange: db.prepare(
-        `INSERT INTO changes (tx_pk, idx, schema, tbl, op, key, before, after, changed, extra, shape_pk)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
       deleteTx: db.prepare(`DELETE FROM transactions WHERE tx_pk = ?`),
       deleteTxChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ?`),
-      truncateChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ? AND idx >= ?`),
       isCommitted: db.prepare(`SELECT 1 FROM transactions WHERE source = ? AND position = ? AND state = 'committed'`),
-      setPosition: db.prepare(
-        `INSERT INTO positions (source, position, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-      ),
       getPosition: db.prepare(`SELECT position FROM positions WHERE source = ?`),
-      findShape: db.prepare(`SELECT shape_pk FROM shapes WHERE source = ? AND schema = ? AND tbl = ? AND types = ?`),
-      insertShape: db.prepare(`INSERT INTO shapes (source, schema, tbl, types) VALUES (?, ?, ?, ?)`),
-      openTxs: db.prepare(`SELECT tx_pk FROM transactions WHERE source = ? AND state = 'open'`),
     };
   }
 
@@ -178,107 +171,40 @@ export class Store {
     return this.stmts.isCommitted.get(source, position) !== undefined;
   }
 
-  /** A writer for one source. Removes what a crash left half-written by that source. */
-  writer(source: string, system: SystemKind, database: string): SourceWriter {
-    return new SourceWriter(this, source, system, database);
+  /**
+   * A writer for one source. Removes what a crash left half-written by that source. With `worker`, its
+   * writes run on the store's write worker (`post()`, `drain()`); without, on this connection (`flush()`).
+   */
+  writer(source: string, system: SystemKind, database: string, opts: { worker?: boolean } = {}): SourceWriter {
+    return new SourceWriter(this, source, system, database, !!opts.worker);
+  }
+
+  /** @internal a new id for a transaction or a shape. */
+  nextId(): number {
+    return ++this.lastId;
   }
 
   /** @internal removes open transactions of a source (crash leftovers; the source replays them). */
   removeOpen(source: string): number {
-    const rows = this.stmts.openTxs.all(source) as { tx_pk: number }[];
-    this.db.transaction(() => {
-      for (const r of rows) {
-        this.stmts.deleteTxChanges.run(r.tx_pk);
-        this.stmts.deleteTx.run(r.tx_pk);
-      }
-    })();
-    return rows.length;
+    this.syncWrites ??= new BatchWriter(this.db);
+    return this.syncWrites.removeOpen(source);
   }
 
-  /** @internal */
-  shapeId(source: string, change: RowChange): number | null {
-    if (!change.types) return null;
-    const byObject = this.shapeByObject.get(change.types);
-    if (byObject !== undefined) return byObject;
-    const types = JSON.stringify(change.types);
-    const ck = `${source}\u0000${change.schema}\u0000${change.table}\u0000${types}`;
-    const hit = this.shapeCache.get(ck);
-    if (hit !== undefined) return hit;
-    const row = this.stmts.findShape.get(source, change.schema, change.table, types) as { shape_pk: number } | undefined;
-    const id = row ? row.shape_pk : Number(this.stmts.insertShape.run(source, change.schema, change.table, types).lastInsertRowid);
-    this.shapeCache.set(ck, id);
-    this.shapeByObject.set(change.types, id);
-    return id;
-  }
-
-  /** @internal writes a batch of transactions and the position, atomically. */
-  writeBatch(w: SourceWriter, txs: TxHandle[], position: string | null): void {
-    const s = this.stmts;
-    const run = this.db.transaction(() => {
-      for (const tx of txs) {
-        if (tx.aborted) {
-          if (tx.pk !== null) {
-            s.deleteTxChanges.run(tx.pk);
-            s.deleteTx.run(tx.pk);
-            tx.pk = null;
-          }
-          continue;
-        }
-        if (tx.commit && s.isCommitted.get(w.source, tx.commit.position) !== undefined) {
-          // A replay of a transaction we already have (the ack did not reach the server before a crash).
-          if (tx.pk !== null) {
-            s.deleteTxChanges.run(tx.pk);
-            s.deleteTx.run(tx.pk);
-            tx.pk = null;
-          }
-          tx.pending = [];
-          continue;
-        }
-        if (tx.pk === null) tx.pk = Number(s.insertTx.run(w.source, w.system, w.database, tx.xid).lastInsertRowid);
-        else if (tx.truncateFrom !== undefined) s.truncateChanges.run(tx.pk, tx.truncateFrom);
-        tx.truncateFrom = undefined;
-        let idx = tx.size - tx.pending.length;
-        for (const c of tx.pending) {
-          s.insertChange.run(
-            tx.pk,
-            idx++,
-            c.schema,
-            c.table,
-            c.op,
-            c.key ? canonicalKey(c.key) : null,
-            c.before ? JSON.stringify(c.before) : null,
-            c.after ? JSON.stringify(c.after) : null,
-            impliedChanged(c) ? null : JSON.stringify(c.changed),
-            extraOf(c),
-            this.shapeId(w.source, c),
-          );
-        }
-        tx.pending = [];
-        if (tx.commit) {
-          const a = typeof tx.commit.actor === 'function' ? tx.commit.actor() : tx.commit.actor;
-          const run = a.context && typeof a.context.run === 'string' ? a.context.run : null;
-          s.commitTx.run(
-            tx.commit.position,
-            ++this.seq,
-            tx.commit.commitTime,
-            isoToMicros(tx.commit.commitTime),
-            tx.size,
-            JSON.stringify(a),
-            a.user ?? null,
-            a.agent ?? null,
-            a.kind,
-            run,
-            tx.pk,
-          );
-        }
-      }
-      if (position !== null) s.setPosition.run(w.source, position, new Date().toISOString());
-    });
-    try {
-      run();
-    } catch (e: any) {
-      throw new RowtrailError('STORE', `store write failed: ${e?.message ?? e}`, e);
+  /** @internal writes a batch, here (`cb` is called before returning) or on the write worker. */
+  submit(batch: Batch, onWorker: boolean, cb: (r: WorkerReply) => void): void {
+    if (onWorker) {
+      this.worker ??= new WriteWorker(join(this.dir, 'rowtrail.db'), this.synchronous);
+      this.worker.post(batch, cb);
+      return;
     }
+    this.syncWrites ??= new BatchWriter(this.db);
+    let position: string | null;
+    try {
+      position = this.syncWrites.apply(batch);
+    } catch (e: any) {
+      return cb({ no: 0, position: null, error: String(e?.message ?? e) });
+    }
+    cb({ no: 0, position });
   }
 
   /** Change events matching a filter, oldest first (or newest first). */
@@ -386,9 +312,72 @@ export class Store {
     return rows.map((r) => ({ ...r, tables: r.tables ? r.tables.split(',') : [] }));
   }
 
+  /** Closes the connection and stops the write worker (its writers must be drained first). */
   close(): void {
+    this.worker?.close();
+    this.worker = null;
     if (this.db.open) this.db.close();
   }
+}
+
+/** The write worker of a Store: posts batches in order, calls each one's callback with its reply. */
+class WriteWorker {
+  private readonly worker: Worker;
+  private lastNo = 0;
+  private readonly waiting = new Map<number, (r: WorkerReply) => void>();
+  private dead: string | null = null;
+
+  constructor(path: string, synchronous: 'FULL' | 'NORMAL') {
+    this.worker = startWorker({ path, synchronous });
+    this.worker.on('message', (r: WorkerReply) => {
+      const cb = this.waiting.get(r.no);
+      this.waiting.delete(r.no);
+      // Referenced only while writes are outstanding: an idle worker does not keep the process alive.
+      if (this.waiting.size === 0) this.worker.unref();
+      cb?.(r);
+    });
+    const die = (why: string) => {
+      this.dead ??= why;
+      const cbs = [...this.waiting.values()];
+      this.waiting.clear();
+      for (const cb of cbs) cb({ no: 0, position: null, error: this.dead });
+    };
+    this.worker.on('error', (e) => die(`the store's write worker failed: ${e?.message ?? e}`));
+    this.worker.on('exit', (code) => die(`the store's write worker exited (code ${code})`));
+    this.worker.unref();
+  }
+
+  post(batch: Batch, cb: (r: WorkerReply) => void): void {
+    if (this.dead !== null) {
+      const error = this.dead;
+      queueMicrotask(() => cb({ no: 0, position: null, error }));
+      return;
+    }
+    const no = ++this.lastNo;
+    this.waiting.set(no, cb);
+    this.worker.ref();
+    this.worker.postMessage({ no, batch } satisfies WorkerRequest);
+  }
+
+  close(): void {
+    this.dead ??= 'the store was closed';
+    void this.worker.terminate();
+  }
+}
+
+function startWorker(workerData: { path: string; synchronous: 'FULL' | 'NORMAL' }): Worker {
+  const ts = import.meta.url.endsWith('.ts');
+  const entry = new URL(ts ? './sqlite-worker.ts' : './sqlite-worker.js', import.meta.url);
+  // A batch is garbage once written: a small young generation keeps the worker's heap (and RSS) small.
+  const resourceLimits = { maxYoungGenerationSizeMb: 8 };
+  if (!ts) return new Worker(entry, { workerData, resourceLimits });
+  // Running from TypeScript source (tsx, vitest): the worker registers tsx's loader, then imports the
+  // entry (on Node 20 `execArgv: ['--import', 'tsx']` does not apply to a worker's entry module).
+  const req = createRequire(import.meta.url);
+  const pkg = req.resolve('tsx/package.json');
+  const api = new URL(req(pkg).exports['./esm/api'].import.default, pathToFileURL(pkg)).href;
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(boot, { eval: true, workerData, resourceLimits });
 }
 
 export interface ActorSummary {
@@ -403,25 +392,45 @@ export interface ActorSummary {
   tables: string[];
 }
 
-/** Buffers one source's transactions and writes them in batches; see Store. */
+/**
+ * Buffers one source's transactions and hands them to the write side in batches; see Store.
+ *
+ * A synchronous writer writes on the Store's connection: `flush()` returns the durable position. A worker
+ * writer serializes each batch here (JSON of the images, the actor resolved) and posts it to the store's
+ * write worker: `post()` returns at once, and the callback of `onWritten` gets the durable position when
+ * the worker replies. At most MAX_IN_FLIGHT batches are posted and unanswered; while `full`, the source
+ * must stop reading (what it still adds is buffered and posted when a batch is answered).
+ */
 export class SourceWriter {
   readonly source: string;
   readonly system: SystemKind;
   readonly database: string;
   private readonly store: Store;
+  private readonly onWorker: boolean;
   /** Transactions with data or state not yet written. */
   private dirty = new Set<TxHandle>();
   private pendingRows = 0;
-  /** Resume position of the newest committed transaction handed over, not yet durable. */
+  /** Resume position of the newest committed transaction handed over, not yet posted. */
   private pendingPosition: string | null = null;
   /** Transactions received but not yet committed or aborted. */
   private readonly inFlight = new Set<TxHandle>();
+  /** Commit positions handed over and not yet written (isCommitted must see them). */
+  private readonly unwritten = new Set<string>();
+  /** Key of each table shape (`types` object) already sent to the write side. */
+  private readonly shapeKeys = new WeakMap<object, number>();
+  private readonly shapeKeysByJson = new Map<string, number>();
+  private posted = 0;
+  private postWanted = false;
+  private failure: RowtrailError | null = null;
+  private written: (durable: string | null, error: RowtrailError | null) => void = () => undefined;
+  private drains: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(store: Store, source: string, system: SystemKind, database: string) {
+  constructor(store: Store, source: string, system: SystemKind, database: string, onWorker = false) {
     this.store = store;
     this.source = source;
     this.system = system;
     this.database = database;
+    this.onWorker = onWorker;
     const removed = store.removeOpen(source);
     this.removedOnOpen = removed;
   }
@@ -431,14 +440,14 @@ export class SourceWriter {
 
   /** Starts a transaction. */
   begin(xid: string): TxHandle {
-    const tx: TxHandle = { xid, size: 0, pk: null, pending: [], commit: null, aborted: false };
+    const tx: TxHandle = { id: this.store.nextId(), xid, size: 0, written: false, pending: [], commit: null, aborted: false };
     this.inFlight.add(tx);
     return tx;
   }
 
-  /** Whether a transaction with this commit position is already stored (a replay to skip). */
+  /** Whether a transaction with this commit position is already stored or on its way (a replay to skip). */
   isCommitted(position: string): boolean {
-    return this.store.isCommitted(this.source, position);
+    return this.unwritten.has(position) || this.store.isCommitted(this.source, position);
   }
 
   add(tx: TxHandle, change: RowChange): void {
@@ -453,6 +462,7 @@ export class SourceWriter {
     tx.commit = info;
     this.inFlight.delete(tx);
     this.markDirty(tx);
+    this.unwritten.add(info.position);
     this.pendingPosition = info.resumePosition;
   }
 
@@ -462,7 +472,8 @@ export class SourceWriter {
     this.pendingRows -= tx.pending.length;
     tx.pending = [];
     this.inFlight.delete(tx);
-    if (tx.pk !== null) this.markDirty(tx);
+    if (tx.written) this.markDirty(tx);
+    else this.dirty.delete(tx);
   }
 
   /** Cuts a transaction back to its first `size` changes (a subtransaction rolled back). */
@@ -501,19 +512,140 @@ export class SourceWriter {
     return this.inFlight.size > 0;
   }
 
+  /** True while the write side has as many batches as it may: the source should stop reading. */
+  get full(): boolean {
+    return this.posted >= MAX_IN_FLIGHT;
+  }
+
   /**
-   * Writes everything buffered, and the newest resume position, in one SQLite transaction.
-   * Returns the position that is now durable (to acknowledge), or null when nothing new became durable.
+   * Called after each batch is written, with the position now durable (null when the batch carried none),
+   * or with the error that failed it (every later write fails too: a STORE error is fatal).
+   */
+  onWritten(cb: (durable: string | null, error: RowtrailError | null) => void): void {
+    this.written = cb;
+  }
+
+  /**
+   * Synchronous writer: writes everything buffered, and the newest resume position, in one SQLite
+   * transaction. Returns the position that is now durable (to acknowledge), or null.
    */
   flush(): string | null {
-    if (this.dirty.size === 0 && this.pendingPosition === null) return null;
-    const txs = [...this.dirty];
-    const pos = this.pendingPosition;
-    this.store.writeBatch(this, txs, pos);
+    if (this.onWorker) throw new Error('SourceWriter.flush() is for synchronous writers; use post()');
+    let durable: string | null = null;
+    const cb = this.written;
+    this.written = (d, e) => {
+      durable = d;
+      cb(d, e);
+    };
+    try {
+      this.post();
+    } finally {
+      this.written = cb;
+    }
+    if (this.failure) throw this.failure;
+    return durable;
+  }
+
+  /** Hands everything buffered, and the newest resume position, to the write side as one batch. */
+  post(): void {
+    if (this.failure) throw this.failure;
+    if (this.dirty.size === 0 && this.pendingPosition === null) return;
+    if (this.full) {
+      this.postWanted = true;
+      return;
+    }
+    this.postWanted = false;
+    const { batch, commits } = this.takeBatch();
+    this.posted++;
+    this.store.submit(batch, this.onWorker, (r) => this.onReply(r.position, r.error, commits));
+  }
+
+  /** Posts what is buffered; resolves once everything posted is written (rejects if a write failed). */
+  drain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.drains.push({ resolve, reject });
+      try {
+        this.post();
+      } catch (e) {
+        reject(e);
+      }
+      this.settleDrains();
+    });
+  }
+
+  private onReply(position: string | null, error: string | undefined, commits: string[]): void {
+    this.posted--;
+    for (const p of commits) this.unwritten.delete(p);
+    if (error !== undefined) this.failure ??= new RowtrailError('STORE', error);
+    if (this.postWanted && !this.failure) this.post();
+    this.settleDrains();
+    this.written(this.failure ? null : position, this.failure);
+  }
+
+  private settleDrains(): void {
+    if (this.drains.length === 0 || (!this.failure && (this.posted > 0 || this.postWanted))) return;
+    const drains = this.drains;
+    this.drains = [];
+    for (const d of drains) this.failure ? d.reject(this.failure) : d.resolve();
+  }
+
+  /** Serializes what is buffered into a Batch (strings and numbers only: a cheap clone to the worker). */
+  private takeBatch(): { batch: Batch; commits: string[] } {
+    const rows: Batch['rows'] = [];
+    const shapes: Batch['shapes'] = [];
+    const txs: BatchTx[] = [];
+    const commits: string[] = [];
+    for (const tx of this.dirty) {
+      const first = tx.size - tx.pending.length;
+      for (const c of tx.pending) {
+        rows.push(
+          c.schema,
+          c.table,
+          c.op,
+          c.key ? canonicalKey(c.key) : null,
+          c.before ? JSON.stringify(c.before) : null,
+          c.after ? JSON.stringify(c.after) : null,
+          impliedChanged(c) ? null : JSON.stringify(c.changed),
+          extraOf(c),
+          this.shapeKey(c, shapes),
+        );
+      }
+      let commit: BatchTx['commit'] = null;
+      if (tx.commit && !tx.aborted) {
+        const i = tx.commit;
+        // Resolved now, on this thread, as MariaDB attribution needs (see CommitInfo.actor).
+        const a = typeof i.actor === 'function' ? i.actor() : i.actor;
+        const run = a.context && typeof a.context.run === 'string' ? a.context.run : null;
+        commit = [i.position, i.commitTime, isoToMicros(i.commitTime), tx.size, JSON.stringify(a), a.user ?? null, a.agent ?? null, a.kind, run];
+        commits.push(i.position);
+      }
+      txs.push({ id: tx.id, xid: tx.xid, aborted: tx.aborted, truncateFrom: tx.truncateFrom ?? null, first, count: tx.pending.length, commit });
+      tx.written = true;
+      tx.pending = [];
+      tx.truncateFrom = undefined;
+    }
+    const batch: Batch = { source: this.source, system: this.system, database: this.database, txs, rows, shapes, position: this.pendingPosition };
     this.dirty.clear();
     this.pendingRows = 0;
     this.pendingPosition = null;
-    return pos;
+    return { batch, commits };
+  }
+
+  /** The key of a change's table shape (-1: none); a shape new to the write side is added to `shapes`. */
+  private shapeKey(c: RowChange, shapes: Batch['shapes']): number {
+    if (!c.types) return -1;
+    let key = this.shapeKeys.get(c.types);
+    if (key !== undefined) return key;
+    const types = JSON.stringify(c.types);
+    const k = `${c.schema}\u0000${c.table}\u0000${types}`;
+    key = this.shapeKeysByJson.get(k);
+    if (key === undefined) {
+      key = this.store.nextId();
+      this.shapeKeysByJson.set(k, key);
+      shapes.push(key, c.schema, c.table, types);
+    }
+    this.shapeKeys.set(c.types, key);
+    return key;
   }
 
   private markDirty(tx: TxHandle): void {

@@ -3,8 +3,9 @@
  * (GTID/BEGIN → table maps + row events → XID/COMMIT; DDL from query events), writes them through the
  * store's SourceWriter with the new position in the same store transaction, and reconnects with backoff.
  *
- * Nothing is acknowledged to the server (a binlog dump is a pull): "durable" is the store position, and a
- * restart resumes from it, so every committed change is stored exactly once.
+ * Nothing is acknowledged to the server (a binlog dump is a pull): "durable" is the store position (as the
+ * store's write worker reports it), and a restart resumes from it, so every committed change is stored
+ * exactly once. While the write worker has all the batches it may, the connection is paused.
  */
 import type { Source, SourceContext, SourceStats } from '../source.js';
 import type { SourceWriter, TxHandle } from '../../store/index.js';
@@ -130,7 +131,7 @@ export class MysqlSource implements Source {
         position = this.opts.startPosition ?? (await currentPosition(ctrl, facts));
         // Record where capture starts, so a restart does not skip what happened while it was down.
         w.advance(position);
-        w.flush();
+        await w.drain();
         this.durable = position;
       }
       await this.checkPurged(ctrl, facts, position);
@@ -148,7 +149,7 @@ export class MysqlSource implements Source {
   private writerFor(facts: ServerFacts): SourceWriter {
     if (!this.writer) {
       const system: SystemKind = facts.mariadb ? 'mariadb' : 'mysql';
-      this.writer = this.ctx.store.writer(this.name, system, this.info.database ?? '');
+      this.writer = this.ctx.store.writer(this.name, system, this.info.database ?? '', { worker: true });
     }
     return this.writer;
   }
@@ -185,9 +186,13 @@ export class MysqlSource implements Source {
     const actorDelayMs = 3 * (this.ctx.root.identity?.sampleIntervalMs ?? 20);
     let oldestDeferred: number | null = null;
     const flushDue = () => Date.now() - lastFlush >= flushEvery && (oldestDeferred === null || Date.now() - oldestDeferred >= actorDelayMs);
+    let paused = false;
     const flush = () => {
-      const d = w.flush();
-      if (d !== null) this.durable = d;
+      w.post();
+      if (w.full && !paused) {
+        paused = true;
+        conn.pause();
+      }
       committedSinceFlush = 0;
       lastFlush = Date.now();
       oldestDeferred = null;
@@ -301,23 +306,31 @@ export class MysqlSource implements Source {
           }
         }
       }, Math.max(20, Math.min(flushEvery, 1000)));
+      // A batch is written: it is the durable position now; read on if the write worker has room again.
+      w.onWritten((durable, error) => {
+        if (error) return fail(error);
+        if (durable !== null) this.durable = durable;
+        lastPacket = Date.now();
+        if (paused && !w.full && !done) {
+          paused = false;
+          conn.resume();
+        }
+      });
       const finish = (err?: unknown) => {
         if (done) return;
         done = true;
         clearInterval(timer);
         signal.removeEventListener('abort', onAbort);
         close(conn);
-        try {
-          if (tx) {
-            w.abort(tx.handle);
-            tx = null;
-          }
-          flush();
-        } catch (e) {
-          if (!err) err = e;
+        if (tx) {
+          w.abort(tx.handle);
+          tx = null;
         }
-        if (err) reject(err);
-        else resolve();
+        // Resolve (or reject) once what was handed over is durable, so a reconnect resumes from the stored position.
+        w.drain().then(
+          () => (err ? reject(err) : resolve()),
+          (e) => reject(err ?? e),
+        );
       };
       const fail = (e: unknown) => finish(e instanceof RowtrailError ? e : classify(e, this.info));
       const onAbort = () => finish();

@@ -2,7 +2,8 @@
  * PostgreSQL source: pgoutput over a replication connection (on `pg` directly; see docs/decisions.md for
  * why not pg-logical-replication), text values, protocol v2 streaming of large in-progress transactions.
  *
- * Delivery: the slot's confirmed position is advanced only to what `SourceWriter.flush()` reports durable.
+ * Delivery: the slot's confirmed position is advanced only to what the store's write worker reports durable
+ * (`SourceWriter.onWritten`); while the worker has all the batches it may, the stream is paused.
  * On (re)connect, streaming starts from the store's position (or the slot's confirmed position), and the
  * store drops transactions it already has, so a crash anywhere neither loses nor duplicates a change.
  */
@@ -65,7 +66,8 @@ export class PostgresSource implements Source {
     this.ctx = ctx;
     this.name = ctx.config.name;
     const database = decodeURIComponent(new URL(ctx.url).pathname.replace(/^\//, '')) || 'postgres';
-    this.writer = ctx.store.writer(this.name, 'postgresql', database);
+    this.writer = ctx.store.writer(this.name, 'postgresql', database, { worker: true });
+    this.writer.onWritten((durable, error) => this.onWritten(durable, error));
     if (this.writer.removedOnOpen) ctx.log.info({ source: this.name, removed: this.writer.removedOnOpen }, 'removed half-written transactions left by a previous run; they will be replayed');
     this.durable = ctx.store.position(this.name);
   }
@@ -85,6 +87,7 @@ export class PostgresSource implements Source {
         return;
       } catch (e) {
         this.endSession();
+        await this.writer.drain(); // a store failure (fatal) rejects here
         if (signal.aborted) return;
         const err = e instanceof RowtrailError ? e : classifyPgError(e, this.ctx.config);
         if (isFatal(err)) throw err;
@@ -151,12 +154,14 @@ export class PostgresSource implements Source {
         client.end().catch(() => undefined);
       };
       const onAbort = () => {
-        try {
-          this.flushAndAck(true);
-        } catch (e) {
-          done(e);
-        }
-        client.end().then(() => done(), () => done());
+        // Whatever is handed over becomes durable (and acknowledged) before the connection closes.
+        this.writer.drain().then(
+          () => client.end().then(() => done(), () => done()),
+          (e) => {
+            done(e);
+            client.end().catch(() => undefined);
+          },
+        );
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const timer = setInterval(() => {
@@ -169,7 +174,7 @@ export class PostgresSource implements Source {
         }
       }, FLUSH_INTERVAL_MS);
       conn.on('copyData', (msg: { chunk: Buffer }) => {
-        if (settled) return;
+        if (settled || signal.aborted) return;
         if (this.blocked) {
           this.held.push(msg.chunk);
           return;
@@ -199,9 +204,10 @@ export class PostgresSource implements Source {
     this.openStream = null;
     this.held = [];
     this.blocked = false;
+    this.paused = false;
     this.failure = null;
     try {
-      this.writer.flush();
+      this.writer.post();
     } catch (e) {
       this.ctx.log.error({ source: this.name, err: oneLine(e) }, 'store flush failed while closing the session');
     }
@@ -309,7 +315,7 @@ export class PostgresSource implements Source {
         const tx = this.streams.get(msg.xid);
         this.streams.delete(msg.xid);
         if (!tx) throw new RowtrailError('PROTOCOL', `pgoutput: STREAM COMMIT of unknown transaction ${msg.xid}`);
-        tx.skip = (this.durable !== null && compareLsn(msg.commitLsn, this.durable) < 0);
+        tx.skip = (this.durable !== null && compareLsn(msg.commitLsn, this.durable) < 0) || this.writer.isCommitted(msg.commitLsn);
         this.finishTx(tx, msg.commitLsn, msg.endLsn, msg.commitTime);
         return;
       }
@@ -409,7 +415,7 @@ export class PostgresSource implements Source {
   private block(raw: Buffer, work: () => Promise<void>): void {
     this.blocked = true;
     this.held.unshift(raw);
-    this.conn?.stream?.pause?.();
+    this.updateFlow();
     work().then(
       () => {
         this.blocked = false;
@@ -422,7 +428,7 @@ export class PostgresSource implements Source {
           }
           this.onCopyData(held[i]);
         }
-        this.conn?.stream?.resume?.();
+        this.updateFlow();
       },
       (e) => this.failure?.(e),
     );
@@ -434,15 +440,35 @@ export class PostgresSource implements Source {
     return r;
   }
 
-  /** Writes what is buffered and acknowledges the durable position to the server. */
+  /** Hands what is buffered to the store's write worker (acknowledged when written: onWritten). */
   private flushAndAck(force: boolean): void {
     if (!force && Date.now() - this.lastFlush < FLUSH_INTERVAL_MS) return;
     this.lastFlush = Date.now();
-    const pos = this.writer.flush();
-    if (pos && (!this.durable || compareLsn(pos, this.durable) > 0)) {
-      this.durable = pos;
+    this.writer.post();
+    this.updateFlow();
+  }
+
+  /** A batch is written: acknowledge its position, and read on if the worker has room again. */
+  private onWritten(durable: string | null, error: unknown): void {
+    if (error) {
+      this.failure?.(error);
+      return;
+    }
+    if (durable && (!this.durable || compareLsn(durable, this.durable) > 0)) {
+      this.durable = durable;
       this.sendStatus();
     }
+    this.updateFlow();
+  }
+
+  /** The stream reads while no catalog lookup is pending and the write worker has room (bounded memory). */
+  private paused = false;
+  private updateFlow(): void {
+    const pause = this.blocked || this.writer.full;
+    if (pause === this.paused || !this.conn?.stream) return;
+    this.paused = pause;
+    if (pause) this.conn.stream.pause();
+    else this.conn.stream.resume();
   }
 
   /** Standby status update: written = flushed = applied = the durable position. */

@@ -1,0 +1,145 @@
+/**
+ * One store write: a source's batch of transactions (already serialized to strings and numbers on the
+ * source's thread, so posting it to the write worker is a cheap clone) and `BatchWriter`, which applies it
+ * to a SQLite connection in one transaction. The write worker (sqlite-worker.ts) runs a BatchWriter; a
+ * Store runs one on its own connection for synchronous `SourceWriter.flush()` (tests, fixtures).
+ */
+import type Database from 'better-sqlite3';
+import { RowtrailError } from '../errors.js';
+
+/** Fields per change in `Batch.rows`: schema, table, op, key, before, after, changed, extra, shape key. */
+export const ROW_FIELDS = 9;
+/** Changes per multi-row INSERT: one statement call per 32 rows costs far less than 32 calls. */
+const MULTI = 32;
+const CHANGE_COLUMNS = '(tx_pk, idx, schema, tbl, op, key, before, after, changed, extra, shape_pk)';
+const CHANGE_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+export interface BatchTx {
+  /** Writer-assigned id (unique per Store), mapped to the transaction's row id by the BatchWriter. */
+  id: number;
+  xid: string;
+  aborted: boolean;
+  /** Written changes from this index on are deleted first (a rolled-back subtransaction). */
+  truncateFrom: number | null;
+  /** Index of this batch's first change in the transaction, and how many changes it carries. */
+  first: number;
+  count: number;
+  /** position, commitTime, commit µs, size, actor JSON, actor user, agent, kind, agent run. */
+  commit: [string, string, number, number, string, string | null, string | null, string, string | null] | null;
+}
+
+export interface Batch {
+  source: string;
+  system: string;
+  database: string;
+  txs: BatchTx[];
+  /** ROW_FIELDS values per change, in order of `txs`. */
+  rows: (string | number | null)[];
+  /** Shapes first used in this batch: key, schema, table, types JSON (4 values each). */
+  shapes: (string | number)[];
+  /** The source's new resume position, or null. */
+  position: string | null;
+}
+
+export class BatchWriter {
+  private readonly db: Database.Database;
+  private readonly s;
+  /** Writer tx id → transactions.tx_pk of its open row. */
+  private readonly pks = new Map<number, number>();
+  /** Shape key → shapes.shape_pk. */
+  private readonly shapes = new Map<number, number>();
+
+  constructor(db: Database.Database) {
+    this.db = db;
+    this.s = {
+      insertTx: db.prepare(`INSERT INTO transactions (source, system, database, xid, state) VALUES (?, ?, ?, ?, 'open')`),
+      commitTx: db.prepare(
+        `UPDATE transactions SET state = 'committed', position = ?, commit_seq = ?, commit_time = ?, commit_us = ?,
+           size = ?, actor = ?, actor_user = ?, actor_agent = ?, actor_kind = ?, agent_run = ? WHERE tx_pk = ?`,
+      ),
+      insertChange: db.prepare(`INSERT INTO changes ${CHANGE_COLUMNS} VALUES ${CHANGE_VALUES}`),
+      insertChanges: db.prepare(`INSERT INTO changes ${CHANGE_COLUMNS} VALUES ${Array(MULTI).fill(CHANGE_VALUES).join(', ')}`),
+      deleteTx: db.prepare(`DELETE FROM transactions WHERE tx_pk = ?`),
+      deleteTxChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ?`),
+      truncateChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ? AND idx >= ?`),
+      isCommitted: db.prepare(`SELECT 1 FROM transactions WHERE source = ? AND position = ? AND state = 'committed'`),
+      maxSeq: db.prepare(`SELECT coalesce(max(commit_seq), 0) AS s FROM transactions`),
+      setPosition: db.prepare(
+        `INSERT INTO positions (source, position, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+      ),
+      findShape: db.prepare(`SELECT shape_pk FROM shapes WHERE source = ? AND schema = ? AND tbl = ? AND types = ?`),
+      insertShape: db.prepare(`INSERT INTO shapes (source, schema, tbl, types) VALUES (?, ?, ?, ?)`),
+      openTxs: db.prepare(`SELECT tx_pk FROM transactions WHERE source = ? AND state = 'open'`),
+    };
+  }
+
+  /** Removes open transactions of a source (crash leftovers; the source replays them). */
+  removeOpen(source: string): number {
+    const rows = this.s.openTxs.all(source) as { tx_pk: number }[];
+    this.db.transaction(() => {
+      for (const r of rows) this.deleteTx(r.tx_pk);
+    })();
+    return rows.length;
+  }
+
+  /** Writes a batch and the position atomically; returns the position now durable (or null). */
+  apply(b: Batch): string | null {
+    try {
+      this.db.transaction(() => this.run(b))();
+    } catch (e: any) {
+      // The SQLite transaction rolled back: forget ids it may have created.
+      for (let i = 0; i < b.shapes.length; i += 4) this.shapes.delete(b.shapes[i] as number);
+      throw new RowtrailError('STORE', `store write failed: ${e?.message ?? e}`, e);
+    }
+    return b.position;
+  }
+
+  private run(b: Batch): void {
+    const s = this.s;
+    for (let i = 0; i < b.shapes.length; i += 4) {
+      const [key, schema, tbl, types] = b.shapes.slice(i, i + 4) as [number, string, string, string];
+      const row = s.findShape.get(b.source, schema, tbl, types) as { shape_pk: number } | undefined;
+      this.shapes.set(key, row ? row.shape_pk : Number(s.insertShape.run(b.source, schema, tbl, types).lastInsertRowid));
+    }
+    let seq = (s.maxSeq.get() as { s: number }).s;
+    const rows = b.rows;
+    let r = 0;
+    for (const tx of b.txs) {
+      let pk = this.pks.get(tx.id) ?? null;
+      const replay = tx.commit !== null && s.isCommitted.get(b.source, tx.commit[0]) !== undefined;
+      if (tx.aborted || replay) {
+        // Rolled back, or a replay of a transaction we already have (the ack did not reach the server before a crash).
+        if (pk !== null) this.deleteTx(pk);
+        this.pks.delete(tx.id);
+        r += tx.count * ROW_FIELDS;
+        continue;
+      }
+      if (pk === null) {
+        pk = Number(s.insertTx.run(b.source, b.system, b.database, tx.xid).lastInsertRowid);
+        this.pks.set(tx.id, pk);
+      } else if (tx.truncateFrom !== null) s.truncateChanges.run(pk, tx.truncateFrom);
+      const args: unknown[] = [];
+      for (let idx = tx.first, end = tx.first + tx.count; idx < end; idx++, r += ROW_FIELDS) {
+        const shape = rows[r + 8] as number;
+        args.push(pk, idx, rows[r], rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7], shape < 0 ? null : this.shapes.get(shape));
+        if (args.length === MULTI * 11) {
+          s.insertChanges.run(args);
+          args.length = 0;
+        }
+      }
+      for (let i = 0; i < args.length; i += 11) s.insertChange.run(args.slice(i, i + 11));
+      if (tx.commit) {
+        const [position, commitTime, commitUs, size, actor, user, agent, kind, agentRun] = tx.commit;
+        s.commitTx.run(position, ++seq, commitTime, commitUs, size, actor, user, agent, kind, agentRun, pk);
+        this.pks.delete(tx.id);
+      }
+    }
+    if (b.position !== null) s.setPosition.run(b.source, b.position, new Date().toISOString());
+  }
+
+  private deleteTx(pk: number): void {
+    this.s.deleteTxChanges.run(pk);
+    this.s.deleteTx.run(pk);
+  }
+}
