@@ -61,9 +61,12 @@ export function startDaemon(cfg: Config, log: Logger): Daemon {
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
     store.close();
   };
-  const done = Promise.all(runs).then(close, async (e) => {
+  // Wait for every source to finish (they drain their in-flight writes on abort) before closing the store;
+  // then report the first failure.
+  const done = Promise.allSettled(runs).then(async (results) => {
     await close();
-    throw e;
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   });
   return {
     sources,

@@ -1,7 +1,7 @@
 /**
  * What every source (postgres, mysql) is: a long-running part that owns its connection, decoder and
  * position, writes whole transactions through a SourceWriter, and acknowledges to the database only the
- * position that `SourceWriter.flush()` returned (durable in the store).
+ * position the store's writer reported written (`SourceWriter.onWritten`: durable in the store).
  */
 import type { Logger } from '../log/index.js';
 import type { Store } from '../store/index.js';
