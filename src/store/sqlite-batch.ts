@@ -83,6 +83,23 @@ export class BatchWriter {
     return rows.length;
   }
 
+  /**
+   * Retention: removes committed transactions (and their changes) that committed before `beforeUs` (µs
+   * since the epoch), in batches so other writers are never blocked for long. Returns how many went.
+   */
+  prune(beforeUs: number, batch = 2000): number {
+    const pick = this.db.prepare(`SELECT tx_pk FROM transactions WHERE state = 'committed' AND commit_us < ? LIMIT ?`);
+    let removed = 0;
+    for (;;) {
+      const ids = (pick.all(beforeUs, batch) as { tx_pk: number }[]).map((r) => r.tx_pk);
+      if (ids.length === 0) return removed;
+      this.db.transaction(() => {
+        for (const id of ids) this.deleteTx(id);
+      })();
+      removed += ids.length;
+    }
+  }
+
   /** Writes a batch and the position atomically; returns the position now durable (or null). */
   apply(b: Batch): string | null {
     try {

@@ -153,8 +153,6 @@ export class Store {
   private prepare() {
     const db = this.db;
     return {
-      deleteTx: db.prepare(`DELETE FROM transactions WHERE tx_pk = ?`),
-      deleteTxChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ?`),
       isCommitted: db.prepare(`SELECT 1 FROM transactions WHERE source = ? AND position = ? AND state = 'committed'`),
       getPosition: db.prepare(`SELECT position FROM positions WHERE source = ?`),
     };
@@ -184,10 +182,15 @@ export class Store {
     return ++this.lastId;
   }
 
+  /** Writes on this (main-thread) connection: crash leftovers, retention, synchronous flushes. */
+  private get writes(): BatchWriter {
+    this.syncWrites ??= new BatchWriter(this.db);
+    return this.syncWrites;
+  }
+
   /** @internal removes open transactions of a source (crash leftovers; the source replays them). */
   removeOpen(source: string): number {
-    this.syncWrites ??= new BatchWriter(this.db);
-    return this.syncWrites.removeOpen(source);
+    return this.writes.removeOpen(source);
   }
 
   /** @internal writes a batch, here (`cb` is called before returning) or on the write worker. */
@@ -197,10 +200,9 @@ export class Store {
       this.worker.post(batch, cb);
       return;
     }
-    this.syncWrites ??= new BatchWriter(this.db);
     let position: string | null;
     try {
-      position = this.syncWrites.apply(batch);
+      position = this.writes.apply(batch);
     } catch (e: any) {
       return cb({ no: 0, position: null, error: String(e?.message ?? e) });
     }
@@ -264,20 +266,9 @@ export class Store {
    * epoch), in batches so the writer is never blocked for long. Returns how many transactions went.
    */
   prune(beforeMs: number, batch = 2000): number {
-    const pick = this.db.prepare(`SELECT tx_pk FROM transactions WHERE state = 'committed' AND commit_us < ? LIMIT ?`);
-    let removed = 0;
-    for (;;) {
-      const ids = (pick.all(beforeMs * 1000, batch) as { tx_pk: number }[]).map((r) => r.tx_pk);
-      if (ids.length === 0) return removed;
-      this.db.transaction(() => {
-        for (const id of ids) {
-          this.stmts.deleteTxChanges.run(id);
-          this.stmts.deleteTx.run(id);
-        }
-      })();
-      removed += ids.length;
-    }
+    return this.writes.prune(beforeMs * 1000, batch);
   }
+
 
   /** How transactions of a source were attributed since a time (ms since the epoch): counts per confidence. */
   attribution(source: string, sinceMs: number): { attributed: number; exact: number; inferred: number; unknown: number } {

@@ -44,6 +44,12 @@ export async function watchedTables(client: pg.Client, tables: string[] | undefi
   return { found, missing };
 }
 
+/** `schema.table` of every table a publication lists. */
+export async function publicationTables(client: pg.Client, publication: string): Promise<Set<string>> {
+  const r = await client.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [publication]);
+  return new Set(r.rows.map((x: { t: string }) => x.t));
+}
+
 export function qualified(t: { schema: string; table: string }): string {
   return `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
 }

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { SourceConfig } from '../../config/index.js';
 import { fail, ok, warn, type Check } from '../checks.js';
 import { classifyPgError, publicationName, slotName } from './postgres-errors.js';
-import { quoteIdent as quote, watchedTables } from './postgres-catalog.js';
+import { publicationTables, quoteIdent as quote, watchedTables } from './postgres-catalog.js';
 import { compareLsn } from './postgres-position.js';
 
 export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosition: string | null = null): Promise<Check[]> {
@@ -82,9 +82,7 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosit
     const { found, missing } = await watchedTables(client, cfg.tables);
     for (const m of missing) checks.push(fail('table', `watched table ${m} does not exist`, `create it, or remove it from sources[].tables`));
     if (pubRow && !pubRow.puballtables && cfg.tables) {
-      const inPub = new Set(
-        (await client.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [pub])).rows.map((r: any) => r.t),
-      );
+      const inPub = await publicationTables(client, pub);
       const absent = cfg.tables.filter((t) => !inPub.has(t) && !missing.includes(t));
       if (absent.length) checks.push(fail('publication_tables', `publication '${pub}' lacks ${absent.join(', ')}`, 'rowtrail setup'));
     }

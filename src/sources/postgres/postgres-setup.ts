@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { SourceConfig } from '../../config/index.js';
 import { RowtrailError } from '../../errors.js';
 import { classifyPgError, publicationName, slotName } from './postgres-errors.js';
-import { qualified, quoteIdent, watchedTables } from './postgres-catalog.js';
+import { publicationTables, qualified, quoteIdent, watchedTables } from './postgres-catalog.js';
 import { installPrecise, preciseInstallStatements, preciseStatus, preciseUninstallSql, uninstallPrecise } from '../../identity/index.js';
 import { preciseTablesOf } from '../../identity/doctor.js';
 
@@ -94,9 +94,7 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
       if (pubRow.puballtables) {
         throw new RowtrailError('CONFIG', `publication '${pub}' is FOR ALL TABLES but sources[].tables lists tables; drop it (rowtrail setup --uninstall) and run setup again`);
       }
-      const inPub = new Set(
-        (await client.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [pub])).rows.map((r: any) => r.t as string),
-      );
+      const inPub = await publicationTables(client, pub);
       const want = found.map((t) => `${t.schema}.${t.table}`);
       if (want.length !== inPub.size || want.some((t) => !inPub.has(t))) {
         await exec(`ALTER PUBLICATION ${quoteIdent(pub)} SET TABLE ${tableList}`, `set the tables of publication ${pub} to ${want.join(', ')}`);
