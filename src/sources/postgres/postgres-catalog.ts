@@ -44,6 +44,20 @@ export async function watchedTables(client: pg.Client, tables: string[] | undefi
   return { found, missing };
 }
 
+/** Primary key columns (in key order) by table oid: of every table, or of one (`relid`). */
+export async function primaryKeys(client: pg.Client, relid: number | null = null): Promise<Map<number, string[]>> {
+  const r = await client.query(
+    `SELECT i.indrelid::int AS relid, array_agg(a.attname::text ORDER BY k.ord) AS cols
+       FROM pg_index i
+       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indisprimary AND ($1::oid IS NULL OR i.indrelid = $1::oid)
+      GROUP BY i.indrelid`,
+    [relid],
+  );
+  return new Map(r.rows.map((x: { relid: number; cols: string[] }) => [x.relid, x.cols]));
+}
+
 /** `schema.table` of every table a publication lists. */
 export async function publicationTables(client: pg.Client, publication: string): Promise<Set<string>> {
   const r = await client.query(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [publication]);

@@ -15,9 +15,9 @@ import type { Source, SourceContext, SourceStats } from '../source.js';
 import { PgoutputDecoder, type PgMessage } from './postgres-decoder.js';
 import { buildRelation, deleteChange, insertChange, relationChange, truncateChange, updateChange, type Relation } from './postgres-changes.js';
 import type { CustomType } from './postgres-types.js';
-import { compareLsn, parseLsn, pgNow } from './postgres-position.js';
+import { compareLsn, formatLsn, parseLsn, pgNow } from './postgres-position.js';
 import { classifyPgError, slotName, publicationName } from './postgres-errors.js';
-import { quoteIdent } from './postgres-catalog.js';
+import { primaryKeys, quoteIdent } from './postgres-catalog.js';
 import { backoff, sleep } from '../backoff.js';
 import { parseDdlMessage, SESSION_PREFIX, DDL_PREFIX } from '../../identity/message.js';
 
@@ -217,16 +217,9 @@ export class PostgresSource implements Source {
   }
 
   private async loadPrimaryKeys(): Promise<void> {
-    const r = await this.meta!.query(
-      `SELECT i.indrelid::int AS relid, array_agg(a.attname::text ORDER BY k.ord) AS cols
-         FROM pg_index i
-         CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-        WHERE i.indisprimary
-        GROUP BY i.indrelid`,
-    );
-    this.primaryKeys = new Map(r.rows.map((x: { relid: number; cols: string[] }) => [x.relid, x.cols]));
+    this.primaryKeys = await primaryKeys(this.meta!);
   }
+
 
   /** One CopyData message from the server: XLogData ('w') or primary keepalive ('k'). */
   private onCopyData(chunk: Buffer): void {
@@ -235,7 +228,7 @@ export class PostgresSource implements Source {
       const msg = this.decoder.decode(chunk.subarray(25));
       this.handle(msg, chunk);
     } else if (kind === 0x6b /* k */) {
-      const walEnd = `${chunk.readUInt32BE(1).toString(16).toUpperCase()}/${chunk.readUInt32BE(5).toString(16).toUpperCase()}`;
+      const walEnd = formatLsn(chunk.readUInt32BE(1), chunk.readUInt32BE(5));
       const replyRequested = chunk[17] === 1;
       // While nothing is in flight, everything up to walEnd is either stored or not ours: let the slot move on.
       if (!this.current && this.streams.size === 0 && (!this.durable || compareLsn(walEnd, this.durable) > 0)) {
@@ -388,14 +381,8 @@ export class PostgresSource implements Source {
       // A table created after start under REPLICA IDENTITY FULL: ask the catalog for its primary key
       // (pgoutput marks every column as identity then). Later messages wait, in order.
       this.block(raw, async () => {
-        const r = await this.meta!.query(
-          `SELECT array_agg(a.attname::text ORDER BY k.ord) AS cols FROM pg_index i
-             CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-            WHERE i.indisprimary AND i.indrelid = $1`,
-          [msg.relid],
-        );
-        this.primaryKeys.set(msg.relid, r.rows[0]?.cols ?? []);
+        const found = await primaryKeys(this.meta!, msg.relid);
+        this.primaryKeys.set(msg.relid, found.get(msg.relid) ?? []);
       });
       return;
     }
