@@ -5,28 +5,29 @@
  * statement) as the reference to beat. Throwaway server from test/harness; never the machine's own.
  *
  *   npx tsx bench/identity-overhead/run.ts [pairs=5] [seconds=5]
- *   (ARMS_TPCB / ARMS_INSERT: comma-separated arms among off, precise, v1, naive)
+ *   (ARMS_TPCB / ARMS_INSERT: comma-separated arms among off, precise, precise-accounts, v2, naive, file:PATH;
+ *   PGBENCH_CLIENTS: clients, default 8)
+ *
+ * Arms: `precise` = this rowtrail's precise mode on every table; `precise-accounts` = precise mode on the one
+ * sensitive table (pgbench_accounts, plus ev for the insert workload): every tpcb-like transaction writes it
+ * first, so its message still attributes the whole transaction; `v2` = the previous trigger body, frozen in
+ * precise-v2.sql; `naive` = the reference to beat.
+ *
+ * TPS swings ±20 % between identical runs on a shared machine; the server CPU per transaction is steadier, and
+ * bench/identity-overhead/instructions.ts counts instructions, which do not vary at all.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { startPostgres } from '../../test/harness/postgres.js';
-import { installPrecise, uninstallPrecise } from '../../src/identity/postgres-precise.js';
+import { arm, median, pct } from './arms.js';
 
 const run = promisify(execFile);
 const PAIRS = Number(process.argv[2] ?? 5);
 const SECS = Number(process.argv[3] ?? 5);
-
-const NAIVE = `CREATE OR REPLACE FUNCTION public.naive_identity() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-  PERFORM pg_logical_emit_message(true, 'rowtrail', json_build_array(1, pg_backend_pid(), session_user, current_user,
-    current_setting('application_name'), inet_client_addr(), current_setting('rowtrail.actor', true), current_query())::text);
-  RETURN NULL; END $$;
-CREATE TRIGGER naive_identity AFTER INSERT OR UPDATE OR DELETE ON ev FOR EACH STATEMENT EXECUTE FUNCTION public.naive_identity();`;
-
-const V1 = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'precise-v1.sql'), 'utf8');
+const CLIENTS = process.env.PGBENCH_CLIENTS ?? '8';
 
 /**
  * CPU time (clock ticks) used so far by one PostgreSQL cluster: the postmaster, its reaped children (backends
@@ -54,11 +55,6 @@ function clusterTicks(dataDir: string): number {
 }
 const TICK_US = 1e6 / 100; // USER_HZ
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main() {
   // autovacuum off: its workers' CPU would land in the cluster CPU of whichever arm runs at the time
   const server = await startPostgres({ conf: { autovacuum: 'off' } });
@@ -80,43 +76,14 @@ async function main() {
     const tps = async (args: string[]) => {
       await client.query('CHECKPOINT');
       const t0 = clusterTicks(dataDir);
-      const { stdout } = await run(pgbench, [...conn, '-n', '-c', '8', '-j', '2', '-T', String(SECS), ...args, db], { maxBuffer: 16 << 20 });
+      const { stdout } = await run(pgbench, [...conn, '-n', '-c', CLIENTS, '-j', CLIENTS === '1' ? '1' : '2', '-T', String(SECS), ...args, db], { maxBuffer: 16 << 20 });
       await new Promise((r) => setTimeout(r, 300)); // backends exit and are reaped
       const n = Number(/actually processed: (\d+)/.exec(stdout)![1]);
       return { tps: Number(/tps = ([0-9.]+)/.exec(stdout)![1]), cpuUs: ((clusterTicks(dataDir) - t0) * TICK_US) / n };
     };
-    const modes = {
-      off: async () => {
-        await uninstallPrecise(client);
-        await client.query('DROP TRIGGER IF EXISTS naive_identity ON ev; DROP TRIGGER IF EXISTS t_x ON ev; DROP TRIGGER IF EXISTS t_empty ON ev; DROP TRIGGER IF EXISTS t_empty ON pgbench_accounts; DROP TRIGGER IF EXISTS t_empty ON pgbench_tellers; DROP TRIGGER IF EXISTS t_empty ON pgbench_branches; DROP TRIGGER IF EXISTS t_empty ON pgbench_history; DROP SCHEMA IF EXISTS rowtrail CASCADE');
-      },
-      precise: async () => {
-        await client.query('DROP TRIGGER IF EXISTS naive_identity ON ev');
-        await installPrecise(client, null);
-      },
-      // the first version (WHEN clause, multi-statement body), to compare against in the same run
-      v1: async () => {
-        await uninstallPrecise(client);
-        await client.query('DROP TRIGGER IF EXISTS naive_identity ON ev');
-        await client.query(V1);
-      },
-      naive: async () => {
-        await uninstallPrecise(client);
-        await client.query('DROP TRIGGER IF EXISTS naive_identity ON ev');
-        await client.query(NAIVE);
-      },
-    };
-    // exploration: an arm `file:PATH` installs that SQL (on table ev) after removing everything else
-    const arm = (a: string) =>
-      a.startsWith('file:')
-        ? async () => {
-            await modes.off();
-            await client.query(readFileSync(a.slice(5), 'utf8'));
-          }
-        : modes[a as keyof typeof modes];
     const workloads: { name: string; args: string[]; arms: string[] }[] = [
-      { name: 'tpcb-like', args: [], arms: (process.env.ARMS_TPCB ?? 'off,precise,v1').split(',').filter(Boolean) },
-      { name: 'single-row autocommit insert', args: ['-f', script], arms: (process.env.ARMS_INSERT ?? 'off,precise,v1,naive').split(',').filter(Boolean) },
+      { name: 'tpcb-like', args: [], arms: (process.env.ARMS_TPCB ?? 'off,precise,precise-accounts,v2').split(',').filter(Boolean) },
+      { name: 'single-row autocommit insert', args: ['-f', script], arms: (process.env.ARMS_INSERT ?? 'off,precise,v2,naive').split(',').filter(Boolean) },
     ];
     const lines: string[] = [];
     for (const w of workloads) {
@@ -127,7 +94,7 @@ async function main() {
         // alternate the order so drift does not favour one arm
         const arms = i % 2 ? [...w.arms].reverse() : w.arms;
         for (const a of arms) {
-          await arm(a)();
+          await arm(a)(client);
           const r = await tps(w.args);
           (res[a] ??= []).push(r.tps);
           (cpu[a] ??= []).push(r.cpuUs);
@@ -135,7 +102,6 @@ async function main() {
       }
       const base = median(res.off!);
       const cbase = median(cpu.off!);
-      const pct = (x: number, b: number) => `${x >= b ? '+' : ''}${((100 * (x - b)) / b).toFixed(1)}%`;
       const parts = w.arms.map((a) => {
         const t = median(res[a]!);
         const c = median(cpu[a]!);

@@ -7,10 +7,10 @@
  *   UPDATE, DELETE, TRUNCATE), no WHEN clause: PostgreSQL 15 deserializes and initializes a trigger's WHEN
  *   expression on every statement (measured: dearer than calling the function). The function's first
  *   statement checks the transaction-local marker `rowtrail.tx`; only the first watched write of a
- *   transaction sets it and emits, in one PL/pgSQL simple expression (see sessionOnce). The marker reverts at
- *   commit and at ROLLBACK TO SAVEPOINT, together with the message that savepoint discards, so a
- *   transaction whose emitting subtransaction rolled back emits again. BEFORE, not AFTER: no after-trigger
- *   queue entry. Costs and variants measured: bench/RESULTS.md (identity-overhead).
+ *   transaction sets it and emits (see triggerBody). The marker reverts at commit and at ROLLBACK TO
+ *   SAVEPOINT, together with the message that savepoint discards, so a transaction whose emitting
+ *   subtransaction rolled back emits again. BEFORE, not AFTER: no after-trigger queue entry. Costs and
+ *   variants measured: bench/RESULTS.md (identity-overhead).
  * - `rowtrail.session_start()`: backend start, read once per session (session GUC `rowtrail.session`).
  * - `rowtrail.capture_ddl()` / `rowtrail.capture_drop()`: event triggers (ddl_command_end, sql_drop) that emit
  *   the session message and one `rowtrail.ddl` message per object, and put the statement trigger on tables
@@ -22,12 +22,13 @@
  *   hijack the definer's rights. Inside the definer, current_user is the owner: the caller's SET ROLE is read
  *   from the `role` GUC instead.
  * - Nothing that can fail: no EXCEPTION block (a subtransaction per call), no table access on the hot path.
- *   Below wal_level=logical nothing is emitted (PostgreSQL 15 would write the message anyway, uselessly).
+ *   The statement trigger does not test wal_level (a GUC lookup on every transaction's path): below logical
+ *   the message is written and never read; `setup` and `doctor` warn about that wal_level.
  * - Versioned: functions carry `COMMENT 'rowtrail precise vN'`; install first removes every trigger and event
  *   trigger whose function lives in schema rowtrail (any version), then creates this version. Idempotent.
  */
 
-export const PRECISE_VERSION = 2;
+export const PRECISE_VERSION = 3;
 export const TRIGGER_NAME = 'rowtrail_session';
 export const SCHEMA = 'rowtrail';
 
@@ -54,33 +55,71 @@ export function quoteTable(t: string): string {
   return `${ident(t.slice(0, dot))}.${ident(t.slice(dot + 1))}`;
 }
 
+/** What the session message carries in its backend_start and query slots (see sessionMessage). */
+interface MessageParts {
+  /** SQL for backend_start: `rowtrail.session_start()`, a CASE around it, or `NULL`. */
+  start: string;
+  /** SQL for the query slot: `NULL`, or current_query() cut to the context limit. */
+  query: string;
+}
+
+const START_ONCE = `CASE WHEN pg_catalog.current_setting('rowtrail.session', true) IS DISTINCT FROM '1' THEN rowtrail.session_start() END`;
+const HAS_COMMENT = `pg_catalog.strpos(pg_catalog.current_query(), '/*') OPERATOR(pg_catalog.<>) 0`;
+const queryCut = (maxQuery: number) => `pg_catalog.left(pg_catalog.current_query(), ${maxQuery})`;
+
 /**
- * PL/pgSQL: emit the session message unless this transaction already carries one, as ONE expression
- * (`sessionOnce`), evaluated as a PL/pgSQL "simple expression": no executor, no SPI plan run. Measured: every
- * further PL/pgSQL statement costs a plan check and an expression set-up per transaction (bench/RESULTS.md).
+ * SQL expression: sets the transaction-local marker `rowtrail.tx` and emits the session message (format:
+ * ./message.ts). set_config() returns the value it set, which serves as the message prefix: a function's
+ * arguments are evaluated before it runs, so the marker is set by the same expression that emits. Always NULL
+ * (of type record, so a trigger function may RETURN it).
  *
- * - Once per transaction: the marker `rowtrail.tx` is set transaction-locally. It reverts at commit, and at
- *   ROLLBACK TO SAVEPOINT together with the message that savepoint discards, so a transaction whose emitting
- *   subtransaction rolled back emits again. set_config() returns the value it set, which serves as the
- *   message prefix: a function's arguments are evaluated before it runs, so the marker is set by the same
- *   expression that emits. CASE (not AND) fixes the order of the checks.
- * - wal_level below logical: nothing is emitted (nobody can decode it; PostgreSQL 15 would write it anyway).
- * - `backend_start` comes from rowtrail.session_start(), called only while the session GUC
- *   `rowtrail.session` is unset (first message of a session).
- * - current_query() is copied only when it holds a comment (the agent context).
- * The expression is always NULL (of type record, so a trigger function may RETURN it).
+ * The marker reverts at commit, and at ROLLBACK TO SAVEPOINT together with the message that savepoint
+ * discards, so a transaction whose emitting subtransaction rolled back emits again.
+ */
+function sessionMessage(p: MessageParts): string {
+  return `CASE WHEN pg_catalog.pg_logical_emit_message(true, pg_catalog.set_config('rowtrail.tx', 'rowtrail', true), pg_catalog.json_build_array(1,
+      pg_catalog.pg_backend_pid(), ${p.start},
+      SESSION_USER, pg_catalog.current_setting('role'), pg_catalog.current_setting('application_name'),
+      pg_catalog.inet_client_addr(), pg_catalog.current_setting('rowtrail.actor', true), ${p.query})::pg_catalog.text) IS NULL
+    THEN NULL::pg_catalog.record END`;
+}
+
+/**
+ * The statement trigger's body. PostgreSQL re-initializes every PL/pgSQL expression a function evaluates
+ * once per transaction, per trigger (each table's trigger has its own compiled copy), and the cost grows with
+ * the expression's size, untaken CASE branches included. So the body is a chain of small tests, each
+ * followed by its own RETURN: a statement evaluates only the expressions on its path.
+ *
+ * - Second and later watched statements of a transaction: one GUC test (`rowtrail.tx`), then RETURN NULL.
+ * - The first: the message, in the variant this session needs, so no unused branch is initialized:
+ *   `backend_start` only in a session's first message (rowtrail.session_start() reads it once from
+ *   pg_stat_get_activity and sets the session GUC `rowtrail.session`); current_query() copied only when it
+ *   holds a comment (the agent context). Plain statements are not copied into the WAL.
+ *
+ * Measured (bench/RESULTS.md, instruction counts under callgrind, PostgreSQL 15): v2's one-expression body
+ * cost 62.6k instructions per single-insert transaction and 174.9k per tpcb-like transaction; this chain
+ * 53-59k and ~100k.
+ */
+function triggerBody(maxQuery: number): string {
+  return `BEGIN
+  -- this transaction already carries its message
+  IF pg_catalog.current_setting('rowtrail.tx', true) OPERATOR(pg_catalog.=) 'rowtrail' THEN RETURN NULL; END IF;
+  -- the usual case: backend_start already sent in this session, no comment in the statement
+  IF pg_catalog.current_setting('rowtrail.session', true) OPERATOR(pg_catalog.=) '1' AND NOT ${HAS_COMMENT} THEN
+    RETURN ${sessionMessage({ start: 'NULL', query: 'NULL' })};
+  END IF;
+  RETURN ${sessionMessage({ start: START_ONCE, query: `CASE WHEN ${HAS_COMMENT} THEN ${queryCut(maxQuery)} END` })};
+END`;
+}
+
+/**
+ * For the DDL event triggers (rare, so one expression): the session message unless this transaction already
+ * carries one, and only at wal_level=logical.
  */
 function sessionOnce(maxQuery: number): string {
-  return `CASE WHEN pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM 'rowtrail' THEN
-    CASE WHEN pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.=) 'logical' THEN
-      CASE WHEN pg_catalog.pg_logical_emit_message(true, pg_catalog.set_config('rowtrail.tx', 'rowtrail', true), pg_catalog.json_build_array(1,
-        pg_catalog.pg_backend_pid(),
-        CASE WHEN pg_catalog.current_setting('rowtrail.session', true) IS DISTINCT FROM '1' THEN rowtrail.session_start() END,
-        SESSION_USER, pg_catalog.current_setting('role'), pg_catalog.current_setting('application_name'),
-        pg_catalog.inet_client_addr(), pg_catalog.current_setting('rowtrail.actor', true),
-        CASE WHEN pg_catalog.strpos(pg_catalog.current_query(), '/*') OPERATOR(pg_catalog.=) 0 THEN NULL
-             ELSE pg_catalog.left(pg_catalog.current_query(), ${maxQuery}) END)::pg_catalog.text) IS NULL
-      THEN NULL::pg_catalog.record END END END`;
+  return `CASE WHEN pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM 'rowtrail'
+    AND pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.=) 'logical' THEN
+    ${sessionMessage({ start: START_ONCE, query: `CASE WHEN ${HAS_COMMENT} THEN ${queryCut(maxQuery)} END` })} END`;
 }
 
 function triggerSql(table: string): string {
@@ -149,10 +188,7 @@ BEGIN
 END $fn$;`);
   parts.push(`COMMENT ON FUNCTION rowtrail.session_start() IS 'rowtrail precise v${PRECISE_VERSION}';`);
   parts.push(`CREATE FUNCTION rowtrail.capture_session() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
-BEGIN
-  -- one statement: the statement trigger's return value is ignored, and this is always NULL
-  RETURN ${sessionOnce(maxQuery)};
-END $fn$;`);
+${triggerBody(maxQuery)} $fn$;`);
   parts.push(`COMMENT ON FUNCTION rowtrail.capture_session() IS 'rowtrail precise v${PRECISE_VERSION}';`);
   if (tables === null) {
     parts.push(`DO $all$

@@ -6,6 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
 import { sharedPg } from '../harness/shared.js';
+import { startPostgres } from '../harness/postgres.js';
 import { installPrecise, uninstallPrecise, preciseStatus, preciseInstallStatements, PRECISE_VERSION } from '../../src/identity/postgres-precise.js';
 import { createResolver, type TxFacts } from '../../src/identity/resolver.js';
 import { agentStatement } from './agents.js';
@@ -266,6 +267,27 @@ describe('PostgreSQL precise mode', () => {
     expect(st).toMatchObject({ version: null, tables: [], ddl: false, publicCanEmit: true });
     expect((await admin.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'rowtrail'`)).rows[0].n).toBe(0);
     await uninstallPrecise(admin); // idempotent
+  });
+});
+
+describe('PostgreSQL precise mode below wal_level=logical', () => {
+  it('warns at install and never breaks a write (the trigger does not test wal_level)', async () => {
+    const own = await startPostgres({ conf: { wal_level: 'minimal', max_wal_senders: 0 } });
+    const c = new pg.Client({ connectionString: own.url() });
+    try {
+      await c.connect();
+      await c.query('CREATE TABLE t (id int PRIMARY KEY, v text)');
+      const r = await installPrecise(c, null);
+      expect(r.warnings.join('\n')).toMatch(/wal_level is not logical/);
+      await c.query(`INSERT INTO t VALUES (1, 'a'), (2, 'b')`);
+      await c.query(`BEGIN; UPDATE t SET v = 'c' WHERE id = 1; DELETE FROM t WHERE id = 2; INSERT INTO t VALUES (3, '/*agent=x*/'); COMMIT`);
+      await c.query(`/*agent='a'*/ UPDATE t SET v = 'd'`);
+      await c.query('TRUNCATE t');
+      expect((await c.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(0);
+    } finally {
+      await c.end().catch(() => undefined);
+      await own.destroy();
+    }
   });
 });
 
