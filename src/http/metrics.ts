@@ -32,6 +32,12 @@ export function renderMetrics(sources: SourceMetrics[]): string {
   family('rowtrail_attributed_transactions_total', 'counter', 'Transactions attributed to a session (exact or inferred).', (s) => s.identity.attributed);
   family('rowtrail_exact_transactions_total', 'counter', 'Transactions attributed exactly.', (s) => s.identity.exact);
   family('rowtrail_unknown_transactions_total', 'counter', 'Transactions whose actor is unknown.', (s) => s.identity.unknown);
+  family(
+    'rowtrail_precise_missing_transactions_total',
+    'counter',
+    'Transactions that changed a table with the precise-mode trigger but carried no session message.',
+    (s) => s.identity.preciseMissing,
+  );
   family('rowtrail_attribution_ratio', 'gauge', 'Share of transactions attributed exactly since start (1 = all).', (s) => {
     const n = s.identity.exact + s.identity.inferred + s.identity.unknown;
     return n ? s.identity.exact / n : null;

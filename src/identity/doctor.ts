@@ -11,13 +11,17 @@ import { preciseStatus, PRECISE_VERSION } from './postgres-precise.js';
 import { activityVisibility } from './postgres-sampler.js';
 import { historyAvailability } from './mysql-sampler.js';
 
+/** Attribution counts: a live resolver's, or the store's (which does not know preciseMissing). */
+export type AttributionStats = Omit<ResolverStats, 'preciseMissing'> & { preciseMissing?: number };
+
 /** The attribution line from resolver stats (null when nothing was resolved yet). */
-export function attributionCheck(stats: ResolverStats | null | undefined): Check | null {
+export function attributionCheck(stats: AttributionStats | null | undefined): Check | null {
   if (!stats) return null;
   const n = stats.exact + stats.inferred + stats.unknown;
   if (n === 0) return null;
   const pct = (x: number) => `${((100 * x) / n).toFixed(1)}%`;
-  const msg = `attributed ${pct(stats.attributed)} of ${n} transactions (exact ${pct(stats.exact)}, inferred ${pct(stats.inferred)}, unknown ${pct(stats.unknown)})`;
+  const missing = stats.preciseMissing ? `; ${stats.preciseMissing} changed a precise-mode table without its session message` : '';
+  const msg = `attributed ${pct(stats.attributed)} of ${n} transactions (exact ${pct(stats.exact)}, inferred ${pct(stats.inferred)}, unknown ${pct(stats.unknown)})${missing}`;
   return stats.exact === n ? ok('identity_rate', msg) : warn('identity_rate', msg, 'identity: precise (PostgreSQL) for exact attribution; see rowtrail doctor identity lines');
 }
 
@@ -94,7 +98,7 @@ async function mysqlChecks(url: string): Promise<Check[]> {
  * Identity doctor lines for one source. Connection failures become one `fail` line (the source's own
  * doctor reports connectivity in detail).
  */
-export async function identityDoctor(source: SourceConfig, deps: { url: string; kind: 'postgres' | 'mysql'; stats?: ResolverStats | null }): Promise<Check[]> {
+export async function identityDoctor(source: SourceConfig, deps: { url: string; kind: 'postgres' | 'mysql'; stats?: AttributionStats | null }): Promise<Check[]> {
   let checks: Check[];
   try {
     checks = deps.kind === 'postgres' ? await postgresChecks(source, deps.url) : await mysqlChecks(deps.url);

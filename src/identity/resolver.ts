@@ -33,6 +33,13 @@ export interface TxFacts {
   statements: string[];
   /** Session / thread id where the stream carries one (MySQL BEGIN query event). */
   sessionId?: string;
+  /**
+   * PostgreSQL: the transaction changed a table that carries the precise-mode trigger, so it should carry a
+   * session message. Without one (trigger disabled, session_replication_role=replica, or a session that set
+   * the marker `rowtrail.tx` itself to stay silent) it is counted in `preciseMissing` and said in a warning;
+   * the actor then comes from the samples like any other transaction's.
+   */
+  preciseExpected?: boolean;
 }
 
 export interface IdentityResolver {
@@ -82,6 +89,8 @@ export interface ResolverStats {
   exact: number;
   inferred: number;
   unknown: number;
+  /** Transactions that changed a precise-mode table without carrying a session message (TxFacts.preciseExpected). */
+  preciseMissing: number;
 }
 
 export interface StatefulResolver extends IdentityResolver {
@@ -109,7 +118,7 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
   const warn = opts.onWarning ?? (() => undefined);
   /** pid → backend start, learnt from session messages (sent once per session). Bounded. */
   const starts = new Map<string, string>();
-  const counts: ResolverStats = { attributed: 0, exact: 0, inferred: 0, unknown: 0 };
+  const counts: ResolverStats = { attributed: 0, exact: 0, inferred: 0, unknown: 0, preciseMissing: 0 };
 
   function fromMessages(tx: TxFacts): Base | null {
     for (const m of tx.messages) {
@@ -202,6 +211,10 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     } catch {
       b = null;
       pairs = null;
+    }
+    if (tx.preciseExpected && b?.method !== 'precise-message') {
+      counts.preciseMissing++;
+      warn('a transaction changed a table with the precise-mode trigger but carried no session message (trigger disabled, session_replication_role=replica, or the session set rowtrail.tx itself): attributed from samples instead');
     }
     let agent: string | null = null;
     let ctx: Record<string, string | boolean> | null = null;

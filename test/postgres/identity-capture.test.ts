@@ -83,5 +83,28 @@ describe('identity through capture (precise mode)', () => {
     expect([...cap.store.changes({ actor: 'deploy-bot' })]).toHaveLength(100);
     expect([...cap.store.changes({ agentRun: 'r-3' })]).toHaveLength(10);
     expect(identity.stats().exact).toBeGreaterThanOrEqual(320);
+    expect(identity.stats().preciseMissing).toBe(0);
   }, 120_000);
+
+  it('counts a transaction on a precise table that carries no session message, and follows DDL that disables the trigger', async () => {
+    const db = new URL(url).pathname.slice(1);
+    const before = identity.stats().preciseMissing;
+    // a session that sets the marker itself keeps the trigger silent: never exact, and counted
+    await session(ROLES.human, 'sneaky', 1, (c) => c.query(`BEGIN; SET LOCAL rowtrail.tx = 'rowtrail'; INSERT INTO ev (who, app) VALUES ('silent', 'sneaky'); COMMIT`));
+    await session(ROLES.human, 'psql', 1, (c) => c.query(`INSERT INTO ev (who, app) VALUES ('loud', 'psql')`));
+    await cap.caughtUp();
+    const silent = [...cap.store.changes({ table: 'public.ev' })].find((e) => e.after?.who === 'silent')!;
+    expect(silent.actor.method).not.toBe('precise-message');
+    expect(silent.actor.user === ROLES.human || silent.actor.confidence === 'unknown').toBe(true);
+    const loud = [...cap.store.changes({ table: 'public.ev' })].find((e) => e.after?.who === 'loud')!;
+    expect(loud.actor).toMatchObject({ confidence: 'exact', method: 'precise-message', user: ROLES.human });
+    expect(identity.stats().preciseMissing).toBe(before + 1);
+    // with the trigger disabled (DDL message → the stream re-reads the catalog) a silent write is expected
+    await server.psql('ALTER TABLE ev DISABLE TRIGGER rowtrail_session', db);
+    await session(ROLES.human, 'psql', 1, (c) => c.query(`INSERT INTO ev (who, app) VALUES ('untriggered', 'psql')`));
+    await cap.caughtUp();
+    expect([...cap.store.changes({ table: 'public.ev' })].some((e) => e.after?.who === 'untriggered')).toBe(true);
+    expect(identity.stats().preciseMissing).toBe(before + 1);
+    await server.psql('ALTER TABLE ev ENABLE TRIGGER rowtrail_session', db);
+  }, 60_000);
 });

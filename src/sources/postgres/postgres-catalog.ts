@@ -1,5 +1,6 @@
-/** Catalog reads shared by doctor and setup (I/O edge; one query each). */
+/** Catalog reads shared by doctor, setup and the stream (I/O edge; one query each). */
 import type pg from 'pg';
+import { TRIGGER_NAME } from '../../identity/postgres-precise.js';
 
 export interface WatchedTable {
   schema: string;
@@ -56,6 +57,15 @@ export async function primaryKeys(client: pg.Client, relid: number | null = null
     [relid],
   );
   return new Map(r.rows.map((x: { relid: number; cols: string[] }) => [x.relid, x.cols]));
+}
+
+/**
+ * Oids of the tables whose precise-identity statement trigger (identity/postgres-precise.ts) fires for
+ * ordinary sessions (enabled, not disabled nor replica-only).
+ */
+export async function preciseTriggerTables(client: pg.Client): Promise<Set<number>> {
+  const r = await client.query(`SELECT tgrelid::int AS relid FROM pg_catalog.pg_trigger WHERE tgname = $1 AND tgenabled IN ('O', 'A')`, [TRIGGER_NAME]);
+  return new Set(r.rows.map((x: { relid: number }) => x.relid));
 }
 
 /** `schema.table` of every table a publication lists. */

@@ -17,7 +17,7 @@ import { buildRelation, deleteChange, insertChange, relationChange, truncateChan
 import type { CustomType } from './postgres-types.js';
 import { compareLsn, formatLsn, parseLsn, pgNow } from './postgres-position.js';
 import { classifyPgError, slotName, publicationName } from './postgres-errors.js';
-import { primaryKeys, quoteIdent } from './postgres-catalog.js';
+import { preciseTriggerTables, primaryKeys, quoteIdent } from './postgres-catalog.js';
 import { backoff, sleep } from '../backoff.js';
 import { parseDdlMessage, SESSION_PREFIX, DDL_PREFIX } from '../../identity/message.js';
 
@@ -36,6 +36,8 @@ interface OpenTx {
   /** Replay of a transaction the store already has: its changes are ignored. */
   skip: boolean;
   messages: string[];
+  /** Whether it changed a table that carries the precise-identity trigger (so it should carry a message). */
+  precise?: boolean;
   /** For streamed transactions: subtransaction xid → index of its first change. */
   subStarts?: Map<number, number>;
 }
@@ -48,6 +50,12 @@ export class PostgresSource implements Source {
   private readonly relations = new Map<number, Relation>();
   private readonly customTypes = new Map<number, CustomType>();
   private primaryKeys = new Map<number, string[]>();
+  /**
+   * Tables with the precise-identity trigger, from the catalog at connect and after each DDL message. The
+   * catalog is read now, not as of the WAL position: while the stream catches up across a setup or an
+   * uninstall, a transaction may be counted as missing its message when it never had a trigger.
+   */
+  private preciseRelids = new Set<number>();
   private current: OpenTx | null = null;
   private readonly streams = new Map<number, OpenTx>();
   private durable: string | null;
@@ -126,6 +134,7 @@ export class PostgresSource implements Source {
     }
     if (!row.has_publication) throw new RowtrailError('PUBLICATION_MISSING', `publication '${publication}' does not exist; run \`rowtrail setup\``);
     await this.loadPrimaryKeys();
+    this.preciseRelids = await preciseTriggerTables(meta);
 
     const version: number = row.version;
     const start = this.durable && row.confirmed && compareLsn(this.durable, row.confirmed) > 0 ? this.durable : row.confirmed ?? '0/0';
@@ -272,13 +281,17 @@ export class PostgresSource implements Source {
         if (rel.schema === OWN_SCHEMA) return;
         const change =
           msg.tag === 'insert' ? insertChange(rel, msg.new) : msg.tag === 'update' ? updateChange(rel, msg.oldKind, msg.old, msg.new) : deleteChange(rel, msg.oldKind, msg.old);
+        if (this.preciseRelids.has(msg.relid)) tx.precise = true;
         this.add(tx, change, msg.xid);
         return;
       }
       case 'truncate': {
         const tx = this.txFor(msg.xid);
         if (tx.skip) return;
-        for (const relid of msg.relids) this.add(tx, truncateChange(this.relation(relid), msg.cascade, msg.restartIdentity), msg.xid);
+        for (const relid of msg.relids) {
+          if (this.preciseRelids.has(relid)) tx.precise = true;
+          this.add(tx, truncateChange(this.relation(relid), msg.cascade, msg.restartIdentity), msg.xid);
+        }
         return;
       }
       case 'message': {
@@ -289,6 +302,10 @@ export class PostgresSource implements Source {
         else if (msg.prefix === DDL_PREFIX) {
           const ddl = ddlChange(msg.content.toString('utf8'));
           if (ddl) this.add(tx, ddl, msg.xid);
+          // DDL may have added or removed precise triggers (a new table, DISABLE TRIGGER, uninstall)
+          this.block(null, async () => {
+            this.preciseRelids = await preciseTriggerTables(this.meta!);
+          });
         }
         return;
       }
@@ -367,6 +384,7 @@ export class PostgresSource implements Source {
       commitTime,
       messages: tx.messages,
       statements: [],
+      preciseExpected: tx.precise ?? false,
     });
     this.writer.commit(tx.handle, { position: commitLsn, commitTime, actor, resumePosition: endLsn });
     this.counts.changes += tx.handle.size;
@@ -398,10 +416,10 @@ export class PostgresSource implements Source {
     }
   }
 
-  /** Pauses message handling for an async lookup; `raw` is re-handled after it. */
-  private block(raw: Buffer, work: () => Promise<void>): void {
+  /** Pauses message handling for an async lookup; `raw` (when given) is re-handled after it. */
+  private block(raw: Buffer | null, work: () => Promise<void>): void {
     this.blocked = true;
-    this.held.unshift(raw);
+    if (raw) this.held.unshift(raw);
     this.updateFlow();
     work().then(
       () => {
