@@ -105,7 +105,10 @@ async function main() {
       const parts = w.arms.map((a) => {
         const t = median(res[a]!);
         const c = median(cpu[a]!);
-        return `${a} ${t.toFixed(0)} tps${a === 'off' ? '' : ` (${pct(t, base)})`} ${c.toFixed(1)} µs cpu/tx${a === 'off' ? '' : ` (${pct(c, cbase)})`}`;
+        if (a === 'off') return `off ${t.toFixed(0)} tps ${c.toFixed(1)} µs cpu/tx`;
+        // the median of the per-pair ratios: each pair ran back to back, so drifting load cancels better
+        const paired = median(res[a]!.map((x, i) => x / res.off![i]!));
+        return `${a} ${t.toFixed(0)} tps (${pct(t, base)}; paired ${pct(paired, 1)}) ${c.toFixed(1)} µs cpu/tx (${pct(c, cbase)})`;
       });
       const line = `${w.name}: ${parts.join(', ')}  [median of ${PAIRS}; runs: ${w.arms.map((a) => `${a}=${res[a]!.map((x) => x.toFixed(0)).join('/')} (${cpu[a]!.map((x) => x.toFixed(0)).join('/')} µs)`).join(' ')}]`;
       console.log(line);
