@@ -27,6 +27,7 @@ import {
 } from './mysql-client.js';
 import { mariadbPurged, mariadbState, mysqlGtidState, parseFilePos, positionKind, type GtidState } from './mysql-position.js';
 import { oldestGtidState, settingProblems } from './mysql-doctor.js';
+import { Savepoints, txControl, type TxControl } from './mysql-savepoints.js';
 
 export interface MysqlSourceOptions {
   /** Where to start when the store has no position yet (default: the current end of the binlog). */
@@ -59,6 +60,8 @@ interface OpenTx {
   /** MariaDB standalone group (DDL): commits at its query event. */
   standalone: boolean;
   commitMicros: bigint | null;
+  /** Savepoints logged in this group (rows after one that is rolled back to are cut). */
+  savepoints: Savepoints;
 }
 
 export class MysqlSource implements Source {
@@ -206,7 +209,7 @@ export class MysqlSource implements Source {
         w.abort(tx.handle);
       }
       const xid = g ?? `${file}:${filePos}`;
-      tx = { handle: w.begin(xid), gtid: g, statements: [], standalone, commitMicros };
+      tx = { handle: w.begin(xid), gtid: g, statements: [], standalone, commitMicros, savepoints: new Savepoints() };
       return tx;
     };
 
@@ -246,6 +249,31 @@ export class MysqlSource implements Source {
       if (w.shouldFlush) flush();
     };
 
+    // Savepoints: a `ROLLBACK TO x` logged in a committed group (the transaction had changed a
+    // non-transactional table) cuts the rows logged since `SAVEPOINT x`; a full `ROLLBACK` drops the group.
+    const savepointEvent = (c: TxControl) => {
+      if (c.kind === 'rollback') {
+        if (tx) {
+          w.abort(tx.handle);
+          tx = null;
+        }
+        return;
+      }
+      if (!tx) {
+        if (c.kind === 'rollback-to') throw new DecodeError(`ROLLBACK TO savepoint outside a transaction`);
+        return;
+      }
+      if (c.kind === 'savepoint') tx.savepoints.set(c.name, tx.handle.size);
+      else if (c.kind === 'release') tx.savepoints.release(c.name);
+      else {
+        const size = tx.savepoints.rollbackTo(c.name);
+        if (size === null) {
+          throw new DecodeError(`ROLLBACK TO a savepoint with no SAVEPOINT event in transaction ${tx.handle.xid}: the rows it rolls back cannot be told apart`);
+        }
+        w.truncate(tx.handle, size);
+      }
+    };
+
     const onQuery = (h: EventHeader, threadId: number, db: string, sql: string) => {
       const head = sql.trimStart().slice(0, 24).toUpperCase();
       if (head.startsWith('BEGIN') || head.startsWith('XA START')) {
@@ -258,14 +286,16 @@ export class MysqlSource implements Source {
         if (tx) commit(h);
         return;
       }
-      if (head.startsWith('ROLLBACK') && !head.startsWith('ROLLBACK TO')) {
-        if (tx) {
-          w.abort(tx.handle);
-          tx = null;
-        }
+      let control: TxControl | null;
+      try {
+        control = txControl(sql);
+      } catch (e) {
+        throw new DecodeError((e as Error).message);
+      }
+      if (control) {
+        savepointEvent(control);
         return;
       }
-      if (head.startsWith('SAVEPOINT') || head.startsWith('ROLLBACK TO') || head.startsWith('RELEASE SAVEPOINT')) return;
       if (/^(INSERT|UPDATE|DELETE|REPLACE|LOAD\s)/.test(head)) {
         throw new RowtrailError(
           'SERVER_SETTING',
