@@ -96,9 +96,9 @@ function sessionMessage(p: MessageParts): string {
  *   pg_stat_get_activity and sets the session GUC `rowtrail.session`); current_query() copied only when it
  *   holds a comment (the agent context). Plain statements are not copied into the WAL.
  *
- * Measured (bench/RESULTS.md, instruction counts under callgrind, PostgreSQL 15): v2's one-expression body
- * cost 62.6k instructions per single-insert transaction and 174.9k per tpcb-like transaction; this chain
- * 53-59k and ~100k.
+ * Measured (bench/RESULTS.md, instructions added per transaction under callgrind, PostgreSQL 15): v2's
+ * one-expression body +62.6k on a single-row insert and +174.7k on tpcb-like (four watched tables); this
+ * chain +56.2k and +104.5k.
  */
 function triggerBody(maxQuery: number): string {
   return `BEGIN
