@@ -45,6 +45,15 @@ export const ARMS: Record<string, Arm> = {
     await off(client);
     await installPrecise(client, ['public.pgbench_accounts', 'public.ev']);
   },
+  /** the native (C) statement trigger (native/postgres) on every table; the bench server loads it */
+  'precise-native': async (client) => {
+    await off(client);
+    await installPrecise(client, null, { native: true });
+  },
+  'precise-native-accounts': async (client) => {
+    await off(client);
+    await installPrecise(client, ['public.pgbench_accounts', 'public.ev'], { native: true });
+  },
   v2: async (client) => {
     await off(client);
     await client.query(V2);

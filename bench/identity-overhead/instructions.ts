@@ -7,7 +7,7 @@
  * network, the client or the kernel, so a TPS loss is smaller than the instruction increase it reports.
  *
  *   npx tsx bench/identity-overhead/instructions.ts [transactions=1000]
- *   (ARMS: comma-separated arms, default off,precise,precise-accounts,v2,naive)
+ *   (ARMS: comma-separated arms, default off,precise,precise-accounts,precise-native,precise-native-accounts,v2,naive)
  * Needs valgrind (Debian: apt-get install valgrind). Throwaway server from test/harness.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ import { arm, pct } from './arms.js';
 
 const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 1000);
-const ARM_NAMES = (process.env.ARMS ?? 'off,precise,precise-accounts,v2,naive').split(',').filter(Boolean);
+const ARM_NAMES = (process.env.ARMS ?? 'off,precise,precise-accounts,precise-native,precise-native-accounts,v2,naive').split(',').filter(Boolean);
 const isRoot = process.getuid?.() === 0;
 
 /** pgbench's tpcb-like script with fixed keys (scale 1), and the single-row insert; one statement per line. */
@@ -80,7 +80,8 @@ async function main() {
     console.error('valgrind not found: apt-get install valgrind');
     process.exit(1);
   }
-  const server = await startPostgres({ conf: { autovacuum: 'off' } });
+  const server = await startPostgres({ conf: { autovacuum: 'off' }, native: true });
+  if (server.nativeMissing) console.error(`native trigger not built (${server.nativeMissing}): its arms will fail`);
   process.once('SIGINT', () => void server.destroy().finally(() => process.exit(130)));
   try {
     const db = await server.freshDatabase('bench');

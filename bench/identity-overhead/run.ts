@@ -5,7 +5,8 @@
  * statement) as the reference to beat. Throwaway server from test/harness; never the machine's own.
  *
  *   npx tsx bench/identity-overhead/run.ts [pairs=5] [seconds=5]
- *   (ARMS_TPCB / ARMS_INSERT: comma-separated arms among off, precise, precise-accounts, v2, naive, file:PATH;
+ *   (ARMS_TPCB / ARMS_INSERT: comma-separated arms among off, precise, precise-accounts, precise-native,
+ *   precise-native-accounts, v2, naive, file:PATH;
  *   PGBENCH_CLIENTS: clients, default 8)
  *
  * Arms: `precise` = this rowtrail's precise mode on every table; `precise-accounts` = precise mode on the one
@@ -57,7 +58,8 @@ const TICK_US = 1e6 / 100; // USER_HZ
 
 async function main() {
   // autovacuum off: its workers' CPU would land in the cluster CPU of whichever arm runs at the time
-  const server = await startPostgres({ conf: { autovacuum: 'off' } });
+  const server = await startPostgres({ conf: { autovacuum: 'off' }, native: true });
+  if (server.nativeMissing) console.error(`native trigger not built (${server.nativeMissing}): its arms will fail`);
   // an interrupted run must not leave its server behind
   process.once('SIGINT', () => void server.destroy().finally(() => process.exit(130)));
   process.once('SIGTERM', () => void server.destroy().finally(() => process.exit(143)));
@@ -82,8 +84,8 @@ async function main() {
       return { tps: Number(/tps = ([0-9.]+)/.exec(stdout)![1]), cpuUs: ((clusterTicks(dataDir) - t0) * TICK_US) / n };
     };
     const workloads: { name: string; args: string[]; arms: string[] }[] = [
-      { name: 'tpcb-like', args: [], arms: (process.env.ARMS_TPCB ?? 'off,precise,precise-accounts,v2').split(',').filter(Boolean) },
-      { name: 'single-row autocommit insert', args: ['-f', script], arms: (process.env.ARMS_INSERT ?? 'off,precise,v2,naive').split(',').filter(Boolean) },
+      { name: 'tpcb-like', args: [], arms: (process.env.ARMS_TPCB ?? 'off,precise,precise-native,precise-accounts').split(',').filter(Boolean) },
+      { name: 'single-row autocommit insert', args: ['-f', script], arms: (process.env.ARMS_INSERT ?? 'off,precise,precise-native,naive').split(',').filter(Boolean) },
     ];
     const lines: string[] = [];
     for (const w of workloads) {

@@ -25,6 +25,11 @@ export const sourceSchema = z.strictObject({
    * watched tables stay in sampling mode (e.g. hot tables). Default: every watched table.
    */
   preciseTables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).optional(),
+  /**
+   * PostgreSQL precise mode with the C statement trigger (native/postgres, built and installed on the
+   * database host) instead of the PL/pgSQL one: the same messages at a fraction of the cost. Default false.
+   */
+  preciseNative: z.boolean().optional(),
   /** PostgreSQL replication slot name. Default `rowtrail_<name>`. */
   slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be lower case letters, digits or _').optional(),
   /** PostgreSQL publication name. Default `rowtrail_<name>`. */

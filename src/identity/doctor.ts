@@ -45,7 +45,15 @@ async function postgresChecks(source: SourceConfig, url: string): Promise<Check[
         const want = preciseTablesOf(source);
         const missing = want ? want.filter((t) => !st.tables.includes(t)) : [];
         if (missing.length) out.push(warn('identity_precise', `no identity trigger on ${missing.join(', ')}: those writes fall back to sampling`, 'rowtrail setup'));
-        else out.push(ok('identity_precise', `precise identity v${st.version} on ${st.tables.length} table(s)`));
+        else if (!!source.preciseNative !== st.native)
+          out.push(
+            warn(
+              'identity_precise',
+              `the installed statement trigger is the ${st.native ? 'native (C)' : 'PL/pgSQL'} one, the config asks for ${source.preciseNative ? 'native' : 'PL/pgSQL'}`,
+              'rowtrail setup (replaces it)',
+            ),
+          );
+        else out.push(ok('identity_precise', `precise identity v${st.version}${st.native ? ' (native trigger)' : ''} on ${st.tables.length} table(s)`));
         if (!st.ddl) out.push(warn('identity_ddl', 'DDL event triggers missing: DDL is not attributed and new tables get no identity trigger', 'rowtrail setup as a superuser'));
       }
       if (st.publicCanEmit)

@@ -11,6 +11,8 @@
  *   SAVEPOINT, together with the message that savepoint discards, so a transaction whose emitting
  *   subtransaction rolled back emits again. BEFORE, not AFTER: no after-trigger queue entry. Costs and
  *   variants measured: bench/RESULTS.md (identity-overhead).
+ *   With `native`, the same function name is a C function from native/postgres (same message, no GUC
+ *   marker: once per transaction is kept in the backend; a fraction of the cost).
  * - `rowtrail.session_start()`: backend start, read once per session (session GUC `rowtrail.session`).
  * - `rowtrail.capture_ddl()` / `rowtrail.capture_drop()`: event triggers (ddl_command_end, sql_drop) that emit
  *   the session message and one `rowtrail.ddl` message per object, and put the statement trigger on tables
@@ -28,6 +30,8 @@
  *   trigger whose function lives in schema rowtrail (any version), then creates this version. Idempotent.
  */
 
+import { RowtrailError } from '../errors.js';
+
 export const PRECISE_VERSION = 3;
 export const TRIGGER_NAME = 'rowtrail_session';
 export const SCHEMA = 'rowtrail';
@@ -44,7 +48,15 @@ export interface PreciseOptions {
   revokePublicEmit?: boolean;
   /** Install the DDL event triggers (default true; needs superuser). */
   ddl?: boolean;
+  /**
+   * Use the C statement trigger from native/postgres (`rowtrail_native` library, installed on the server)
+   * instead of the PL/pgSQL one: same message, a fraction of the cost (bench/RESULTS.md). Needs superuser.
+   */
+  native?: boolean;
 }
+
+/** The C library and symbol of the native statement trigger (native/postgres/rowtrail_native.c). */
+export const NATIVE_LIBRARY = 'rowtrail_native';
 
 const q = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
 const ident = (s: string): string => '"' + s.replace(/"/g, '""') + '"';
@@ -187,8 +199,13 @@ BEGIN
   RETURN st;
 END $fn$;`);
   parts.push(`COMMENT ON FUNCTION rowtrail.session_start() IS 'rowtrail precise v${PRECISE_VERSION}';`);
-  parts.push(`CREATE FUNCTION rowtrail.capture_session() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
-${triggerBody(maxQuery)} $fn$;`);
+  parts.push(
+    opts.native
+      ? // no SECURITY DEFINER needed: C calls LogLogicalMessage directly, without pg_logical_emit_message's EXECUTE check
+        `CREATE FUNCTION rowtrail.capture_session() RETURNS trigger LANGUAGE c AS '${NATIVE_LIBRARY}', 'rowtrail_capture_session';`
+      : `CREATE FUNCTION rowtrail.capture_session() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+${triggerBody(maxQuery)} $fn$;`,
+  );
   parts.push(`COMMENT ON FUNCTION rowtrail.capture_session() IS 'rowtrail precise v${PRECISE_VERSION}';`);
   if (tables === null) {
     parts.push(`DO $all$
@@ -328,14 +345,17 @@ export interface PreciseStatus {
   ddl: boolean;
   /** Whether PUBLIC may still call pg_logical_emit_message (messages could be forged). */
   publicCanEmit: boolean;
-  /** Whether the server has wal_level=logical (without it the triggers emit nothing). */
+  /** Whether the server has wal_level=logical (without it the messages are written and never read). */
   walLogical: boolean;
+  /** Whether the statement trigger is the native (C) one. */
+  native: boolean;
 }
 
 export async function preciseStatus(client: SqlClient): Promise<PreciseStatus> {
   const fn = await client.query(
-    `SELECT pg_catalog.obj_description(p.oid, 'pg_proc') AS c FROM pg_catalog.pg_proc p
-     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'capture_session'`,
+    `SELECT pg_catalog.obj_description(p.oid, 'pg_proc') AS c, l.lanname = 'c' AS native FROM pg_catalog.pg_proc p
+     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+     WHERE n.nspname = $1 AND p.proname = 'capture_session'`,
     [SCHEMA],
   );
   const m = /rowtrail precise v(\d+)/.exec(fn.rows[0]?.c ?? '');
@@ -351,7 +371,14 @@ export async function preciseStatus(client: SqlClient): Promise<PreciseStatus> {
      WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::regnamespace`,
   );
   const wal = await client.query(`SELECT pg_catalog.current_setting('wal_level') AS w`);
-  return { version, tables: tabs.rows.map((r) => r.t), ddl: ev.rows[0].n === 2, publicCanEmit: !!pub.rows[0].b, walLogical: wal.rows[0].w === 'logical' };
+  return {
+    version,
+    tables: tabs.rows.map((r) => r.t),
+    ddl: ev.rows[0].n === 2,
+    publicCanEmit: !!pub.rows[0].b,
+    walLogical: wal.rows[0].w === 'logical',
+    native: !!fn.rows[0]?.native,
+  };
 }
 
 export interface InstallResult {
@@ -384,13 +411,20 @@ export async function installPrecise(client: SqlClient, tables: readonly string[
     ddl = false;
     revoke = false;
   }
-  if (!before.walLogical) warnings.push('wal_level is not logical: the triggers emit nothing until it is (ALTER SYSTEM SET wal_level = logical; restart)');
+  if (opts.native && !su) throw new RowtrailError('PERMISSION', 'the native precise trigger is a C function: only a superuser can create it; run setup as a superuser or set preciseNative: false');
+  if (!before.walLogical) warnings.push('wal_level is not logical: the triggers emit messages nobody can read until it is (ALTER SYSTEM SET wal_level = logical; restart)');
   await client.query('BEGIN');
   try {
     await client.query(preciseInstallSql(tables, { ...opts, ddl, revokePublicEmit: revoke }));
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
+    if (opts.native && /could not access file|could not load library|could not find function/i.test((e as Error).message)) {
+      throw new RowtrailError(
+        'SERVER_SETTING',
+        `the server cannot load the native precise trigger (${(e as Error).message}): build and install native/postgres on the database host (make && make install), or set preciseNative: false`,
+      );
+    }
     throw e;
   }
   const after = await preciseStatus(client);

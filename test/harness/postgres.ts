@@ -11,11 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports.js';
+import { buildNative } from './native.js';
 
 const run = promisify(execFile);
 
 export interface PgServer {
   port: number;
+  /** Why the native trigger is not loadable on this server (null: it is); undefined when not asked for. */
+  nativeMissing?: string | null;
   dir: string;
   bin: string;
   /** URL of a database on this server (default `postgres`). */
@@ -66,6 +69,8 @@ export interface PgOptions {
   conf?: Record<string, string | number>;
   /** Require this password (scram) for the postgres user over TCP, instead of trust. */
   password?: string;
+  /** Build native/postgres and let the server load it (dynamic_library_path); see native.ts. */
+  native?: boolean;
 }
 
 export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
@@ -75,7 +80,9 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   const data = join(dir, 'data');
   const port = await freePort();
   await pgExec(bin, 'initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  const native = opts.native ? buildNative(bin) : null;
   const conf: Record<string, string | number> = {
+    ...(native?.dir ? { dynamic_library_path: `'${native.dir}:$libdir'` } : {}),
     wal_level: 'logical',
     max_replication_slots: 20,
     max_wal_senders: 20,
@@ -100,6 +107,7 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
     writeFileSync(join(data, 'pg_hba.conf'), `local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n`);
   }
   const server = attachPostgres({ port, dir, bin, password: opts.password });
+  if (native) server.nativeMissing = native.dir ? null : native.why;
   await server.start();
   if (opts.password) {
     // Set the password over the unix socket (trusted), then TCP needs it.

@@ -3,10 +3,11 @@
  * statements, a pooled service, an AI agent on a shared account tagging its statements, some forged), read
  * back through test_decoding, attributed by the resolver.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import pg from 'pg';
 import { sharedPg } from '../harness/shared.js';
 import { startPostgres } from '../harness/postgres.js';
+import { RowtrailError } from '../../src/errors.js';
 import { installPrecise, uninstallPrecise, preciseStatus, preciseInstallStatements, PRECISE_VERSION } from '../../src/identity/postgres-precise.js';
 import { createResolver, type TxFacts } from '../../src/identity/resolver.js';
 import { agentStatement } from './agents.js';
@@ -15,8 +16,8 @@ import { PostgresSampler, activityVisibility } from '../../src/identity/postgres
 const KEY = 'test-signing-key-0123456789';
 const server = sharedPg();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const suffix = `${process.pid}_${Date.now().toString(36)}`;
-const ROLE = { alice: `alice_${suffix}`, svc: `svc_app_${suffix}`, shared: `svc_ai_${suffix}`, plain: `plain_${suffix}` };
+const fileSuffix = `${process.pid}_${Date.now().toString(36)}`;
+const ROLE = { alice: `alice_${fileSuffix}`, svc: `svc_app_${fileSuffix}`, shared: `svc_ai_${fileSuffix}`, plain: `plain_${fileSuffix}` };
 
 interface DecodedTx {
   xid: string;
@@ -63,14 +64,22 @@ const withRows = (n: number) => (txs: DecodedTx[]) => txs.filter((t) => t.rows.l
 
 const facts = (t: DecodedTx): TxFacts => ({ source: 't', xid: t.xid, commitTime: new Date().toISOString(), messages: t.messages, statements: [] });
 
-describe('PostgreSQL precise mode', () => {
+/** Both statement triggers, the PL/pgSQL default and the native (C) one, must pass the same tests. */
+const nativeMissing = inject('pgNativeMissing');
+const variants = [{ name: 'PL/pgSQL', tag: 'p', native: false }, ...(nativeMissing ? [] : [{ name: 'native', tag: 'n', native: true }])];
+if (nativeMissing) describe.skip(`PostgreSQL precise mode, native trigger: not built (${nativeMissing})`, () => it('needs the server headers', () => undefined));
+
+describe.each(variants)('PostgreSQL precise mode, $name trigger', ({ tag, native }) => {
   let db: string;
   let admin: pg.Client;
+  const suffix = `${tag}_${fileSuffix}`;
 
   beforeAll(async () => {
     db = await server.freshDatabase('ident');
     await server.psql(
-      `CREATE ROLE ${ROLE.alice} LOGIN; CREATE ROLE ${ROLE.svc} LOGIN; CREATE ROLE ${ROLE.shared} LOGIN; CREATE ROLE ${ROLE.plain} LOGIN;`,
+      Object.values(ROLE)
+        .map((r) => `DO $$BEGIN CREATE ROLE ${r} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$;`)
+        .join('\n'),
     );
     await server.psql(
       `CREATE TABLE users (id bigserial PRIMARY KEY, who text, pid int DEFAULT pg_backend_pid());
@@ -93,13 +102,14 @@ describe('PostgreSQL precise mode', () => {
       CREATE TRIGGER rowtrail_session BEFORE INSERT ON hot FOR EACH STATEMENT EXECUTE FUNCTION rowtrail.capture_session();`);
     expect((await preciseStatus(admin)).version).toBe(0);
     const tables = ['public.users', 'public.orders', 'public.later'];
-    const r1 = await installPrecise(admin, tables);
+    const r1 = await installPrecise(admin, tables, { native });
     expect(r1).toMatchObject({ version: PRECISE_VERSION, previous: 0, tables: ['public.orders', 'public.users'], ddl: true, warnings: [] });
-    const r2 = await installPrecise(admin, tables);
+    const r2 = await installPrecise(admin, tables, { native });
     expect(r2).toMatchObject({ previous: PRECISE_VERSION, tables: ['public.orders', 'public.users'] });
     const st = await preciseStatus(admin);
-    expect(st).toMatchObject({ version: PRECISE_VERSION, ddl: true, publicCanEmit: false, walLogical: true });
-    const sql = preciseInstallStatements(tables).join(';\n');
+    expect(st).toMatchObject({ version: PRECISE_VERSION, ddl: true, publicCanEmit: false, walLogical: true, native });
+    const sql = preciseInstallStatements(tables, { native }).join(';\n');
+    expect(sql).toContain(native ? 'LANGUAGE c' : 'LANGUAGE plpgsql SECURITY DEFINER');
     expect(sql).toContain('SECURITY DEFINER');
     expect(sql).not.toMatch(/EXCEPTION/i);
     expect(sql).not.toMatch(/SET search_path/i);
@@ -270,6 +280,26 @@ describe('PostgreSQL precise mode', () => {
   });
 });
 
+describe('PostgreSQL precise mode, native trigger missing on the server', () => {
+  it('refuses with a one-line reason and the fix, and leaves nothing half-installed', async () => {
+    const own = await startPostgres(); // no dynamic_library_path: the server cannot load rowtrail_native
+    const c = new pg.Client({ connectionString: own.url() });
+    try {
+      await c.connect();
+      await c.query('CREATE TABLE t (id int PRIMARY KEY)');
+      const err = await installPrecise(c, null, { native: true }).catch((e) => e);
+      expect(err).toBeInstanceOf(RowtrailError);
+      expect(err.message).toMatch(/cannot load the native precise trigger .*make install.*preciseNative: false/);
+      expect(err.message).not.toContain('\n');
+      expect((await preciseStatus(c)).version).toBeNull();
+      await c.query('INSERT INTO t VALUES (1)'); // writes still work
+    } finally {
+      await c.end().catch(() => undefined);
+      await own.destroy();
+    }
+  });
+});
+
 describe('PostgreSQL precise mode below wal_level=logical', () => {
   it('warns at install and never breaks a write (the trigger does not test wal_level)', async () => {
     const own = await startPostgres({ conf: { wal_level: 'minimal', max_wal_senders: 0 } });
@@ -295,7 +325,7 @@ describe('PostgreSQL sampling mode', () => {
   it('reports its real rate and never attributes to a wrong session; a role without pg_read_all_stats degrades to unknown', async () => {
     const db = await server.freshDatabase('samp');
     await server.psql(`CREATE TABLE t (id bigserial PRIMARY KEY, pid int DEFAULT pg_backend_pid(), slow bool); GRANT ALL ON t, t_id_seq TO PUBLIC`, db);
-    await server.psql(`SELECT pg_create_logical_replication_slot('p_${suffix}', 'test_decoding', false)`, db);
+    await server.psql(`SELECT pg_create_logical_replication_slot('p_${fileSuffix}', 'test_decoding', false)`, db);
     const sampler = new PostgresSampler(server.url(db), { intervalMs: 20 });
     await sampler.start();
     const limitedRole = new pg.Client({ connectionString: server.url(db, ROLE.plain) });
@@ -322,7 +352,7 @@ describe('PostgreSQL sampling mode', () => {
     await sampler.stop();
     for (const c of conns) await c.end();
     const resolver = createResolver({ index: sampler.index });
-    const txs = (await decode(db, `p_${suffix}`, withRows(32 * 20))).filter((t) => t.rows.length);
+    const txs = (await decode(db, `p_${fileSuffix}`, withRows(32 * 20))).filter((t) => t.rows.length);
     const by = { slow: { n: 0, exact: 0 }, fast: { n: 0, exact: 0 } };
     for (const t of txs) {
       const m = /pid\[integer\]:(\d+) slow\[boolean\]:(true|false)/.exec(t.rows[0]!)!;
@@ -337,6 +367,6 @@ describe('PostgreSQL sampling mode', () => {
     console.log(`sampling mode (20 ms): exact ${by.slow.exact}/${by.slow.n} of 100 ms transactions, ${by.fast.exact}/${by.fast.n} of autocommit inserts`);
     expect(by.slow.n).toBe(80);
     expect(by.slow.exact / by.slow.n).toBeGreaterThan(0.9);
-    await server.psql(`SELECT pg_drop_replication_slot('p_${suffix}')`, db);
+    await server.psql(`SELECT pg_drop_replication_slot('p_${fileSuffix}')`, db);
   }, 120_000);
 });

@@ -107,13 +107,13 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
       // Triggers first: the slot then sees every watched transaction with its session message.
       const tables = preciseTablesOf(cfg);
       if (opts.dryRun) {
-        res.statements.push(...preciseInstallStatements(tables));
+        res.statements.push(...preciseInstallStatements(tables, { native: cfg.preciseNative }));
         res.notes.push(`would install precise identity on ${tables ? tables.join(', ') : 'all tables'}`);
       } else {
         try {
-          const r = await installPrecise(client, tables);
+          const r = await installPrecise(client, tables, { native: cfg.preciseNative });
           res.statements.push(`-- precise identity v${r.version}`);
-          res.notes.push(`precise identity v${r.version} ${r.previous === r.version ? 'already installed' : 'installed'} on ${r.tables.length} table(s)`);
+          res.notes.push(`precise identity v${r.version}${cfg.preciseNative ? ' (native trigger)' : ''} ${r.previous === r.version ? 'already installed' : 'installed'} on ${r.tables.length} table(s)`);
           for (const w of r.warnings) res.notes.push(`warning: ${w}`);
         } catch (e) {
           throw classifyPgError(e, cfg);
