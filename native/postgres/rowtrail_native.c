@@ -28,7 +28,9 @@
 #include "replication/message.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "mb/pg_wchar.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
@@ -43,8 +45,8 @@ PG_MODULE_MAGIC;
 #define EMIT(prefix, data, len) LogLogicalMessage((prefix), (data), (len), true)
 #endif
 
-/* Longest statement text copied into a message (the agent context lives in its comment). */
-#define MAX_QUERY_BYTES 2048
+/* Longest statement text copied into a message, in characters as left(current_query(), 2048) cuts it. */
+#define MAX_QUERY_CHARS 2048
 
 static LocalTransactionId sent_lxid = InvalidLocalTransactionId;
 static SubTransactionId sent_subxid = InvalidSubTransactionId;
@@ -112,11 +114,17 @@ rowtrail_capture_session(PG_FUNCTION_ARGS)
 	const char *q = debug_query_string;
 	char		host[NI_MAXHOST];
 	bool		with_start;
+	TriggerData *trig;
+	Datum		result = PointerGetDatum(NULL);
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "rowtrail_capture_session: not called as a trigger");
+	/* setup attaches it FOR EACH STATEMENT; attached per row by hand, it must not skip the row */
+	trig = (TriggerData *) fcinfo->context;
+	if (TRIGGER_FIRED_FOR_ROW(trig->tg_event))
+		result = PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trig->tg_event) ? trig->tg_newtuple : trig->tg_trigtuple);
 	if (msg_open && sent_lxid == CURRENT_LXID)
-		return PointerGetDatum(NULL);
+		return result;
 	if (!callbacks_registered)
 	{
 		RegisterSubXactCallback(subxact_cb, NULL);
@@ -137,13 +145,18 @@ rowtrail_capture_session(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&buf, ",null");
 	add_json(&buf, GetUserNameFromId(GetSessionUserId(), true));
-	add_json(&buf, GetConfigOption("role", true, false));
+	/* as current_setting('role') shows it (show_role): none unless SET ROLE is in effect */
+	add_json(&buf, OidIsValid(GetCurrentRoleId()) ? GetConfigOption("role", true, false) : "none");
 	add_json(&buf, GetConfigOption("application_name", true, false));
 	host[0] = '\0';
 	if (MyProcPort != NULL &&
 		(MyProcPort->raddr.addr.ss_family == AF_INET || MyProcPort->raddr.addr.ss_family == AF_INET6) &&
 		pg_getnameinfo_all(&MyProcPort->raddr.addr, MyProcPort->raddr.salen, host, sizeof(host), NULL, 0, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+	{
+		/* as inet_client_addr() gives it: without an IPv6 zone */
+		clean_ipv6_addr(MyProcPort->raddr.addr.ss_family, host);
 		add_json(&buf, host);
+	}
 	else
 		add_json(&buf, NULL);
 	actor = GetConfigOption("rowtrail.actor", true, false);
@@ -152,8 +165,8 @@ rowtrail_capture_session(PG_FUNCTION_ARGS)
 	{
 		int			len = strlen(q);
 
-		if (len > MAX_QUERY_BYTES)
-			len = pg_mbcliplen(q, len, MAX_QUERY_BYTES);
+		if (len > MAX_QUERY_CHARS)	/* bytes >= characters: shorter texts need no cut */
+			len = pg_mbcharcliplen(q, len, MAX_QUERY_CHARS);
 		add_json(&buf, pnstrdup(q, len));
 	}
 	else
@@ -167,5 +180,5 @@ rowtrail_capture_session(PG_FUNCTION_ARGS)
 	sent_subxid = GetCurrentSubTransactionId();
 	msg_open = true;
 	start_pending = with_start;
-	return PointerGetDatum(NULL);
+	return result;
 }

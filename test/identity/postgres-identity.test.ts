@@ -232,6 +232,19 @@ describe.each(variants)('PostgreSQL precise mode, $name trigger', ({ tag, native
     await server.psql(`SELECT pg_drop_replication_slot('d_${suffix}')`, db);
   });
 
+  it('keeps the agent comment at the end of a long multibyte statement (cut at 2048 characters, not bytes)', async () => {
+    const slot = `mb_${suffix}`;
+    await server.psql(`SELECT pg_create_logical_replication_slot('${slot}', 'test_decoding', false)`, db);
+    const c = new pg.Client({ connectionString: server.url(db, ROLE.shared), application_name: 'agent-runner' });
+    await c.connect();
+    await c.query(`INSERT INTO users (who) VALUES ('${'é'.repeat(1500)}') /*agent='deploy-bot',run='mb-1'*/`); // 3000 bytes, ~1550 characters
+    await c.end();
+    const txs = (await decode(db, slot, withRows(1))).filter((t) => t.rows.length);
+    expect(txs).toHaveLength(1);
+    expect(createResolver().resolve(facts(txs[0]!))).toMatchObject({ user: ROLE.shared, agent: 'deploy-bot', context: { run: 'mb-1' }, confidence: 'exact' });
+    await server.psql(`SELECT pg_drop_replication_slot('${slot}')`, db);
+  });
+
   it('exactly one message per transaction across savepoints, failed statements, unwatched writes and TRUNCATE', async () => {
     const slot = `sp_${suffix}`;
     await server.psql(`SELECT pg_create_logical_replication_slot('${slot}', 'test_decoding', false)`, db);
