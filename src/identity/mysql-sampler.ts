@@ -16,6 +16,7 @@ import mysql from 'mysql2/promise';
 import type { Logger } from '../log/index.js';
 import type { SessionFacts } from './resolver.js';
 import { SamplerLoop } from './sampler-loop.js';
+import { OWN_READ_ONLY_APPLICATIONS } from './session-index.js';
 
 export interface MysqlSamplerStats {
   samples: number;
@@ -109,7 +110,7 @@ export class MysqlSampler extends SamplerLoop {
   protected async sample(): Promise<void> {
     const c = this.conn!;
     const [pl] = (await c.query(
-      'SELECT ID, USER, HOST, INFO, UNIX_TIMESTAMP(NOW(6)) * 1000 AS NOW_MS FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
+      'SELECT ID, USER, HOST, COMMAND, INFO, UNIX_TIMESTAMP(NOW(6)) * 1000 AS NOW_MS FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
     )) as any;
     if (this.history !== null || this.programs.size === 0) {
       const [attrs] = (await c
@@ -124,7 +125,10 @@ export class MysqlSampler extends SamplerLoop {
       at = Number(r.NOW_MS);
       // A connection still in its handshake has no user yet: remembering it would name the wrong user later.
       if (r.USER == null || r.USER === 'unauthenticated user') continue;
+      // A binlog dump (rowtrail's own stream or another replica's) and rowtrail's read-only connections never write.
+      if (String(r.COMMAND ?? '').startsWith('Binlog Dump')) continue;
       const id = String(r.ID);
+      if (OWN_READ_ONLY_APPLICATIONS.includes(this.programs.get(id) ?? '')) continue;
       const f: SessionFacts = {
         sessionId: id,
         user: r.USER ?? null,

@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Logger } from '../log/index.js';
 import type { SessionFacts } from './resolver.js';
 import { SamplerLoop } from './sampler-loop.js';
+import { OWN_READ_ONLY_APPLICATIONS } from './session-index.js';
 
 export interface SamplerStats {
   samples: number;
@@ -24,7 +25,8 @@ export interface SamplerStats {
 const SAMPLE_SQL = `SELECT pid::text AS pid, backend_xid::text AS xid, usename, application_name, client_addr::text AS addr,
   backend_start, query, (extract(epoch from clock_timestamp()) * 1000)::float8 AS now_ms
 FROM pg_catalog.pg_stat_activity
-WHERE backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid() AND datname = pg_catalog.current_database()`;
+WHERE backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid() AND datname = pg_catalog.current_database()
+  AND application_name NOT IN (${OWN_READ_ONLY_APPLICATIONS.map((a) => `'${a}'`).join(', ')})`;
 
 /** Whether the role may see every session's details; null = yes, else the one-line reason and fix. */
 export async function activityVisibility(client: { query(sql: string): Promise<{ rows: any[] }> }): Promise<string | null> {

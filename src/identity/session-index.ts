@@ -4,6 +4,13 @@
  */
 import type { SessionFacts, SessionIndex } from './resolver.js';
 
+/**
+ * Application names of rowtrail's own read-only connections (the PostgreSQL stream's catalog reader, the
+ * samplers, doctor): never the author of a change, so samplers leave them out; otherwise "the only session
+ * connected" could name one of them. rowtrail-setup and rowtrail-undo write, and stay candidates.
+ */
+export const OWN_READ_ONLY_APPLICATIONS: readonly string[] = ['rowtrail-meta', 'rowtrail-sampler', 'rowtrail-doctor'];
+
 /** A Map that forgets its oldest entries beyond `max`. */
 export class BoundedMap<K, V> {
   private m = new Map<K, V>();
