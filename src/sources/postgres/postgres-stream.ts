@@ -38,6 +38,8 @@ interface OpenTx {
   messages: string[];
   /** Whether it changed a table that carries the precise-identity trigger (so it should carry a message). */
   precise?: boolean;
+  /** Whether it carried a DDL message (the precise-trigger tables are re-read once it commits). */
+  ddl?: boolean;
   /** For streamed transactions: subtransaction xid → index of its first change. */
   subStarts?: Map<number, number>;
 }
@@ -302,10 +304,7 @@ export class PostgresSource implements Source {
         else if (msg.prefix === DDL_PREFIX) {
           const ddl = ddlChange(msg.content.toString('utf8'));
           if (ddl) this.add(tx, ddl, msg.xid);
-          // DDL may have added or removed precise triggers (a new table, DISABLE TRIGGER, uninstall)
-          this.block(null, async () => {
-            this.preciseRelids = await preciseTriggerTables(this.meta!);
-          });
+          tx.ddl = true;
         }
         return;
       }
@@ -372,6 +371,13 @@ export class PostgresSource implements Source {
   }
 
   private finishTx(tx: OpenTx, commitLsn: string, endLsn: string, commitTime: string): void {
+    // DDL may have added or removed precise triggers (a new table, DISABLE TRIGGER, uninstall): one catalog
+    // read per transaction, before the messages that follow it are handled.
+    if (tx.ddl && !tx.skip) {
+      this.block(null, async () => {
+        this.preciseRelids = await preciseTriggerTables(this.meta!);
+      });
+    }
     // A transaction without row changes (only a session message, e.g. an UPDATE that matched nothing) is not stored.
     if (tx.skip || tx.handle.size === 0) {
       this.writer.abort(tx.handle);
