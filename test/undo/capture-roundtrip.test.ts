@@ -22,7 +22,7 @@ import { runSource, type Running } from '../mysql/helpers.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import type { Store } from '../../src/store/index.js';
 import { applyUndo, prepareUndo, renderSql, scriptStatements, stepSql, type UndoPlan } from '../../src/undo/index.js';
-import { md5 } from './fixture.js';
+import { inTransaction, md5 } from './fixture.js';
 import { identifier, workload, type Op } from './arbitraries.js';
 import { MARIA_CAPTURE, PG_CAPTURE, PG_SCHEMA, PG_SETUP, type CaptureType } from './capture-types.js';
 import { fcSeed } from './helpers.js';
@@ -236,18 +236,12 @@ describe('undo round trip through PostgreSQL capture (fast-check)', () => {
       schema: PG_SCHEMA,
       q,
       exec,
-      async tx(fn) {
-        await exec('BEGIN');
-        try {
+      tx: (fn) =>
+        inTransaction(exec, 'BEGIN', async () => {
           const id = String((await exec('SELECT txid_current()::text AS x'))[0].x);
           await fn();
-          await exec('COMMIT');
           return id;
-        } catch (e) {
-          await exec('ROLLBACK');
-          throw e;
-        }
-      },
+        }),
       async createTable(name, key, cols) {
         const t = `${q(PG_SCHEMA)}.${q(name)}`;
         await exec(`CREATE TABLE ${t} (${q(key)} bigint PRIMARY KEY, ${cols.map((x) => `${q(x.name)} ${x.type}`).join(', ')})`);
@@ -304,14 +298,7 @@ describe('undo round trip through MariaDB capture (fast-check)', () => {
       async tx(fn) {
         const gtid = async () => String(((await exec('SELECT @@last_gtid AS g')) as { g: string }[])[0].g);
         const before = await gtid();
-        await exec('START TRANSACTION');
-        try {
-          await fn();
-          await exec('COMMIT');
-        } catch (e) {
-          await exec('ROLLBACK');
-          throw e;
-        }
+        await inTransaction(exec, 'START TRANSACTION', fn);
         // Why compare: a transaction that changed no row (an UPDATE to the same values) is not binlogged and
         // gets no GTID; @@last_gtid then still names the previous transaction (maybe a bystander's).
         const after = await gtid();

@@ -19,6 +19,19 @@ import { changedColumns, type Actor, type Row, type SystemKind } from '../../src
 import { Store } from '../../src/store/index.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 
+/** Runs `fn` between `begin` (BEGIN / START TRANSACTION) and COMMIT; ROLLBACK and rethrow when it fails. */
+export async function inTransaction<T>(exec: (sql: string) => Promise<unknown>, begin: string, fn: () => Promise<T>): Promise<T> {
+  await exec(begin);
+  try {
+    const result = await fn();
+    await exec('COMMIT');
+    return result;
+  } catch (e) {
+    await exec('ROLLBACK');
+    throw e;
+  }
+}
+
 export interface ColumnSpec {
   name: string;
   type: string;
@@ -69,15 +82,10 @@ export async function pgDb(url: string, database: string): Promise<Db> {
     database,
     exec,
     async tx(id, actor, fn) {
-      await exec('BEGIN');
-      try {
+      await inTransaction(exec, 'BEGIN', async () => {
         await exec(`SELECT set_config('fixture.tx', ?, true), set_config('fixture.actor', ?, true)`, [id, actor]);
         await fn();
-        await exec('COMMIT');
-      } catch (e) {
-        await exec('ROLLBACK');
-        throw e;
-      }
+      });
     },
     q: pgIdent,
     table: (t) => `${pgIdent(t.schema)}.${pgIdent(t.name)}`,
@@ -137,13 +145,8 @@ export async function mariaDb(url: string, database: string): Promise<Db> {
     exec,
     async tx(id, actor, fn) {
       await exec('SET @fixture_tx = ?, @fixture_actor = ?', [id, actor]);
-      await exec('START TRANSACTION');
       try {
-        await fn();
-        await exec('COMMIT');
-      } catch (e) {
-        await exec('ROLLBACK');
-        throw e;
+        await inTransaction(exec, 'START TRANSACTION', fn);
       } finally {
         await exec('SET @fixture_tx = NULL, @fixture_actor = NULL');
       }
