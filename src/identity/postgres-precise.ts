@@ -96,6 +96,10 @@ function sessionMessage(p: MessageParts): string {
     THEN NULL::pg_catalog.record END`;
 }
 
+/** The message with every check inside: backend_start once per session, the statement only with a comment. */
+const fullMessage = (maxQuery: number): string =>
+  sessionMessage({ start: START_ONCE, query: `CASE WHEN ${HAS_COMMENT} THEN ${queryCut(maxQuery)} END` });
+
 /**
  * The statement trigger's body. PostgreSQL re-initializes every PL/pgSQL expression a function evaluates
  * once per transaction, per trigger (each table's trigger has its own compiled copy), and the cost grows with
@@ -120,7 +124,7 @@ function triggerBody(maxQuery: number): string {
   IF pg_catalog.current_setting('rowtrail.session', true) OPERATOR(pg_catalog.=) '1' AND NOT ${HAS_COMMENT} THEN
     RETURN ${sessionMessage({ start: 'NULL', query: 'NULL' })};
   END IF;
-  RETURN ${sessionMessage({ start: START_ONCE, query: `CASE WHEN ${HAS_COMMENT} THEN ${queryCut(maxQuery)} END` })};
+  RETURN ${fullMessage(maxQuery)};
 END`;
 }
 
@@ -131,7 +135,7 @@ END`;
 function sessionOnce(maxQuery: number): string {
   return `CASE WHEN pg_catalog.current_setting('rowtrail.tx', true) IS DISTINCT FROM 'rowtrail'
     AND pg_catalog.current_setting('wal_level') OPERATOR(pg_catalog.=) 'logical' THEN
-    ${sessionMessage({ start: START_ONCE, query: `CASE WHEN ${HAS_COMMENT} THEN ${queryCut(maxQuery)} END` })} END`;
+    ${fullMessage(maxQuery)} END`;
 }
 
 function triggerSql(table: string): string {
