@@ -3,10 +3,29 @@
  * instruction counts). Each arm first removes whatever another arm installed, then installs itself on the
  * pgbench tables and `ev` (the single-row insert table).
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { installPrecise, uninstallPrecise, type SqlClient } from '../../src/identity/postgres-precise.js';
+import { startPostgres, type PgServer } from '../../test/harness/postgres.js';
+
+/**
+ * A throwaway server (autovacuum off: its workers' CPU would land on whichever arm runs; the native trigger
+ * built and loadable) with a database holding pgbench's tables at `scale` and `ev`. Removed on SIGINT/SIGTERM.
+ */
+export async function benchServer(scale: number): Promise<{ server: PgServer; db: string; pgbenchConn: string[] }> {
+  const server = await startPostgres({ conf: { autovacuum: 'off' }, native: true });
+  if (server.nativeMissing) console.error(`native trigger not built (${server.nativeMissing}): its arms will fail`);
+  process.once('SIGINT', () => void server.destroy().finally(() => process.exit(130)));
+  process.once('SIGTERM', () => void server.destroy().finally(() => process.exit(143)));
+  const db = await server.freshDatabase('bench');
+  const pgbenchConn = ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres'];
+  await promisify(execFile)(join(server.bin, 'pgbench'), [...pgbenchConn, '-i', '-s', String(scale), '-q', db]);
+  await server.psql('CREATE TABLE ev (id bigserial PRIMARY KEY, v int, t text)', db);
+  return { server, db, pgbenchConn };
+}
 
 const TABLES = ['ev', 'pgbench_accounts', 'pgbench_tellers', 'pgbench_branches', 'pgbench_history'];
 

@@ -15,8 +15,7 @@ import { chmodSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { startPostgres } from '../../test/harness/postgres.js';
-import { arm, pct } from './arms.js';
+import { arm, benchServer, pct } from './arms.js';
 
 const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 1000);
@@ -80,13 +79,8 @@ async function main() {
     console.error('valgrind not found: apt-get install valgrind');
     process.exit(1);
   }
-  const server = await startPostgres({ conf: { autovacuum: 'off' }, native: true });
-  if (server.nativeMissing) console.error(`native trigger not built (${server.nativeMissing}): its arms will fail`);
-  process.once('SIGINT', () => void server.destroy().finally(() => process.exit(130)));
+  const { server, db } = await benchServer(1);
   try {
-    const db = await server.freshDatabase('bench');
-    await run(join(server.bin, 'pgbench'), ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres', '-i', '-s', '1', '-q', db]);
-    await server.psql('CREATE TABLE ev (id bigserial PRIMARY KEY, v int, t text)', db);
     const wls = workloads();
     for (const w of wls) {
       writeFileSync(join(server.dir, w.file), w.text);

@@ -22,8 +22,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { startPostgres } from '../../test/harness/postgres.js';
-import { arm, median, pct } from './arms.js';
+import { arm, benchServer, median, pct } from './arms.js';
 
 const run = promisify(execFile);
 const PAIRS = Number(process.argv[2] ?? 5);
@@ -57,18 +56,9 @@ function clusterTicks(dataDir: string): number {
 const TICK_US = 1e6 / 100; // USER_HZ
 
 async function main() {
-  // autovacuum off: its workers' CPU would land in the cluster CPU of whichever arm runs at the time
-  const server = await startPostgres({ conf: { autovacuum: 'off' }, native: true });
-  if (server.nativeMissing) console.error(`native trigger not built (${server.nativeMissing}): its arms will fail`);
-  // an interrupted run must not leave its server behind
-  process.once('SIGINT', () => void server.destroy().finally(() => process.exit(130)));
-  process.once('SIGTERM', () => void server.destroy().finally(() => process.exit(143)));
+  const { server, db, pgbenchConn: conn } = await benchServer(10);
   try {
-    const db = await server.freshDatabase('bench');
     const pgbench = join(server.bin, 'pgbench');
-    const conn = ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres'];
-    await run(pgbench, [...conn, '-i', '-s', '10', '-q', db]);
-    await server.psql('CREATE TABLE ev (id bigserial PRIMARY KEY, v int, t text)', db);
     const script = join(server.dir, 'insert.sql');
     writeFileSync(script, "INSERT INTO ev (v, t) VALUES (1, 'x');\n");
     const client = new pg.Client({ connectionString: server.url(db) });
