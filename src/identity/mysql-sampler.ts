@@ -110,7 +110,7 @@ export class MysqlSampler extends SamplerLoop {
   protected async sample(): Promise<void> {
     const c = this.conn!;
     const [pl] = (await c.query(
-      'SELECT ID, USER, HOST, COMMAND, INFO, UNIX_TIMESTAMP(NOW(6)) * 1000 AS NOW_MS FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
+      'SELECT ID, USER, HOST, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
     )) as any;
     if (this.history !== null || this.programs.size === 0) {
       const [attrs] = (await c
@@ -118,11 +118,8 @@ export class MysqlSampler extends SamplerLoop {
         .catch(() => [[]])) as any;
       for (const a of attrs as any[]) this.programs.set(String(a.ID), String(a.V));
     }
-    const now: SessionFacts[] = [];
     const byId = new Map<string, SessionFacts>();
-    let at = Date.now();
     for (const r of pl as any[]) {
-      at = Number(r.NOW_MS);
       // A connection still in its handshake has no user yet: remembering it would name the wrong user later.
       if (r.USER == null || r.USER === 'unauthenticated user') continue;
       // A binlog dump (rowtrail's own stream or another replica's) and rowtrail's read-only connections never write.
@@ -137,12 +134,10 @@ export class MysqlSampler extends SamplerLoop {
         sessionStart: null,
         query: r.INFO == null ? null : String(r.INFO),
       };
-      now.push(f);
       byId.set(id, f);
       this.index.observeSession(f);
       if (f.query) this.index.observeStatement(f.query, f);
     }
-    this.index.observeSample(at, now);
     if (this.history) {
       const table = this.history === 'history_long' ? 'events_statements_history_long' : 'events_statements_history';
       const [hist] = (await c.query(

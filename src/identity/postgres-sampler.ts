@@ -23,7 +23,7 @@ export interface SamplerStats {
 }
 
 const SAMPLE_SQL = `SELECT pid::text AS pid, backend_xid::text AS xid, usename, application_name, client_addr::text AS addr,
-  backend_start, query, (extract(epoch from clock_timestamp()) * 1000)::float8 AS now_ms
+  backend_start, query
 FROM pg_catalog.pg_stat_activity
 WHERE backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid() AND datname = pg_catalog.current_database()
   AND application_name NOT IN (${OWN_READ_ONLY_APPLICATIONS.map((a) => `'${a}'`).join(', ')})`;
@@ -81,10 +81,7 @@ export class PostgresSampler extends SamplerLoop {
   protected async sample(): Promise<void> {
     const c = this.client!;
     const r = await c.query(SAMPLE_SQL);
-    let at = Date.now();
-    const now: SessionFacts[] = [];
     for (const row of r.rows) {
-      at = row.now_ms;
       if (row.query === '<insufficient privilege>') continue; // no facts we could trust
       const f: SessionFacts = {
         sessionId: row.pid,
@@ -94,13 +91,11 @@ export class PostgresSampler extends SamplerLoop {
         sessionStart: iso(row.backend_start),
         query: row.query ?? null,
       };
-      now.push(f);
       this.index.observeSession(f);
       if (row.xid) {
         if (!this.index.byXid(row.xid)) this.seenXids++;
         this.index.observeXid(row.xid, f);
       }
     }
-    this.index.observeSample(at, now);
   }
 }

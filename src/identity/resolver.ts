@@ -11,9 +11,9 @@
  * 4. MySQL/MariaDB: the annotated statement text found in exactly one session's statement history / current
  *    query → `inferred`, `heuristic:statement-text` (a text match is not the server's word: another session
  *    may have run the same text);
- * 5. PostgreSQL: a single client session was in a transaction around the commit → `inferred`,
- *    `heuristic:only-session`;
- * 6. otherwise `unknown` (never a guess).
+ * 5. otherwise `unknown` (never a guess). "The only session connected around the commit" is not evidence: a
+ *    session that connected, wrote and left between two samples is invisible, and the one left in view
+ *    (once, rowtrail's own catalog reader) would be named in its place.
  * Agent context (comments, `SET LOCAL rowtrail.actor`) is then applied, verified where a key is set.
  */
 import type { Actor, ActorKind } from '../model/index.js';
@@ -70,8 +70,6 @@ export interface SessionIndex {
   bySession?(sessionId: string): SessionFacts | undefined;
   /** MySQL/MariaDB: sessions whose statement history holds this exact text. */
   byStatement?(text: string): SessionFacts[];
-  /** Sessions in a transaction around this commit time (ISO); null when the sampler cannot say. */
-  activeAround?(commitTime: string): SessionFacts[] | null;
 }
 
 export interface ResolverOptions {
@@ -181,10 +179,6 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
         const ids = new Set(c.map((x) => x.sessionId));
         if (ids.size === 1) return fromSession(c[0]!, 'inferred', 'heuristic:statement-text', tx.statements);
       }
-    }
-    const active = index.activeAround?.(tx.commitTime);
-    if (active && new Set(active.map((x) => x.sessionId)).size === 1) {
-      return fromSession(active[0]!, 'inferred', 'heuristic:only-session', tx.statements);
     }
     return null;
   }

@@ -18,7 +18,7 @@ export abstract class SamplerLoop {
     protected readonly log: Logger | undefined,
     private readonly what: string,
   ) {
-    this.index = new SampledSessions(intervalMs);
+    this.index = new SampledSessions();
   }
 
   protected abstract connect(): Promise<void>;

@@ -35,18 +35,10 @@ export function statementKey(text: string): string {
   return t.slice(0, 1024);
 }
 
-interface Sample {
-  atMs: number;
-  sessions: SessionFacts[];
-}
-
 export class SampledSessions implements SessionIndex {
   private xids = new BoundedMap<string, SessionFacts>(500_000);
   private sessions = new BoundedMap<string, SessionFacts>(100_000);
   private stmts = new BoundedMap<string, Map<string, SessionFacts>>(200_000);
-  private samples: Sample[] = [];
-  /** How far back (ms) `activeAround` may look, and the gap between samples it tolerates. */
-  constructor(private readonly intervalMs = 20) {}
 
   observeSession(f: SessionFacts): void {
     this.sessions.set(f.sessionId, f);
@@ -61,12 +53,6 @@ export class SampledSessions implements SessionIndex {
     cur.set(f.sessionId, f);
     this.stmts.set(k, cur);
   }
-  /** Records the set of client sessions connected at one instant (server clock, ms since epoch). */
-  observeSample(atMs: number, sessions: SessionFacts[]): void {
-    this.samples.push({ atMs, sessions });
-    const keep = atMs - Math.max(60_000, this.intervalMs * 100);
-    while (this.samples.length > 1 && this.samples[0]!.atMs < keep) this.samples.shift();
-  }
 
   byXid(xid: string): SessionFacts | undefined {
     return this.xids.get(xid);
@@ -77,22 +63,5 @@ export class SampledSessions implements SessionIndex {
   byStatement(text: string): SessionFacts[] {
     const m = this.stmts.get(statementKey(text));
     return m ? [...m.values()] : [];
-  }
-  /**
-   * The client sessions connected in the two samples around a commit, when the sampler ran on time there
-   * (no gap longer than 3 intervals); null when it cannot say. A session that connected and left between
-   * two samples would be missed, so the resolver only ever calls the result `inferred`.
-   */
-  activeAround(commitTime: string): SessionFacts[] | null {
-    const t = Date.parse(commitTime);
-    if (!Number.isFinite(t) || this.samples.length < 2) return null;
-    let i = this.samples.findIndex((s) => s.atMs >= t);
-    if (i <= 0) return null;
-    const a = this.samples[i - 1]!;
-    const b = this.samples[i]!;
-    if (b.atMs - a.atMs > this.intervalMs * 3 + 50) return null;
-    const ids = new Map<string, SessionFacts>();
-    for (const s of [...a.sessions, ...b.sessions]) ids.set(s.sessionId, s);
-    return [...ids.values()];
   }
 }

@@ -162,7 +162,7 @@ describe('resolver', () => {
     expect(r.resolve(tx({ messages: ['garbage', '[1]'] }))).toMatchObject({ kind: 'unknown', confidence: 'unknown', method: 'none' });
   });
   it('sampling: xid seen → exact; thread id → exact; unique statement text → inferred; ambiguous → unknown', () => {
-    const idx = new SampledSessions(20);
+    const idx = new SampledSessions();
     const alice = { sessionId: '7', user: 'alice', application: 'psql', clientAddr: null, sessionStart: null };
     const bob = { sessionId: '8', user: 'bob', application: 'psql', clientAddr: null, sessionStart: null };
     idx.observeXid('900', alice);
@@ -176,14 +176,11 @@ describe('resolver', () => {
     expect(r.resolve(tx({ xid: 'x', statements: ['insert into t values (1)'] }))).toMatchObject({ user: 'alice', confidence: 'inferred', method: 'heuristic:statement-text' });
     expect(r.resolve(tx({ xid: 'x', statements: ['insert into t values (2)'] }))).toMatchObject({ confidence: 'unknown' });
   });
-  it('only-session heuristic needs on-time samples around the commit', () => {
-    const idx = new SampledSessions(20);
-    const s = { sessionId: '7', user: 'alice', application: null, clientAddr: null, sessionStart: null };
-    const t0 = Date.parse('2026-11-26T10:00:00Z');
-    idx.observeSample(t0 - 10, [s]);
-    idx.observeSample(t0 + 10, [s]);
+  it('never names the only session in view: one that connected, wrote and left between samples is invisible', () => {
+    const idx = new SampledSessions();
+    idx.observeSession({ sessionId: '7', user: 'alice', application: null, clientAddr: null, sessionStart: null });
     const r = createResolver({ index: idx });
-    expect(r.resolve(tx({ xid: 'x' }))).toMatchObject({ user: 'alice', confidence: 'inferred', method: 'heuristic:only-session' });
-    expect(r.resolve(tx({ xid: 'x', commitTime: '2026-11-26T11:00:00Z' })).confidence).toBe('unknown');
+    expect(r.resolve(tx({ xid: 'x' }))).toMatchObject({ confidence: 'unknown', method: 'none' });
+    expect(r.stats()).toMatchObject({ unknown: 1, inferred: 0 });
   });
 });

@@ -375,7 +375,7 @@ describe('PostgreSQL sampling mode', () => {
       if (a.confidence === 'exact') {
         k.exact++;
         expect(a.sessionId).toBe(m[1]); // never a wrong session
-      } else expect(a.confidence).toBe('unknown'); // 32 sessions: the only-session heuristic never applies
+      } else expect(a.confidence).toBe('unknown'); // no xid seen: never a guess
     }
     console.log(`sampling mode (20 ms): exact ${by.slow.exact}/${by.slow.n} of 100 ms transactions, ${by.fast.exact}/${by.fast.n} of autocommit inserts`);
     expect(by.slow.n).toBe(80);
