@@ -29,9 +29,35 @@ export interface SourceStats {
   lagSeconds: number | null;
 }
 
+/**
+ * What `/healthz`, `/metrics` and `doctor` say about a running source. Lag is measured against the server's
+ * own current position (PostgreSQL `pg_current_wal_lsn()`, MySQL/MariaDB the binlog's end / executed GTID
+ * set), never as "now minus the last commit", so a caught-up idle database reads 0.
+ */
+export interface SourceHealth {
+  /** connecting: first connect in progress; streaming: connected and receiving; reconnecting: in backoff
+   * after a retryable failure; stopped: ended on request; failed: ended on a fatal error. */
+  state: 'connecting' | 'streaming' | 'reconnecting' | 'stopped' | 'failed';
+  /** ISO time the current connection started streaming, null when not connected. */
+  connectedSince: string | null;
+  /** ISO time of the last message received from the server (data or keepalive/heartbeat). */
+  lastMessageAt: string | null;
+  /** Reconnects since start. */
+  reconnects: number;
+  /** Bytes of log between the server's current position and the durable (acknowledged) position; null if unknown. */
+  lagBytes: number | null;
+  /** Seconds since the oldest server change not yet durable in the store was committed; 0 when caught up; null if unknown. */
+  lagSeconds: number | null;
+  /** One-line reason of the last failure (retryable or fatal), null if none. Never contains secrets. */
+  lastError: string | null;
+}
+
 export interface Source {
   readonly name: string;
-  /** Connects and streams until `signal` aborts (resolves) or a failure (rejects with RowtrailError). */
+  /** Connects and streams until `signal` aborts (resolves) or a failure (rejects with RowtrailError).
+   * Aborting must end the run promptly in every phase, connecting included. */
   run(signal: AbortSignal): Promise<void>;
   stats(): SourceStats;
+  /** Health as `SourceHealth` says; optional only until both sources implement it (issue 11). */
+  health?(): SourceHealth;
 }
