@@ -27,7 +27,7 @@ export function startDaemon(cfg: Config, log: Logger): Daemon {
     Object.keys(cfg.detectors).length > 0 && 'detectors',
   ].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these config sections are not implemented in this version and have no effect yet');
-  const store = Store.open(cfg.store.path);
+  const store = Store.open(cfg.store.path, { owner: 'rowtrail watch' });
   const ac = new AbortController();
   const identities: Identity[] = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
   const sources: Source[] = cfg.sources.map((s, i) =>
