@@ -21,13 +21,7 @@ export function registerWatch(program: Command): void {
           port: cfg.http.port,
           token: httpToken(cfg.http.token, cfg.store.path),
           metrics: () =>
-            daemon.sources.map((s, i) => ({
-              name: s.name,
-              kind: cfg.sources[i].kind,
-              stats: s.stats(),
-              identity: daemon.identities[i].stats(),
-              health: typeof s.health === 'function' ? s.health() : null,
-            })),
+            daemon.health().map((h, i) => ({ ...h, stats: daemon.sources[i].stats(), identity: daemon.identities[i].stats() })),
           health: () => assessHealth(daemon.health(), Date.now()),
         });
       } catch (e) {
