@@ -58,6 +58,11 @@ describe('watch process', () => {
       expect(JSON.parse(changes.stdout.trim().split('\n')[0]).after).toEqual({ id: '1', v: 'a' });
       const actors = await runCli(['actors', '--config', config]);
       expect(actors.code, actors.stderr).toBe(0);
+      const blame = await runCli(['blame', '--config', config, 'public.t', '1']);
+      expect(blame.code, blame.stderr).toBe(0);
+      const undo = await runCli(['undo', '--config', config, '--table', 'public.t']);
+      expect(undo.code, undo.stderr).toBe(0);
+      expect(undo.stdout).toMatch(/DELETE FROM "public"."t" WHERE "id" = '1'::integer/);
 
       const second = await runCli(['watch', '--config', config], { timeoutMs: 20_000 });
       expect(second.code).toBe(1);
