@@ -60,7 +60,6 @@ describe('wrong password', () => {
     // start at 0, ≥0.4, ≥1.2, ≥2.8 s, so at most 4 fit in 4 s; 6 leaves room for slow scheduling.
     expect(attempts).toBeGreaterThanOrEqual(2);
     expect(attempts).toBeLessThanOrEqual(6);
-    expect(sampler.stats().errors).toBe(attempts);
     const warnings = lines.filter((l) => l.includes('identity sampler: cannot read'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).not.toContain('wrong-pw');
