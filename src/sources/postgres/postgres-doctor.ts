@@ -1,15 +1,17 @@
 /**
  * `rowtrail doctor` for PostgreSQL: is the server set up so that capture works? One Check per line,
- * with the fix. Read-only.
+ * with the fix. Read-only. Server settings and role grants carry their config lines and statements, so that
+ * doctor ends with one postgresql.conf block and one block of GRANT / ALTER ROLE statements.
  */
 import pg from 'pg';
 import type { SourceConfig } from '../../config/index.js';
-import { fail, ok, warn, type Check } from '../checks.js';
+import { cannot, fail, ok, warn, type Check, type DoctorOptions } from '../checks.js';
 import { classifyPgError, publicationName, slotName } from './postgres-errors.js';
 import { publicationTables, quoteIdent as quote, watchedTables } from './postgres-catalog.js';
 import { compareLsn } from './postgres-position.js';
 
-export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosition: string | null = null): Promise<Check[]> {
+export async function postgresDoctor(url: string, cfg: SourceConfig, opts: DoctorOptions = {}): Promise<Check[]> {
+  const storedPosition = opts.position ?? null;
   const checks: Check[] = [];
   const client = new pg.Client({ connectionString: url, application_name: 'rowtrail-doctor', connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
@@ -29,7 +31,8 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosit
                 current_setting('max_wal_senders')::int AS max_senders,
                 (SELECT count(*) FROM pg_stat_replication)::int AS used_senders,
                 current_setting('server_encoding') AS encoding,
-                r.rolreplication OR r.rolsuper AS can_replicate, r.rolsuper AS superuser, current_user AS me
+                r.rolreplication OR r.rolsuper AS can_replicate, r.rolsuper AS superuser, current_user AS me,
+                has_database_privilege(current_database(), 'CREATE') AS can_create, current_database() AS db
            FROM pg_roles r WHERE r.rolname = current_user`,
       )
     ).rows[0];
@@ -38,7 +41,12 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosit
       checks.push(warn('version', `PostgreSQL ${s.version_text}: before 14 there is no streaming of large transactions nor logical messages in pgoutput`, 'upgrade to PostgreSQL 14 or newer'));
     }
     if (s.wal_level !== 'logical') {
-      checks.push(fail('wal_level', `wal_level is '${s.wal_level}'; logical decoding needs 'logical'`, `ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL`));
+      checks.push(
+        fail('wal_level', `wal_level is '${s.wal_level}'; logical decoding needs 'logical'`, `ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL`, {
+          settings: ['wal_level = logical'],
+          restart: true,
+        }),
+      );
     } else checks.push(ok('wal_level', `wal_level is logical`));
     const slot = slotName(cfg);
     const pub = publicationName(cfg);
@@ -52,19 +60,31 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosit
     ).rows[0];
     const freeSlots = s.max_slots - s.used_slots;
     if (!slotRow && freeSlots < 1) {
-      checks.push(fail('max_replication_slots', `all ${s.max_slots} replication slots are in use`, `ALTER SYSTEM SET max_replication_slots = ${s.max_slots + 4}; then restart PostgreSQL`));
+      checks.push(
+        fail('max_replication_slots', `all ${s.max_slots} replication slots are in use`, `ALTER SYSTEM SET max_replication_slots = ${s.max_slots + 4}; then restart PostgreSQL`, {
+          settings: [`max_replication_slots = ${s.max_slots + 4}`],
+          restart: true,
+        }),
+      );
     } else checks.push(ok('max_replication_slots', `${s.used_slots} of ${s.max_slots} replication slots used`));
     if (s.max_senders - s.used_senders < 1) {
-      checks.push(fail('max_wal_senders', `all ${s.max_senders} WAL senders are in use`, `ALTER SYSTEM SET max_wal_senders = ${s.max_senders + 4}; then restart PostgreSQL`));
+      checks.push(
+        fail('max_wal_senders', `all ${s.max_senders} WAL senders are in use`, `ALTER SYSTEM SET max_wal_senders = ${s.max_senders + 4}; then restart PostgreSQL`, {
+          settings: [`max_wal_senders = ${s.max_senders + 4}`],
+          restart: true,
+        }),
+      );
     } else checks.push(ok('max_wal_senders', `${s.used_senders} of ${s.max_senders} WAL senders used`));
     if (!s.can_replicate) {
-      checks.push(fail('replication_role', `role ${s.me} lacks the REPLICATION attribute`, `ALTER ROLE ${quote(s.me)} REPLICATION;`));
+      checks.push(fail('replication_role', `role ${s.me} lacks the REPLICATION attribute`, `ALTER ROLE ${quote(s.me)} REPLICATION;`, { grants: [`ALTER ROLE ${quote(s.me)} REPLICATION;`] }));
     } else checks.push(ok('replication_role', `role ${s.me} may replicate`));
     if (s.encoding !== 'UTF8' && s.encoding !== 'SQL_ASCII') {
       checks.push(warn('encoding', `server_encoding is ${s.encoding}; rowtrail decodes text as UTF-8`, 'use a UTF8 database'));
     }
 
-    if (!slotRow) checks.push(fail('slot', `replication slot '${slot}' does not exist`, 'rowtrail setup'));
+    // Who can create what is missing: this role, or a DBA running the SQL of setup --dry-run.
+    const dba = `rowtrail setup --source ${cfg.name} (or a DBA runs the SQL of: rowtrail setup --dry-run --source ${cfg.name})`;
+    if (!slotRow) checks.push(fail('slot', `replication slot '${slot}' does not exist`, s.can_replicate ? 'rowtrail setup' : dba));
     else if (slotRow.plugin !== 'pgoutput') checks.push(fail('slot', `replication slot '${slot}' uses plugin ${slotRow.plugin}, not pgoutput`, `SELECT pg_drop_replication_slot('${slot}'); then rowtrail setup`));
     else if (slotRow.wal_status === 'lost') checks.push(fail('slot', `replication slot '${slot}' was invalidated: changes after ${slotRow.confirmed} are lost`, `SELECT pg_drop_replication_slot('${slot}'); then rowtrail setup (and raise max_slot_wal_keep_size)`));
     else {
@@ -75,7 +95,8 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosit
     }
 
     const pubRow = (await client.query(`SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate AS all_ops FROM pg_publication WHERE pubname = $1`, [pub])).rows[0];
-    if (!pubRow) checks.push(fail('publication', `publication '${pub}' does not exist`, 'rowtrail setup'));
+    const canPublish = s.superuser || (s.can_create && !!cfg.tables);
+    if (!pubRow) checks.push(fail('publication', `publication '${pub}' does not exist${canPublish ? '' : ` and role ${s.me} cannot create it (${cfg.tables ? `needs CREATE on database ${s.db} and ownership of the tables` : 'FOR ALL TABLES needs a superuser'})`}`, canPublish ? 'rowtrail setup' : dba));
     else if (!pubRow.all_ops) checks.push(warn('publication', `publication '${pub}' does not publish every operation (insert, update, delete, truncate)`, `ALTER PUBLICATION ${quote(pub)} SET (publish = 'insert, update, delete, truncate');`));
     else checks.push(ok('publication', `publication '${pub}' ${pubRow.puballtables ? 'covers all tables' : 'exists'}`));
 
@@ -117,7 +138,7 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, storedPosit
       checks.push(warn('publication_all_tables', `a publication FOR ALL TABLES needs a superuser; role ${s.me} is not`, 'list the tables in sources[].tables, or run setup as a superuser'));
     }
   } catch (e) {
-    checks.push(fail('query', classifyPgError(e, cfg).message));
+    checks.push(cannot('query', 'the remaining items', classifyPgError(e, cfg).message));
   } finally {
     await client.end().catch(() => undefined);
   }
