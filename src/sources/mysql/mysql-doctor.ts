@@ -19,12 +19,18 @@ export interface MysqlDoctorOptions {
 
 const MY_CNF = '(and the same in my.cnf so it survives a restart)';
 
+/** The server's own words for a refused query (classify() would add the replication GRANT to every 1227). */
+function reason(e: unknown, info?: ConnInfo): string {
+  const m = (e as { sqlMessage?: string }).sqlMessage;
+  return m ? m : oneLine(classify(e, info));
+}
+
 /** Runs one check; a query it may not run becomes `cannot check` with the reason, never an exception. */
 async function guarded(id: string, what: string, info: ConnInfo, fn: () => Promise<Check[]>): Promise<Check[]> {
   try {
     return await fn();
   } catch (e) {
-    return [cannot(id, what, oneLine(classify(e, info)))];
+    return [cannot(id, what, reason(e, info))];
   }
 }
 
@@ -54,7 +60,7 @@ export async function mysqlDoctor(url: string, cfg: SourceConfig, opts: MysqlDoc
     checks.push(supported ? ok('version', `server version ${f.version} is supported`) : warn('version', `server version ${f.version} is older than supported (MySQL 8.0+, MariaDB 10.6+)`, 'upgrade the server'));
     checks.push(...settingChecks(f));
     checks.push(...(await guarded('grants', 'replication grants', info, () => grantChecks(c, info.user, account))));
-    checks.push(...(await guarded('server_id', 'the server id', info, () => serverIdChecks(c, f, cfg))));
+    checks.push(...(await guarded('server_id', 'the server id', info, () => serverIdChecks(c, f, cfg, account))));
     if (f.logBin) checks.push(...(await guarded('binlog_retention', 'binlog retention', info, () => retentionChecks(c, opts.position ?? null))));
     checks.push(...(await guarded('tables', 'the watched tables', info, () => tableChecks(c, cfg, info.database, account))));
     return checks;
@@ -100,7 +106,7 @@ async function grantChecks(conn: Conn, user: string, account: string): Promise<C
   return [fail('grants', `${user} lacks ${missing.join(' and ')}`, `GRANT ${missing.join(', ')} ON *.* TO ${account}`, { grants: missing.map((p) => grantOn(p, '*.*', account)) })];
 }
 
-async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig): Promise<Check[]> {
+async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig, account: string): Promise<Check[]> {
   const id = cfg.serverId ?? defaultServerId(cfg.name);
   if (id === f.serverId) {
     return [fail('server_id', `serverId ${id} is the server's own server_id`, `set sources[].serverId of ${cfg.name} to another number`)];
@@ -112,7 +118,13 @@ async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig): Pr
     try {
       hosts = await query(conn, 'SHOW SLAVE HOSTS');
     } catch (e) {
-      return [cannot('server_id', `that serverId ${id} is unique among the server's replicas`, oneLine(classify(e)), 'GRANT REPLICATION SLAVE ON *.* TO …')];
+      // MariaDB 10.5+ shows replica hosts only to REPLICATION MASTER ADMIN (MySQL: REPLICATION SLAVE).
+      const priv = f.mariadb ? 'REPLICATION MASTER ADMIN' : 'REPLICATION SLAVE';
+      return [
+        cannot('server_id', `that serverId ${id} is unique among the server's replicas`, reason(e), `GRANT ${priv} ON *.* TO ${account}`, {
+          grants: [grantOn(priv, '*.*', account)],
+        }),
+      ];
     }
   }
   const clash = hosts.find((h) => Number(h.Server_id) === id && !String(h.Host ?? '').startsWith(`rowtrail-${cfg.name}`));
@@ -152,7 +164,7 @@ async function retentionChecks(conn: Conn, position: string | null): Promise<Che
       purged = Number(r[0].ok) !== 1;
     }
   } catch (e) {
-    out.push(cannot('position', `the stored position ${position}`, oneLine(classify(e))));
+    out.push(cannot('position', `the stored position ${position}`, reason(e)));
     return out;
   }
   out.push(
@@ -197,12 +209,15 @@ async function tableChecks(conn: Conn, cfg: SourceConfig, database: string | nul
     readable.push(...rows.filter((r) => watch(r.db, r.t)));
   }
   if (blind.length) {
-    const grants = blind.map((t) => grantOn('SELECT', t.endsWith('.*') ? t : quotedPair(t), account));
+    // Why the database and not each table: MariaDB refuses a table-level GRANT on a table that does not exist
+    // (a typo'd name would make the whole block fail), and new tables are covered.
+    const schemas = [...new Set(blind.map((t) => (t.includes('.') ? t.slice(0, t.indexOf('.')) : (database ?? '*'))))];
+    const grants = schemas.map((d) => grantOn('SELECT', d === '*' ? '*.*' : `\`${d.replace(/`/g, '``')}\`.*`, account));
     out.push(
       cannot(
         'primary_key',
         `primary keys${cfg.tables?.length ? ' (nor whether the table exists)' : ''} of ${blind.join(', ')}`,
-        `${account} may not read ${blind.length > 1 ? 'them' : 'it'}; needs SELECT (the binlog already carries every row, so it reveals nothing new)`,
+        `${account} may not read ${blind.length > 1 ? 'them' : 'it'}; needs SELECT on ${schemas.map((d) => `${d}.*`).join(', ')} (the binlog already carries every row)`,
         grants.map((g) => `GRANT ${g}`).join('; '),
         { grants },
       ),
@@ -229,9 +244,4 @@ async function tableChecks(conn: Conn, cfg: SourceConfig, database: string | nul
     );
   } else if (!blind.length) out.push(ok('primary_key', `every watched table has a primary key (${readable.length} checked)`));
   return out;
-}
-
-function quotedPair(t: string): string {
-  const i = t.indexOf('.');
-  return i < 0 ? `\`${t}\`` : `\`${t.slice(0, i)}\`.\`${t.slice(i + 1)}\``;
 }

@@ -131,8 +131,9 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
     if (nothing.length) checks.push(warn('replica_identity', `REPLICA IDENTITY NOTHING on ${names(nothing)}: no old values are logged`, 'rowtrail setup --replica-identity full'));
     if (!defaults.length && !keyless.length && !nothing.length && found.length) checks.push(ok('replica_identity', `all ${found.length} watched table(s) log full before images`));
     const notOwned = found.filter((t) => !t.canAlter);
-    if (notOwned.length && !s.superuser && (cfg.identity === 'precise' || defaults.length)) {
-      checks.push(warn('ownership', `role ${s.me} does not own ${names(notOwned)}: setup cannot alter them or install triggers`, 'run setup as the owner, or GRANT the owner role to this role'));
+    // Only while setup still has to alter them (precise-mode triggers missing are the identity lines' business).
+    if (notOwned.length && !s.superuser && (defaults.length || nothing.length || keyless.length)) {
+      checks.push(warn('ownership', `role ${s.me} does not own ${names(notOwned)}: setup cannot alter them or install triggers`, `run setup as the owner, or ${dba}`));
     }
     if (!cfg.tables && !s.superuser) {
       checks.push(warn('publication_all_tables', `a publication FOR ALL TABLES needs a superuser; role ${s.me} is not`, 'list the tables in sources[].tables, or run setup as a superuser'));
