@@ -11,15 +11,21 @@ import { SCHEMA, TRIGGER_NAME, preciseStatus, preciseUninstallSql, quoteTable, t
 const q = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
 const REGISTRY = `${SCHEMA}.precise_sources`;
 
-/** When precise mode was installed for `source` (ms), or null (not registered, or the registry cannot be read). */
+/**
+ * When precise mode was installed for `source` (ms), or null. Read from the registry's comment (catalog rows
+ * any role may read), so a capture role without access to schema rowtrail gets it too.
+ */
 export async function preciseSince(client: SqlClient, source: string): Promise<number | null> {
+  const r = await client.query(
+    `SELECT pg_catalog.obj_description(c.oid, 'pg_class') AS d FROM pg_catalog.pg_class c
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'precise_sources'`,
+    [SCHEMA],
+  );
   try {
-    const exists = await client.query(`SELECT pg_catalog.to_regclass($1) IS NOT NULL AS e`, [REGISTRY]);
-    if (!exists.rows[0]?.e) return null;
-    const r = await client.query(`SELECT installed_at FROM ${REGISTRY} WHERE source = $1`, [source]);
-    return r.rows[0] ? new Date(r.rows[0].installed_at).getTime() : null;
+    const at = (JSON.parse(r.rows[0]?.d ?? '{}') as Record<string, string>)[source];
+    return at ? Date.parse(at) : null;
   } catch {
-    return null; // REVOKEd from PUBLIC: a capture role without access reads no install time
+    return null; // a comment someone else wrote
   }
 }
 
@@ -48,15 +54,33 @@ export async function preciseTablesFor(client: SqlClient, source: string, tables
   return unionTables([...reg.values(), tables]);
 }
 
-/** Statements that record `source`'s tables (run after the install created schema rowtrail). */
+/** Why a comment: schema rowtrail is closed to PUBLIC, but pg_description is not; the capture role's doctor reads it. */
+const COMMENT_SINCE = `DO $c$ BEGIN EXECUTE pg_catalog.format('COMMENT ON TABLE ${REGISTRY} IS %L',
+  (SELECT pg_catalog.json_object_agg(source, installed_at)::text FROM ${REGISTRY})); END $c$`;
+
+/**
+ * First statement of the registry's transaction: the DDL event triggers stay quiet for rowtrail's own
+ * bookkeeping (else setup puts DDL events on rowtrail.precise_sources into the user's change stream). Event
+ * triggers do not fire under session_replication_role=replica, which only a superuser may set; without
+ * superuser there are no event triggers to quiet (installing them needs one too).
+ */
+const QUIET = `DO $q$ BEGIN
+  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+    SET LOCAL session_replication_role = replica;
+  END IF;
+END $q$`;
+
+/** Statements that record `source`'s tables, for one transaction (run after the install created schema rowtrail). */
 export function preciseRegisterStatements(source: string, tables: readonly string[] | null): string[] {
   return [
+    QUIET,
     // installed_at: doctor reports the attribution rate since precise mode is in force, not the sampling before.
     `CREATE TABLE IF NOT EXISTS ${REGISTRY} (source text PRIMARY KEY, all_tables boolean NOT NULL, tables text[] NOT NULL,
   installed_at timestamptz NOT NULL DEFAULT pg_catalog.now())`,
     `REVOKE ALL ON ${REGISTRY} FROM PUBLIC`,
     `INSERT INTO ${REGISTRY} (source, all_tables, tables) VALUES (${q(source)}, ${tables === null}, ARRAY[${(tables ?? []).map(q).join(', ')}]::text[])
 ON CONFLICT (source) DO UPDATE SET all_tables = EXCLUDED.all_tables, tables = EXCLUDED.tables`,
+    COMMENT_SINCE,
   ];
 }
 
@@ -89,11 +113,11 @@ export async function preciseUninstallFor(client: SqlClient, source: string, tab
   const keep = reg.size ? unionTables(reg.values()) : foreignTriggers;
   const keepSet = keep === null ? null : new Set(keep);
   const dropped = st.tables.filter((t) => (mine === null || mine.has(t)) && keepSet !== null && !keepSet.has(t));
-  const statements = dropped.map((t) => `DROP TRIGGER IF EXISTS ${TRIGGER_NAME} ON ${quoteTable(t)}`);
+  const statements = [QUIET, ...dropped.map((t) => `DROP TRIGGER IF EXISTS ${TRIGGER_NAME} ON ${quoteTable(t)}`)];
   statements.push(
     `UPDATE ${SCHEMA}.precise_config SET all_tables = ${keep === null}, tables = ARRAY[${(keep ?? []).map(q).join(', ')}]::text[] WHERE id = 1`,
   );
-  if (reg.size) statements.push(`DELETE FROM ${REGISTRY} WHERE source = ${q(source)}`);
+  if (reg.size) statements.push(`DELETE FROM ${REGISTRY} WHERE source = ${q(source)}`, COMMENT_SINCE);
   return { statements, full: false, dropped, kept: [...reg.keys()] };
 }
 

@@ -183,7 +183,8 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
     const covered = tables === null ? found : found.filter((t) => tables.includes(`${t.schema}.${t.table}`));
     const hasSchema = (await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rowtrail'`)).rows.length > 0;
     steps.push({
-      sql: [...preciseInstallStatements(tables, { native: cfg.preciseNative }), ...preciseRegisterStatements(cfg.name, own)],
+      // BEGIN/COMMIT: the registry's statements are one transaction (its first one quiets the DDL triggers).
+      sql: [...preciseInstallStatements(tables, { native: cfg.preciseNative }), 'BEGIN', ...preciseRegisterStatements(cfg.name, own), 'COMMIT'],
       note: `install precise identity on ${tables ? tables.join(', ') : 'all tables'}`,
       needs: [...(hasSchema ? [] : [{ kind: 'create' } as Need]), { kind: 'owner', tables: covered }],
       run: async () => {
@@ -212,7 +213,7 @@ async function uninstallPlan(client: pg.Client, cfg: SourceConfig): Promise<Step
   const scoped = await preciseUninstallFor(client, cfg.name, preciseTablesOf(cfg));
   if (scoped && (scoped.full || scoped.statements.length)) {
     steps.push({
-      sql: scoped.statements,
+      sql: ['BEGIN', ...scoped.statements, 'COMMIT'],
       note: scoped.full
         ? 'remove precise identity (triggers, functions, schema rowtrail)'
         : `remove this source's precise-mode triggers (${scoped.dropped.length ? scoped.dropped.join(', ') : 'none only its own'}); kept for ${scoped.kept.join(', ') || 'the other tables'}`,
