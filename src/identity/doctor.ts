@@ -34,14 +34,16 @@ export function attributionCheck(stats: AttributionStats | null | undefined, ctx
   const missing = stats.preciseMissing ? `; ${stats.preciseMissing} changed a precise-mode table without its session message` : '';
   const window = ctx.sinceMs ? ` since precise mode was installed (${new Date(ctx.sinceMs).toISOString()})` : '';
   const mode = ctx.kind === 'postgres' ? `${ctx.mode ?? 'sampling'} mode: ` : '';
-  const msg = `${mode}attributed ${pct(stats.attributed)} of ${n} transactions${window} (exact ${pct(stats.exact)}, inferred ${pct(stats.inferred)}, unknown ${pct(stats.unknown)})${missing}`;
+  const split = `exact ${pct(stats.exact)}, inferred ${pct(stats.inferred)}, unknown ${pct(stats.unknown)}`;
+  const msg = `${mode}attributed ${pct(stats.attributed)} of ${n} transactions${window} (${split})${missing}`;
   if (ctx.kind === 'mysql') {
     // MariaDB logs no thread id with row events: inferred (statement text matched in the history) is its best.
     if (stats.unknown === 0) return ok('identity_rate', msg);
     return warn(
       'identity_rate',
       msg,
-      "enable the performance_schema statement history (see identity_history) and PROCESS; for the agent behind a shared account, add a comment to its statements: /*agent='deploy-bot',run='r-17'*/",
+      'enable the performance_schema statement history (see identity_history) and PROCESS; for the agent behind a shared ' +
+        "account, add a comment to its statements: /*agent='deploy-bot',run='r-17'*/",
     );
   }
   if (stats.exact === n) return ok('identity_rate', msg);
@@ -73,13 +75,23 @@ async function postgresChecks(source: SourceConfig, url: string): Promise<Identi
     const mode = source.identity ?? 'sampling';
     const st = await preciseStatus(c);
     if (mode === 'precise') {
-      if (st.version === null) out.push(fail('identity_precise', 'identity: precise, but the precise-mode triggers are not installed', 'rowtrail setup'));
+      if (st.version === null)
+        out.push(fail('identity_precise', 'identity: precise, but the precise-mode triggers are not installed', 'rowtrail setup'));
       else if (st.version !== PRECISE_VERSION)
-        out.push(warn('identity_precise', `precise-mode triggers are version ${st.version}, this rowtrail installs ${PRECISE_VERSION}`, 'rowtrail setup (replaces the old version)'));
+        out.push(
+          warn(
+            'identity_precise',
+            `precise-mode triggers are version ${st.version}, this rowtrail installs ${PRECISE_VERSION}`,
+            'rowtrail setup (replaces the old version)',
+          ),
+        );
       else {
         const want = preciseTablesOf(source);
         const missing = want ? want.filter((t) => !st.tables.includes(t)) : [];
-        if (missing.length) out.push(warn('identity_precise', `no identity trigger on ${missing.join(', ')}: those writes fall back to sampling`, 'rowtrail setup'));
+        if (missing.length)
+          out.push(
+            warn('identity_precise', `no identity trigger on ${missing.join(', ')}: those writes fall back to sampling`, 'rowtrail setup'),
+          );
         else if (!!source.preciseNative !== st.native)
           out.push(
             warn(
@@ -88,8 +100,21 @@ async function postgresChecks(source: SourceConfig, url: string): Promise<Identi
               'rowtrail setup (replaces it)',
             ),
           );
-        else out.push(ok('identity_precise', `precise identity v${st.version}${st.native ? ' (native trigger)' : ''} on ${st.tables.length} table(s)`));
-        if (!st.ddl) out.push(warn('identity_ddl', 'DDL event triggers missing: DDL is not attributed and new tables get no identity trigger', 'rowtrail setup as a superuser'));
+        else
+          out.push(
+            ok(
+              'identity_precise',
+              `precise identity v${st.version}${st.native ? ' (native trigger)' : ''} on ${st.tables.length} table(s)`,
+            ),
+          );
+        if (!st.ddl)
+          out.push(
+            warn(
+              'identity_ddl',
+              'DDL event triggers missing: DDL is not attributed and new tables get no identity trigger',
+              'rowtrail setup as a superuser',
+            ),
+          );
       }
       if (st.publicCanEmit)
         out.push(
@@ -100,7 +125,13 @@ async function postgresChecks(source: SourceConfig, url: string): Promise<Identi
           ),
         );
     } else if (st.version !== null) {
-      out.push(warn('identity_precise', 'precise-mode triggers are installed but this source is in sampling mode', 'identity: precise, or rowtrail setup --uninstall'));
+      out.push(
+        warn(
+          'identity_precise',
+          'precise-mode triggers are installed but this source is in sampling mode',
+          'identity: precise, or rowtrail setup --uninstall',
+        ),
+      );
     }
     const limited = await activityVisibility(c);
     const me = (await c.query('SELECT current_user AS u')).rows[0].u as string;
@@ -110,13 +141,19 @@ async function postgresChecks(source: SourceConfig, url: string): Promise<Identi
         : ok('identity_sampling', 'the sampler can see every session in pg_stat_activity'),
     );
     const inForce = mode === 'precise' && st.version !== null ? 'precise' : 'sampling';
-    return { checks: out, ctx: { kind: 'postgres', mode: inForce, sinceMs: inForce === 'precise' ? await preciseSince(c, source.name) : null } };
+    return {
+      checks: out,
+      ctx: { kind: 'postgres', mode: inForce, sinceMs: inForce === 'precise' ? await preciseSince(c, source.name) : null },
+    };
   } finally {
     await c.end().catch(() => undefined);
   }
 }
 
-const HISTORY_SETTINGS = ['performance_schema_consumer_events_statements_current=ON', 'performance_schema_consumer_events_statements_history_long=ON'];
+const HISTORY_SETTINGS = [
+  'performance_schema_consumer_events_statements_current=ON',
+  'performance_schema_consumer_events_statements_history_long=ON',
+];
 
 /**
  * What the MySQL/MariaDB sampler needs: PROCESS (other users' sessions), performance_schema on, its statement
@@ -135,17 +172,27 @@ async function mysqlChecks(url: string): Promise<IdentityLines> {
     else if (g.all || g.has(/\bPROCESS\b/)) out.push(ok('identity_process', `${account} has PROCESS (the sampler sees every session)`));
     else
       out.push(
-        warn('identity_process', `${account} lacks PROCESS: only its own sessions are visible, other users' transactions stay unknown`, `GRANT PROCESS ON *.* TO ${account}`, {
-          grants: [grantOn('PROCESS', '*.*', account)],
-        }),
+        warn(
+          'identity_process',
+          `${account} lacks PROCESS: only its own sessions are visible, other users' transactions stay unknown`,
+          `GRANT PROCESS ON *.* TO ${account}`,
+          {
+            grants: [grantOn('PROCESS', '*.*', account)],
+          },
+        ),
       );
     const psOn = Number((await query<{ ps: string }>(c, 'SELECT @@performance_schema AS ps'))[0]?.ps) === 1;
     const psRead = !!g && (g.all || g.onSchema('performance_schema', 'SELECT'));
     if (!psRead)
       out.push(
-        warn('identity_ps_grant', `${account} may not read performance_schema (statement history, threads)`, `GRANT SELECT ON performance_schema.* TO ${account}`, {
-          grants: [psGrant],
-        }),
+        warn(
+          'identity_ps_grant',
+          `${account} may not read performance_schema (statement history, threads)`,
+          `GRANT SELECT ON performance_schema.* TO ${account}`,
+          {
+            grants: [psGrant],
+          },
+        ),
       );
     if (!psOn) {
       out.push(
@@ -175,7 +222,15 @@ async function mysqlChecks(url: string): Promise<IdentityLines> {
               ),
         );
       } catch (e) {
-        out.push(cannot('identity_history', 'the statement history consumers', oneLine(classify(e, info)), `GRANT SELECT ON performance_schema.* TO ${account}`, { grants: [psGrant] }));
+        out.push(
+          cannot(
+            'identity_history',
+            'the statement history consumers',
+            oneLine(classify(e, info)),
+            `GRANT SELECT ON performance_schema.* TO ${account}`,
+            { grants: [psGrant] },
+          ),
+        );
       }
     }
     return { checks: out, ctx: { kind: 'mysql' } };

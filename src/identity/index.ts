@@ -32,7 +32,14 @@ export {
 export { PostgresSampler, activityVisibility } from './postgres-sampler.js';
 export { MysqlSampler, historyAvailability } from './mysql-sampler.js';
 export { identityDoctor, preciseTablesOf } from './doctor.js';
-export { preciseSources, preciseTablesFor, preciseRegisterStatements, preciseUninstallFor, runInTransaction, type ScopedUninstall } from './precise-scope.js';
+export {
+  preciseSources,
+  preciseTablesFor,
+  preciseRegisterStatements,
+  preciseUninstallFor,
+  runInTransaction,
+  type ScopedUninstall,
+} from './precise-scope.js';
 
 export interface Identity {
   resolver: IdentityResolver;

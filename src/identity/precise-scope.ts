@@ -99,7 +99,11 @@ export interface ScopedUninstall {
  * What uninstalling precise mode for `source` (watching `tables`, null = all) must run. Without a registry
  * (an install older than it) the triggers on tables outside this source's list are left alone too.
  */
-export async function preciseUninstallFor(client: SqlClient, source: string, tables: readonly string[] | null): Promise<ScopedUninstall | null> {
+export async function preciseUninstallFor(
+  client: SqlClient,
+  source: string,
+  tables: readonly string[] | null,
+): Promise<ScopedUninstall | null> {
   const st = await preciseStatus(client);
   if (st.version === null) return null;
   const reg = await preciseSources(client);

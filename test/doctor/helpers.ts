@@ -29,9 +29,15 @@ export function writeConfig(dir: string, kind: 'postgres' | 'mysql', url: string
   return f;
 }
 
-export async function doctorJson(config: string): Promise<{ r: CliResult; checks: DoctorLine[]; summary: DoctorSummary; byId: Record<string, DoctorLine[]> }> {
+export async function doctorJson(
+  config: string,
+): Promise<{ r: CliResult; checks: DoctorLine[]; summary: DoctorSummary; byId: Record<string, DoctorLine[]> }> {
   const r = await runCli(['doctor', '--config', config, '--json']);
-  const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const checks = lines.filter((l) => !l.summary) as DoctorLine[];
   const summary = lines.find((l) => l.summary)?.summary as DoctorSummary;
   const byId: Record<string, DoctorLine[]> = {};

@@ -30,7 +30,11 @@ async function changes(config: string, store: string, n: number, daemon: ReturnT
     await new Promise((res) => setTimeout(res, 200));
   }
   const r = await runCli(['changes', '--config', config, '--json']);
-  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChangeEvent);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ChangeEvent);
 }
 
 /** Waits until the source stored its start position (MariaDB starts at the binlog's end: earlier writes are not its). */
@@ -75,7 +79,11 @@ describe('least-privilege roles on MariaDB', () => {
 
   it('capture (doctor clean, watch attributes), then undo with the undo role only', { timeout: 120_000 }, async () => {
     m = await startMariadb({
-      args: ['--performance-schema=ON', '--performance-schema-consumer-events-statements-current=ON', '--performance-schema-consumer-events-statements-history-long=ON'],
+      args: [
+        '--performance-schema=ON',
+        '--performance-schema-consumer-events-statements-current=ON',
+        '--performance-schema-consumer-events-statements-history-long=ON',
+      ],
     });
     await m.sql(`CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, v VARCHAR(20))`);
     // Exactly the README's grants.
@@ -98,7 +106,9 @@ describe('least-privilege roles on MariaDB', () => {
       await started(join(dir, 'data'), daemon);
       // And the identity sampler is connected (its connection names itself in the connect attributes).
       for (let i = 0; i < 300; i++) {
-        const n = await m.sql(`SELECT COUNT(*) FROM performance_schema.session_connect_attrs WHERE ATTR_NAME = 'program_name' AND ATTR_VALUE = 'rowtrail-sampler'`);
+        const n = await m.sql(
+          `SELECT COUNT(*) FROM performance_schema.session_connect_attrs WHERE ATTR_NAME = 'program_name' AND ATTR_VALUE = 'rowtrail-sampler'`,
+        );
         if (Number(n.trim()) > 0) break;
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -113,7 +123,10 @@ describe('least-privilege roles on MariaDB', () => {
         // The capture role's grants are enough for the sampler: it sees other users' sessions and statement history
         // (MariaDB attribution is inferred and may miss a transaction; it must never name a wrong user).
         expect(daemon.output()).not.toContain('identity sampling limited');
-        expect(evs.some((e) => e.actor.user === 'app'), JSON.stringify(evs.map((e) => e.actor)) + daemon.output()).toBe(true);
+        expect(
+          evs.some((e) => e.actor.user === 'app'),
+          JSON.stringify(evs.map((e) => e.actor)) + daemon.output(),
+        ).toBe(true);
         for (const e of evs) expect([undefined, 'app']).toContain(e.actor.user);
       } finally {
         await app.end();
@@ -121,10 +134,17 @@ describe('least-privilege roles on MariaDB', () => {
     } finally {
       await stop(daemon);
     }
-    const undo = await runCli(['undo', '--config', undoConfig(dir, 'mysql', m.url('shop', 'rowtrail_undo', 'und'), '    tables: [shop.items]\n'), '--actor', 'app', '--apply', '--yes']);
+    const undo = await runCli([
+      'undo',
+      '--config',
+      undoConfig(dir, 'mysql', m.url('shop', 'rowtrail_undo', 'und'), '    tables: [shop.items]\n'),
+      '--actor',
+      'app',
+      '--apply',
+      '--yes',
+    ]);
     expect(undo.code, undo.stderr).toBe(0);
     expect((await m.sql('SELECT COUNT(*) FROM shop.items')).trim()).toBe('0');
-
   });
 });
 
@@ -138,9 +158,12 @@ describe('least-privilege roles on PostgreSQL', () => {
     const app = `app_${rnd}`;
     await pg.psql(`CREATE TABLE items (id int PRIMARY KEY, v text)`, db);
     // Exactly the README's grants.
-    await pg.psql(`CREATE ROLE ${cap} LOGIN REPLICATION; GRANT pg_read_all_stats TO ${cap};
+    await pg.psql(
+      `CREATE ROLE ${cap} LOGIN REPLICATION; GRANT pg_read_all_stats TO ${cap};
       CREATE ROLE ${und} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON items TO ${und};
-      CREATE ROLE ${app} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON items TO ${app}`, db);
+      CREATE ROLE ${app} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON items TO ${app}`,
+      db,
+    );
     const dir = tempDir('lp-pg');
     const extra = `    tables: [public.items]\n    identity: precise\n    slot: lp_${rnd}\n    publication: lp_${rnd}\n`;
     const dbaConfig = writeConfig(dir, 'postgres', pg.url(db), extra);

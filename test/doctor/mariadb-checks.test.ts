@@ -29,18 +29,25 @@ describe('MariaDB doctor with partial grants', () => {
     const { byId } = await doctorJson(writeConfig(tempDir('pk-repl'), 'mysql', m.url('test', 'repl', 'pw')));
     expect(byId.primary_key).toHaveLength(1);
     expect(byId.primary_key[0].level).toBe('warn');
-    expect(byId.primary_key[0].message).toMatch(/^cannot check primary keys of test\.\*: 'repl'@'%' may not read it; needs SELECT on test\.\*/);
+    expect(byId.primary_key[0].message).toMatch(
+      /^cannot check primary keys of test\.\*: 'repl'@'%' may not read it; needs SELECT on test\.\*/,
+    );
     expect(byId.primary_key[0].fix).toBe("GRANT SELECT ON `test`.* TO 'repl'@'%'");
   });
 
   it('with SELECT, names exactly the tables without a primary key', async () => {
     const { byId } = await doctorJson(writeConfig(tempDir('pk-sel'), 'mysql', m.url('test', 'sel', 'pw')));
     expect(byId.primary_key).toHaveLength(1);
-    expect(byId.primary_key[0]).toMatchObject({ level: 'warn', message: expect.stringMatching(/^2 watched table\(s\) without a primary key .*: test\.(n1|u1), test\.(n1|u1)$/) });
+    expect(byId.primary_key[0]).toMatchObject({
+      level: 'warn',
+      message: expect.stringMatching(/^2 watched table\(s\) without a primary key .*: test\.(n1|u1), test\.(n1|u1)$/),
+    });
   });
 
   it("names a typo'd watched table, and tells a table it may not read from a missing one", async () => {
-    const { byId } = await doctorJson(writeConfig(tempDir('typo'), 'mysql', m.url('test', 'sel', 'pw'), '    tables: [test.a1, test.a1x]\n'));
+    const { byId } = await doctorJson(
+      writeConfig(tempDir('typo'), 'mysql', m.url('test', 'sel', 'pw'), '    tables: [test.a1, test.a1x]\n'),
+    );
     expect(byId.tables).toEqual([expect.objectContaining({ level: 'fail', message: 'watched table test.a1x does not exist' })]);
     // What the source calls at start to warn (missingTables): a user without SELECT cannot tell.
     for (const [user, want] of [
@@ -65,7 +72,11 @@ describe('MariaDB doctor with partial grants', () => {
     const good = await runCli(['setup', '--config', writeConfig(tempDir('pw-ok'), 'mysql', m.url('test', 'sel', 'pw'))]);
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('nothing to create on MySQL/MariaDB; the binlog settings and grants are ready for capture');
-    const typo = await runCli(['setup', '--config', writeConfig(tempDir('pw-typo'), 'mysql', m.url('test', 'sel', 'pw'), '    tables: [test.nope]\n')]);
+    const typo = await runCli([
+      'setup',
+      '--config',
+      writeConfig(tempDir('pw-typo'), 'mysql', m.url('test', 'sel', 'pw'), '    tables: [test.nope]\n'),
+    ]);
     expect(typo.code).toBe(1);
     expect(typo.stderr).toMatch(/watched table\(s\) not found: test\.nope/);
   });
@@ -81,8 +92,15 @@ describe('attribution advice', () => {
   });
   it('on PostgreSQL, names the mode in force and the window since precise mode was installed', () => {
     const since = Date.parse('2026-11-29T10:00:00Z');
-    const c = attributionCheck({ attributed: 10, exact: 10, inferred: 0, unknown: 0 }, { kind: 'postgres', mode: 'precise', sinceMs: since })!;
-    expect(c).toMatchObject({ level: 'ok', message: 'precise mode: attributed 100.0% of 10 transactions since precise mode was installed (2026-11-29T10:00:00.000Z) (exact 100.0%, inferred 0.0%, unknown 0.0%)' });
+    const c = attributionCheck(
+      { attributed: 10, exact: 10, inferred: 0, unknown: 0 },
+      { kind: 'postgres', mode: 'precise', sinceMs: since },
+    )!;
+    expect(c).toMatchObject({
+      level: 'ok',
+      message:
+        'precise mode: attributed 100.0% of 10 transactions since precise mode was installed (2026-11-29T10:00:00.000Z) (exact 100.0%, inferred 0.0%, unknown 0.0%)',
+    });
     expect(attributionCheck(stats, { kind: 'postgres', mode: 'sampling' })!.fix).toMatch(/identity: precise/);
   });
 });

@@ -38,7 +38,9 @@ describe('doctor on a fresh MariaDB', () => {
     expect(first.byId.primary_key).toHaveLength(1);
     expect(first.byId.primary_key[0].message).toMatch(/^cannot check primary keys .*test\.keyed.*needs SELECT/);
     expect(first.summary.restartFor).toEqual(expect.arrayContaining(['log_bin', 'performance_schema']));
-    expect(first.summary.settings).toEqual(expect.arrayContaining(['log_bin=binlog', 'binlog_format=ROW', 'binlog_row_metadata=FULL', 'performance_schema=ON']));
+    expect(first.summary.settings).toEqual(
+      expect.arrayContaining(['log_bin=binlog', 'binlog_format=ROW', 'binlog_row_metadata=FULL', 'performance_schema=ON']),
+    );
     expect(first.summary.grants.length).toBeGreaterThan(0);
 
     // What a DBA does with it: the block into my.cnf, the grants as root, one restart.

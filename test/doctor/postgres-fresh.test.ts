@@ -18,7 +18,22 @@ const run = promisify(execFile);
 async function psqlFile(pg: PgServer, sql: string, db: string): Promise<void> {
   const f = join(tempDir('sql'), 'setup.sql');
   writeFileSync(f, sql);
-  await run(join(pg.bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', db, '-f', f]);
+  await run(join(pg.bin, 'psql'), [
+    '-X',
+    '-q',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(pg.port),
+    '-U',
+    'postgres',
+    '-d',
+    db,
+    '-f',
+    f,
+  ]);
 }
 
 describe('doctor on a fresh PostgreSQL', () => {
@@ -61,7 +76,9 @@ describe('doctor on a fresh PostgreSQL', () => {
     const refused = await runCli(['setup', '--config', config, '--replica-identity', 'full']);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-    expect(refused.stderr).toMatch(/role rt cannot run setup of app: .*CREATE on database app.*table owner or a superuser: public\.keyed.*rowtrail setup --dry-run --source app/);
+    expect(refused.stderr).toMatch(
+      /role rt cannot run setup of app: .*CREATE on database app.*table owner or a superuser: public\.keyed.*rowtrail setup --dry-run --source app/,
+    );
 
     // The DBA runs the preview's SQL as a superuser.
     const sql = (await runCli(['setup', '--config', config, '--dry-run', '--replica-identity', 'full'])).stdout;

@@ -20,7 +20,10 @@ describe('doctor after a switch to precise mode', () => {
     const store = join(dir, 'data');
     const write = (file: string, user: string, identity: string) => {
       const f = join(dir, file);
-      writeFileSync(f, `sources:\n  - name: app\n    kind: postgres\n    url: ${pg.url(db, user)}\n    tables: [public.t]\n    identity: ${identity}\n    slot: sw_${db}\n    publication: sw\nstore:\n  path: ${store}\n`);
+      writeFileSync(
+        f,
+        `sources:\n  - name: app\n    kind: postgres\n    url: ${pg.url(db, user)}\n    tables: [public.t]\n    identity: ${identity}\n    slot: sw_${db}\n    publication: sw\nstore:\n  path: ${store}\n`,
+      );
       return f;
     };
     const count = () => {
@@ -55,7 +58,9 @@ describe('doctor after a switch to precise mode', () => {
 
     // The capture role (no access to schema rowtrail) runs doctor.
     const { byId } = await doctorJson(write('capture.yaml', cap, 'precise'));
-    expect(byId.identity_rate[0].message).toMatch(/^precise mode: attributed 100\.0% of 2 transactions since precise mode was installed \(/);
+    expect(byId.identity_rate[0].message).toMatch(
+      /^precise mode: attributed 100\.0% of 2 transactions since precise mode was installed \(/,
+    );
     await pg.psql(`SELECT pg_drop_replication_slot('sw_${db}')`);
   });
 });

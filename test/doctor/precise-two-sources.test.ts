@@ -11,7 +11,7 @@ import { tempDir } from './helpers.js';
 
 describe('precise mode, two sources on one database', () => {
   const pg = sharedPg();
-  it('setup keeps the other source\'s triggers; uninstall removes only its own', async () => {
+  it("setup keeps the other source's triggers; uninstall removes only its own", async () => {
     const db = await pg.freshDatabase('twosrc');
     await pg.psql(`CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY)`, db);
     const dir = tempDir('twosrc');
@@ -20,7 +20,9 @@ describe('precise mode, two sources on one database', () => {
       `  - name: ${name}\n    kind: postgres\n    url: ${pg.url(db)}\n    tables: [${table}]\n    identity: precise\n    slot: ${name}_${db}\n    publication: ${name}\n`;
     writeFileSync(config, `sources:\n${src('one', 'public.a')}${src('two', 'public.b')}store:\n  path: ${join(dir, 'data')}\n`);
     const triggers = async () =>
-      (await pg.psql(`SELECT string_agg(tgrelid::regclass::text, ',' ORDER BY 1) FROM pg_trigger WHERE tgname = 'rowtrail_session'`, db)).trim();
+      (
+        await pg.psql(`SELECT string_agg(tgrelid::regclass::text, ',' ORDER BY 1) FROM pg_trigger WHERE tgname = 'rowtrail_session'`, db)
+      ).trim();
     const schema = async () => (await pg.psql(`SELECT count(*) FROM pg_namespace WHERE nspname = 'rowtrail'`, db)).trim();
 
     for (const name of ['one', 'two']) {

@@ -10,11 +10,14 @@ import { Store } from '../../store/index.js';
 import { identityDoctor } from '../../identity/index.js';
 
 /** Why undo's role is not checked here: it is a different role, used only by `undo --apply`. */
-const UNDO_NOTE = 'undo --apply connects with its own role (SELECT, INSERT, UPDATE, DELETE on the watched tables) and checks those privileges itself before it writes';
+const UNDO_NOTE =
+  'undo --apply connects with its own role (SELECT, INSERT, UPDATE, DELETE on the watched tables) and checks those privileges itself before it writes';
 
 export function registerDoctor(program: Command): void {
   common(program.command('doctor'))
-    .description('check everything each source needs in one run; one line per problem with the fix, then one settings block and one grant block')
+    .description(
+      'check everything each source needs in one run; one line per problem with the fix, then one settings block and one grant block',
+    )
     .option('--source <name>', 'only this source')
     .action(async (opts: CommonOpts & { source?: string }) => {
       const cfg = configFrom(opts);
@@ -31,7 +34,9 @@ export function registerDoctor(program: Command): void {
           const kind = sourceKind(s);
           const checks = await kind.doctor(url, s, { position: store?.position(s.name) ?? null });
           if (!checks.some((c) => c.id === 'connect' && c.level === 'fail')) {
-            checks.push(...(await identityDoctor(s, { url, kind: s.kind, attribution: (since) => store?.attribution(s.name, since) ?? null })));
+            checks.push(
+              ...(await identityDoctor(s, { url, kind: s.kind, attribution: (since) => store?.attribution(s.name, since) ?? null })),
+            );
           }
           failed += checks.filter((c) => c.level === 'fail').length;
           const summary = fixSummary(checks, (g) => kind.grantStatements(g));

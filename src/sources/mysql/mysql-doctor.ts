@@ -46,7 +46,15 @@ export async function mysqlDoctor(url: string, cfg: SourceConfig, opts: MysqlDoc
     conn = await connect(info);
   } catch (e) {
     const err = classify(e, info);
-    return [fail('connect', oneLine(err), err.code === 'AUTH' ? 'check the user and password (ROWTRAIL_<NAME>_PASSWORD or the url)' : `check that the server runs at ${info.host}:${info.port}`)];
+    return [
+      fail(
+        'connect',
+        oneLine(err),
+        err.code === 'AUTH'
+          ? 'check the user and password (ROWTRAIL_<NAME>_PASSWORD or the url)'
+          : `check that the server runs at ${info.host}:${info.port}`,
+      ),
+    ];
   }
   const c = conn;
   try {
@@ -57,11 +65,16 @@ export async function mysqlDoctor(url: string, cfg: SourceConfig, opts: MysqlDoc
     checks.push(ok('connect', `connected to ${f.mariadb ? 'MariaDB' : 'MySQL'} ${f.version} at ${info.host}:${info.port} as ${account}`));
     const [maj, min] = f.version.split(/[.-]/).map(Number);
     const supported = f.mariadb ? maj > 10 || (maj === 10 && min >= 6) : maj >= 8;
-    checks.push(supported ? ok('version', `server version ${f.version} is supported`) : warn('version', `server version ${f.version} is older than supported (MySQL 8.0+, MariaDB 10.6+)`, 'upgrade the server'));
+    checks.push(
+      supported
+        ? ok('version', `server version ${f.version} is supported`)
+        : warn('version', `server version ${f.version} is older than supported (MySQL 8.0+, MariaDB 10.6+)`, 'upgrade the server'),
+    );
     checks.push(...settingChecks(f));
     checks.push(...(await guarded('grants', 'replication grants', info, () => grantChecks(c, info.user, account))));
     checks.push(...(await guarded('server_id', 'the server id', info, () => serverIdChecks(c, f, cfg, account))));
-    if (f.logBin) checks.push(...(await guarded('binlog_retention', 'binlog retention', info, () => retentionChecks(c, opts.position ?? null))));
+    if (f.logBin)
+      checks.push(...(await guarded('binlog_retention', 'binlog retention', info, () => retentionChecks(c, opts.position ?? null))));
     checks.push(...(await guarded('tables', 'the watched tables', info, () => tableChecks(c, cfg, info.database, account))));
     return checks;
   } finally {
@@ -82,15 +95,25 @@ function settingChecks(f: ServerFacts): Check[] {
   ] as const)
     if (!has(id)) out.push(ok(id, msg));
   if (!has('binlog_transaction_compression'))
-    out.push(ok('binlog_compression', f.logBinCompress ? 'log_bin_compress=ON: MariaDB compressed row events are decoded' : 'binlog transaction compression is off'));
+    out.push(
+      ok(
+        'binlog_compression',
+        f.logBinCompress ? 'log_bin_compress=ON: MariaDB compressed row events are decoded' : 'binlog transaction compression is off',
+      ),
+    );
   if (!has('binlog_row_value_options')) out.push(ok('binlog_row_value_options', 'binlog_row_value_options is empty (full JSON images)'));
   if (f.mariadb) {
     out.push(
       f.annotateRows
         ? ok('binlog_annotate_row_events', 'binlog_annotate_row_events=ON (statements available for attribution)')
-        : warn('binlog_annotate_row_events', 'binlog_annotate_row_events=OFF: DML carries no statement text, attribution degrades', `SET GLOBAL binlog_annotate_row_events=ON; ${MY_CNF}`, {
-            settings: ['binlog_annotate_row_events=ON'],
-          }),
+        : warn(
+            'binlog_annotate_row_events',
+            'binlog_annotate_row_events=OFF: DML carries no statement text, attribution degrades',
+            `SET GLOBAL binlog_annotate_row_events=ON; ${MY_CNF}`,
+            {
+              settings: ['binlog_annotate_row_events=ON'],
+            },
+          ),
     );
   }
   return out;
@@ -103,7 +126,11 @@ async function grantChecks(conn: Conn, user: string, account: string): Promise<C
   const client = g.all || g.has(/REPLICATION CLIENT|BINLOG MONITOR|SUPER\b/);
   const missing = [!slave && 'REPLICATION SLAVE', !client && 'REPLICATION CLIENT'].filter(Boolean) as string[];
   if (!missing.length) return [ok('grants', `${user} has REPLICATION SLAVE and REPLICATION CLIENT`)];
-  return [fail('grants', `${user} lacks ${missing.join(' and ')}`, `GRANT ${missing.join(', ')} ON *.* TO ${account}`, { grants: missing.map((p) => grantOn(p, '*.*', account)) })];
+  return [
+    fail('grants', `${user} lacks ${missing.join(' and ')}`, `GRANT ${missing.join(', ')} ON *.* TO ${account}`, {
+      grants: missing.map((p) => grantOn(p, '*.*', account)),
+    }),
+  ];
 }
 
 async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig, account: string): Promise<Check[]> {
@@ -129,7 +156,13 @@ async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig, acc
   }
   const clash = hosts.find((h) => Number(h.Server_id) === id && !String(h.Host ?? '').startsWith(`rowtrail-${cfg.name}`));
   if (clash) {
-    return [fail('server_id', `serverId ${id} is already used by replica ${String(clash.Host ?? '?')}`, `set sources[].serverId of ${cfg.name} to a number no other replica uses`)];
+    return [
+      fail(
+        'server_id',
+        `serverId ${id} is already used by replica ${String(clash.Host ?? '?')}`,
+        `set sources[].serverId of ${cfg.name} to a number no other replica uses`,
+      ),
+    ];
   }
   return [ok('server_id', `serverId ${id} is unique among the server's replicas`)];
 }
@@ -144,11 +177,19 @@ async function retentionChecks(conn: Conn, position: string | null): Promise<Che
   const secs = m.get('binlog_expire_logs_seconds') || (m.get('expire_logs_days') ?? 0) * 86400;
   if (secs > 0 && secs < 86400)
     out.push(
-      warn('binlog_retention', `binlogs are kept ${Math.round(secs / 3600)} h: a longer stop of rowtrail loses its position`, 'SET GLOBAL binlog_expire_logs_seconds=604800 (7 days)', {
-        settings: ['binlog_expire_logs_seconds=604800'],
-      }),
+      warn(
+        'binlog_retention',
+        `binlogs are kept ${Math.round(secs / 3600)} h: a longer stop of rowtrail loses its position`,
+        'SET GLOBAL binlog_expire_logs_seconds=604800 (7 days)',
+        {
+          settings: ['binlog_expire_logs_seconds=604800'],
+        },
+      ),
     );
-  else out.push(ok('binlog_retention', secs > 0 ? `binlogs are kept ${Math.round(secs / 86400)} days` : 'binlogs are kept until purged by hand'));
+  else
+    out.push(
+      ok('binlog_retention', secs > 0 ? `binlogs are kept ${Math.round(secs / 86400)} days` : 'binlogs are kept until purged by hand'),
+    );
   if (!position) return out;
   let purged = false;
   try {
@@ -169,7 +210,11 @@ async function retentionChecks(conn: Conn, position: string | null): Promise<Che
   }
   out.push(
     purged
-      ? fail('position', `the binlog holding the stored position ${position} was purged: a restart cannot resume`, "reset this source's stored position to capture from now (changes in the gap are lost), and raise binlog retention")
+      ? fail(
+          'position',
+          `the binlog holding the stored position ${position} was purged: a restart cannot resume`,
+          "reset this source's stored position to capture from now (changes in the gap are lost), and raise binlog retention",
+        )
       : ok('position', `the stored position ${position} is still in the binlog`),
   );
   return out;
@@ -187,7 +232,8 @@ async function tableChecks(conn: Conn, cfg: SourceConfig, database: string | nul
   const blind: string[] = [];
   if (cfg.tables?.length) {
     const probe = await missingTables(conn, cfg, database);
-    for (const t of probe.missing) out.push(fail('tables', `watched table ${t} does not exist`, `create it, or remove it from sources[].tables of ${cfg.name}`));
+    for (const t of probe.missing)
+      out.push(fail('tables', `watched table ${t} does not exist`, `create it, or remove it from sources[].tables of ${cfg.name}`));
     blind.push(...probe.unknown);
     for (const t of probe.readable) readable.push({ db: t.slice(0, t.indexOf('.')), t: t.slice(t.indexOf('.') + 1) });
   } else {

@@ -32,7 +32,9 @@ export interface GrantSet {
  * has no other view of one's own grants that includes all levels; the statement format is stable.
  */
 export async function globalGrants(conn: Conn): Promise<GrantSet> {
-  const lines = (await query<Record<string, string>>(conn, 'SHOW GRANTS FOR CURRENT_USER()')).map((r) => String(Object.values(r)[0]).toUpperCase());
+  const lines = (await query<Record<string, string>>(conn, 'SHOW GRANTS FOR CURRENT_USER()')).map((r) =>
+    String(Object.values(r)[0]).toUpperCase(),
+  );
   const global = lines.filter((g) => /\bON\s+\*\.\*\s+TO\b/.test(g)).join(' ');
   const all = /GRANT ALL PRIVILEGES ON \*\.\*/.test(global);
   return {

@@ -25,32 +25,60 @@ export function settingProblems(f: ServerFacts): Check[] {
     );
   }
   if (f.binlogFormat !== 'ROW')
-    out.push(fail('binlog_format', `binlog_format is ${f.binlogFormat}, rows cannot be captured`, `SET GLOBAL binlog_format=ROW; ${MY_CNF}`, { settings: ['binlog_format=ROW'] }));
+    out.push(
+      fail('binlog_format', `binlog_format is ${f.binlogFormat}, rows cannot be captured`, `SET GLOBAL binlog_format=ROW; ${MY_CNF}`, {
+        settings: ['binlog_format=ROW'],
+      }),
+    );
   if (f.rowImage !== 'FULL')
     out.push(
-      fail('binlog_row_image', `binlog_row_image is ${f.rowImage}: no full before/after images`, `SET GLOBAL binlog_row_image=FULL; ${MY_CNF}`, {
-        settings: ['binlog_row_image=FULL'],
-      }),
+      fail(
+        'binlog_row_image',
+        `binlog_row_image is ${f.rowImage}: no full before/after images`,
+        `SET GLOBAL binlog_row_image=FULL; ${MY_CNF}`,
+        {
+          settings: ['binlog_row_image=FULL'],
+        },
+      ),
     );
   if (f.rowMetadata !== 'FULL')
     out.push(
       f.rowMetadata === null
-        ? fail('binlog_row_metadata', `this server (${f.version}) has no binlog_row_metadata: column names are not logged`, 'upgrade to MySQL 8.0+ or MariaDB 10.6+')
-        : fail('binlog_row_metadata', `binlog_row_metadata is ${f.rowMetadata}: column names are not logged`, `SET GLOBAL binlog_row_metadata=FULL; ${MY_CNF}`, {
-            settings: ['binlog_row_metadata=FULL'],
-          }),
+        ? fail(
+            'binlog_row_metadata',
+            `this server (${f.version}) has no binlog_row_metadata: column names are not logged`,
+            'upgrade to MySQL 8.0+ or MariaDB 10.6+',
+          )
+        : fail(
+            'binlog_row_metadata',
+            `binlog_row_metadata is ${f.rowMetadata}: column names are not logged`,
+            `SET GLOBAL binlog_row_metadata=FULL; ${MY_CNF}`,
+            {
+              settings: ['binlog_row_metadata=FULL'],
+            },
+          ),
     );
   if (f.trxCompression)
     out.push(
-      fail('binlog_transaction_compression', 'binlog transaction compression is on: compressed payloads cannot be decoded', `SET GLOBAL binlog_transaction_compression=OFF; ${MY_CNF}`, {
-        settings: ['binlog_transaction_compression=OFF'],
-      }),
+      fail(
+        'binlog_transaction_compression',
+        'binlog transaction compression is on: compressed payloads cannot be decoded',
+        `SET GLOBAL binlog_transaction_compression=OFF; ${MY_CNF}`,
+        {
+          settings: ['binlog_transaction_compression=OFF'],
+        },
+      ),
     );
   if (f.rowValueOptions && f.rowValueOptions.toUpperCase().includes('PARTIAL_JSON'))
     out.push(
-      fail('binlog_row_value_options', 'binlog_row_value_options=PARTIAL_JSON: JSON updates are logged as diffs', `SET GLOBAL binlog_row_value_options=''; ${MY_CNF}`, {
-        settings: ["binlog_row_value_options=''"],
-      }),
+      fail(
+        'binlog_row_value_options',
+        'binlog_row_value_options=PARTIAL_JSON: JSON updates are logged as diffs',
+        `SET GLOBAL binlog_row_value_options=''; ${MY_CNF}`,
+        {
+          settings: ["binlog_row_value_options=''"],
+        },
+      ),
     );
   return out;
 }

@@ -29,16 +29,27 @@ export async function mysqlSetup(url: string, cfg: SourceConfig, opts: SetupOpti
     const g = await globalGrants(conn).catch(() => null);
     const account = await accountOf(conn, info.user);
     if (g && !(g.all || (g.has(/REPLICATION (SLAVE|REPLICA)\b/) && g.has(/REPLICATION CLIENT|BINLOG MONITOR|SUPER\b/)))) {
-      problems.push(`${account} lacks REPLICATION SLAVE / REPLICATION CLIENT (fix: GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO ${account})`);
+      problems.push(
+        `${account} lacks REPLICATION SLAVE / REPLICATION CLIENT (fix: GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO ${account})`,
+      );
     }
     const probe = await missingTables(conn, cfg, info.database);
-    if (probe.missing.length) problems.push(`watched table(s) not found: ${probe.missing.join(', ')} (fix: create them or correct sources[].tables)`);
-    if (probe.unknown.length) res.notes.push(`cannot tell whether ${probe.unknown.join(', ')} exist: ${account} may not read them (GRANT SELECT to let doctor check)`);
+    if (probe.missing.length)
+      problems.push(`watched table(s) not found: ${probe.missing.join(', ')} (fix: create them or correct sources[].tables)`);
+    if (probe.unknown.length)
+      res.notes.push(
+        `cannot tell whether ${probe.unknown.join(', ')} exist: ${account} may not read them (GRANT SELECT to let doctor check)`,
+      );
     res.problems = problems;
     if (problems.length && !opts.dryRun) {
-      throw new RowtrailError('SERVER_SETTING', `${cfg.name}: capture cannot start: ${problems.join('; ')}; run rowtrail doctor for the settings block and GRANT`);
+      throw new RowtrailError(
+        'SERVER_SETTING',
+        `${cfg.name}: capture cannot start: ${problems.join('; ')}; run rowtrail doctor for the settings block and GRANT`,
+      );
     }
-    res.notes.push(`nothing to create on MySQL/MariaDB; ${problems.length ? `${problems.length} problem(s) to fix first (rowtrail doctor)` : 'the binlog settings and grants are ready for capture'}`);
+    res.notes.push(
+      `nothing to create on MySQL/MariaDB; ${problems.length ? `${problems.length} problem(s) to fix first (rowtrail doctor)` : 'the binlog settings and grants are ready for capture'}`,
+    );
     return res;
   } finally {
     close(conn);

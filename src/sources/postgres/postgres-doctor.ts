@@ -38,14 +38,25 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
     ).rows[0];
     checks.push(ok('connect', `connected to PostgreSQL ${s.version_text} as ${s.me}`));
     if (s.version < 140000) {
-      checks.push(warn('version', `PostgreSQL ${s.version_text}: before 14 there is no streaming of large transactions nor logical messages in pgoutput`, 'upgrade to PostgreSQL 14 or newer'));
+      checks.push(
+        warn(
+          'version',
+          `PostgreSQL ${s.version_text}: before 14 there is no streaming of large transactions nor logical messages in pgoutput`,
+          'upgrade to PostgreSQL 14 or newer',
+        ),
+      );
     }
     if (s.wal_level !== 'logical') {
       checks.push(
-        fail('wal_level', `wal_level is '${s.wal_level}'; logical decoding needs 'logical'`, `ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL`, {
-          settings: ['wal_level = logical'],
-          restart: true,
-        }),
+        fail(
+          'wal_level',
+          `wal_level is '${s.wal_level}'; logical decoding needs 'logical'`,
+          `ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL`,
+          {
+            settings: ['wal_level = logical'],
+            restart: true,
+          },
+        ),
       );
     } else checks.push(ok('wal_level', `wal_level is logical`));
     const slot = slotName(cfg);
@@ -61,22 +72,36 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
     const freeSlots = s.max_slots - s.used_slots;
     if (!slotRow && freeSlots < 1) {
       checks.push(
-        fail('max_replication_slots', `all ${s.max_slots} replication slots are in use`, `ALTER SYSTEM SET max_replication_slots = ${s.max_slots + 4}; then restart PostgreSQL`, {
-          settings: [`max_replication_slots = ${s.max_slots + 4}`],
-          restart: true,
-        }),
+        fail(
+          'max_replication_slots',
+          `all ${s.max_slots} replication slots are in use`,
+          `ALTER SYSTEM SET max_replication_slots = ${s.max_slots + 4}; then restart PostgreSQL`,
+          {
+            settings: [`max_replication_slots = ${s.max_slots + 4}`],
+            restart: true,
+          },
+        ),
       );
     } else checks.push(ok('max_replication_slots', `${s.used_slots} of ${s.max_slots} replication slots used`));
     if (s.max_senders - s.used_senders < 1) {
       checks.push(
-        fail('max_wal_senders', `all ${s.max_senders} WAL senders are in use`, `ALTER SYSTEM SET max_wal_senders = ${s.max_senders + 4}; then restart PostgreSQL`, {
-          settings: [`max_wal_senders = ${s.max_senders + 4}`],
-          restart: true,
-        }),
+        fail(
+          'max_wal_senders',
+          `all ${s.max_senders} WAL senders are in use`,
+          `ALTER SYSTEM SET max_wal_senders = ${s.max_senders + 4}; then restart PostgreSQL`,
+          {
+            settings: [`max_wal_senders = ${s.max_senders + 4}`],
+            restart: true,
+          },
+        ),
       );
     } else checks.push(ok('max_wal_senders', `${s.used_senders} of ${s.max_senders} WAL senders used`));
     if (!s.can_replicate) {
-      checks.push(fail('replication_role', `role ${s.me} lacks the REPLICATION attribute`, `ALTER ROLE ${quote(s.me)} REPLICATION;`, { grants: [`ALTER ROLE ${quote(s.me)} REPLICATION;`] }));
+      checks.push(
+        fail('replication_role', `role ${s.me} lacks the REPLICATION attribute`, `ALTER ROLE ${quote(s.me)} REPLICATION;`, {
+          grants: [`ALTER ROLE ${quote(s.me)} REPLICATION;`],
+        }),
+      );
     } else checks.push(ok('replication_role', `role ${s.me} may replicate`));
     if (s.encoding !== 'UTF8' && s.encoding !== 'SQL_ASCII') {
       checks.push(warn('encoding', `server_encoding is ${s.encoding}; rowtrail decodes text as UTF-8`, 'use a UTF8 database'));
@@ -85,23 +110,66 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
     // Who can create what is missing: this role, or a DBA running the SQL of setup --dry-run.
     const dba = `rowtrail setup --source ${cfg.name} (or a DBA runs the SQL of: rowtrail setup --dry-run --source ${cfg.name})`;
     if (!slotRow) checks.push(fail('slot', `replication slot '${slot}' does not exist`, s.can_replicate ? 'rowtrail setup' : dba));
-    else if (slotRow.plugin !== 'pgoutput') checks.push(fail('slot', `replication slot '${slot}' uses plugin ${slotRow.plugin}, not pgoutput`, `SELECT pg_drop_replication_slot('${slot}'); then rowtrail setup`));
-    else if (slotRow.wal_status === 'lost') checks.push(fail('slot', `replication slot '${slot}' was invalidated: changes after ${slotRow.confirmed} are lost`, `SELECT pg_drop_replication_slot('${slot}'); then rowtrail setup (and raise max_slot_wal_keep_size)`));
+    else if (slotRow.plugin !== 'pgoutput')
+      checks.push(
+        fail(
+          'slot',
+          `replication slot '${slot}' uses plugin ${slotRow.plugin}, not pgoutput`,
+          `SELECT pg_drop_replication_slot('${slot}'); then rowtrail setup`,
+        ),
+      );
+    else if (slotRow.wal_status === 'lost')
+      checks.push(
+        fail(
+          'slot',
+          `replication slot '${slot}' was invalidated: changes after ${slotRow.confirmed} are lost`,
+          `SELECT pg_drop_replication_slot('${slot}'); then rowtrail setup (and raise max_slot_wal_keep_size)`,
+        ),
+      );
     else {
-      checks.push(ok('slot', `slot '${slot}' at ${slotRow.confirmed}, ${slotRow.retained} of WAL retained${slotRow.active ? ', in use' : ''}`));
+      checks.push(
+        ok('slot', `slot '${slot}' at ${slotRow.confirmed}, ${slotRow.retained} of WAL retained${slotRow.active ? ', in use' : ''}`),
+      );
       if (storedPosition && slotRow.confirmed && compareLsn(storedPosition, slotRow.confirmed) < 0) {
-        checks.push(fail('position', `the store is at ${storedPosition} but the slot already confirmed ${slotRow.confirmed}: changes in between are not in the store (slot used by something else?)`, 'give rowtrail its own slot (sources[].slot)'));
+        checks.push(
+          fail(
+            'position',
+            `the store is at ${storedPosition} but the slot already confirmed ${slotRow.confirmed}: changes in between are not in the store (slot used by something else?)`,
+            'give rowtrail its own slot (sources[].slot)',
+          ),
+        );
       }
     }
 
-    const pubRow = (await client.query(`SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate AS all_ops FROM pg_publication WHERE pubname = $1`, [pub])).rows[0];
+    const pubRow = (
+      await client.query(
+        `SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate AS all_ops FROM pg_publication WHERE pubname = $1`,
+        [pub],
+      )
+    ).rows[0];
+    const needs = cfg.tables ? `needs CREATE on database ${s.db} and ownership of the tables` : 'FOR ALL TABLES needs a superuser';
     const canPublish = s.superuser || (s.can_create && !!cfg.tables);
-    if (!pubRow) checks.push(fail('publication', `publication '${pub}' does not exist${canPublish ? '' : ` and role ${s.me} cannot create it (${cfg.tables ? `needs CREATE on database ${s.db} and ownership of the tables` : 'FOR ALL TABLES needs a superuser'})`}`, canPublish ? 'rowtrail setup' : dba));
-    else if (!pubRow.all_ops) checks.push(warn('publication', `publication '${pub}' does not publish every operation (insert, update, delete, truncate)`, `ALTER PUBLICATION ${quote(pub)} SET (publish = 'insert, update, delete, truncate');`));
+    if (!pubRow)
+      checks.push(
+        fail(
+          'publication',
+          `publication '${pub}' does not exist` + (canPublish ? '' : ` and role ${s.me} cannot create it (${needs})`),
+          canPublish ? 'rowtrail setup' : dba,
+        ),
+      );
+    else if (!pubRow.all_ops)
+      checks.push(
+        warn(
+          'publication',
+          `publication '${pub}' does not publish every operation (insert, update, delete, truncate)`,
+          `ALTER PUBLICATION ${quote(pub)} SET (publish = 'insert, update, delete, truncate');`,
+        ),
+      );
     else checks.push(ok('publication', `publication '${pub}' ${pubRow.puballtables ? 'covers all tables' : 'exists'}`));
 
     const { found, missing } = await watchedTables(client, cfg.tables);
-    for (const m of missing) checks.push(fail('table', `watched table ${m} does not exist`, `create it, or remove it from sources[].tables`));
+    for (const m of missing)
+      checks.push(fail('table', `watched table ${m} does not exist`, `create it, or remove it from sources[].tables`));
     if (pubRow && !pubRow.puballtables && cfg.tables) {
       const inPub = await publicationTables(client, pub);
       const absent = cfg.tables.filter((t) => !inPub.has(t) && !missing.includes(t));
@@ -128,15 +196,35 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
         ),
       );
     }
-    if (nothing.length) checks.push(warn('replica_identity', `REPLICA IDENTITY NOTHING on ${names(nothing)}: no old values are logged`, 'rowtrail setup --replica-identity full'));
-    if (!defaults.length && !keyless.length && !nothing.length && found.length) checks.push(ok('replica_identity', `all ${found.length} watched table(s) log full before images`));
+    if (nothing.length)
+      checks.push(
+        warn(
+          'replica_identity',
+          `REPLICA IDENTITY NOTHING on ${names(nothing)}: no old values are logged`,
+          'rowtrail setup --replica-identity full',
+        ),
+      );
+    if (!defaults.length && !keyless.length && !nothing.length && found.length)
+      checks.push(ok('replica_identity', `all ${found.length} watched table(s) log full before images`));
     const notOwned = found.filter((t) => !t.canAlter);
     // Only while setup still has to alter them (precise-mode triggers missing are the identity lines' business).
     if (notOwned.length && !s.superuser && (defaults.length || nothing.length || keyless.length)) {
-      checks.push(warn('ownership', `role ${s.me} does not own ${names(notOwned)}: setup cannot alter them or install triggers`, `run setup as the owner, or ${dba}`));
+      checks.push(
+        warn(
+          'ownership',
+          `role ${s.me} does not own ${names(notOwned)}: setup cannot alter them or install triggers`,
+          `run setup as the owner, or ${dba}`,
+        ),
+      );
     }
     if (!cfg.tables && !s.superuser) {
-      checks.push(warn('publication_all_tables', `a publication FOR ALL TABLES needs a superuser; role ${s.me} is not`, 'list the tables in sources[].tables, or run setup as a superuser'));
+      checks.push(
+        warn(
+          'publication_all_tables',
+          `a publication FOR ALL TABLES needs a superuser; role ${s.me} is not`,
+          'list the tables in sources[].tables, or run setup as a superuser',
+        ),
+      );
     }
   } catch (e) {
     checks.push(cannot('query', 'the remaining items', classifyPgError(e, cfg).message));
@@ -147,7 +235,9 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
 }
 
 function names(ts: { schema: string; table: string }[]): string {
-  const shown = ts.slice(0, 8).map((t) => `${t.schema}.${t.table}`).join(', ');
+  const shown = ts
+    .slice(0, 8)
+    .map((t) => `${t.schema}.${t.table}`)
+    .join(', ');
   return ts.length > 8 ? `${shown} and ${ts.length - 8} more` : shown;
 }
-

@@ -73,7 +73,8 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
     if (lacking.length) {
       throw new RowtrailError(
         'PERMISSION',
-        `role ${role.me} cannot run setup of ${cfg.name}: ${lacking.join('; ')}. Grant that, or have a DBA (a superuser or the tables' owner) run the SQL printed by: rowtrail setup --dry-run --source ${cfg.name}`,
+        `role ${role.me} cannot run setup of ${cfg.name}: ${lacking.join('; ')}. Grant that, or have a DBA (a superuser or ` +
+          `the tables' owner) run the SQL printed by: rowtrail setup --dry-run --source ${cfg.name}`,
       );
     }
     for (const s of steps) {
@@ -101,7 +102,9 @@ function missingPrivileges(role: Role, steps: Step[]): string[] {
     out.push(`the replication slot needs the REPLICATION attribute (ALTER ROLE ${quoteIdent(role.me)} REPLICATION)`);
   }
   if (needs.some((n) => n.kind === 'create') && !role.create) {
-    out.push(`the publication and schema rowtrail need CREATE on database ${role.db} (GRANT CREATE ON DATABASE ${quoteIdent(role.db)} TO ${quoteIdent(role.me)})`);
+    out.push(
+      `the publication and schema rowtrail need CREATE on database ${role.db} (GRANT CREATE ON DATABASE ${quoteIdent(role.db)} TO ${quoteIdent(role.me)})`,
+    );
   }
   const su = [...new Set(needs.flatMap((n) => (n.kind === 'superuser' ? [n.why] : [])))];
   if (su.length) out.push(`${su.join(' and ')} need(s) a superuser`);
@@ -125,12 +128,16 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
   const pubRow = (await client.query(`SELECT oid, puballtables FROM pg_publication WHERE pubname = $1`, [pub])).rows[0];
   const walLevel = (await client.query(`SELECT current_setting('wal_level') AS v`)).rows[0].v;
   if (walLevel !== 'logical') {
-    problems.push(`wal_level is '${walLevel}', the slot cannot be created: set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`);
+    problems.push(
+      `wal_level is '${walLevel}', the slot cannot be created: set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
+    );
   }
   const { found, missing } = await watchedTables(client, cfg.tables);
   if (missing.length) problems.push(`watched table(s) not found: ${missing.join(', ')}; create them or fix sources[].tables`);
 
-  const needFull = found.filter((t) => t.replicaIdentity === 'n' || (t.replicaIdentity === 'd' && (!t.hasPrimaryKey || opts.replicaIdentity === 'full')));
+  const needFull = found.filter(
+    (t) => t.replicaIdentity === 'n' || (t.replicaIdentity === 'd' && (!t.hasPrimaryKey || opts.replicaIdentity === 'full')),
+  );
   const keyless = needFull.filter((t) => !t.hasPrimaryKey);
   if (keyless.length && opts.replicaIdentity !== 'full') {
     // Publishing a table without any replica identity makes its UPDATE/DELETE fail on the primary.
@@ -139,7 +146,12 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
     );
   }
   if (opts.replicaIdentity === 'full') {
-    for (const t of needFull) steps.push({ sql: [`ALTER TABLE ${qualified(t)} REPLICA IDENTITY FULL`], note: `set REPLICA IDENTITY FULL on ${t.schema}.${t.table}`, needs: [{ kind: 'owner', tables: [t] }] });
+    for (const t of needFull)
+      steps.push({
+        sql: [`ALTER TABLE ${qualified(t)} REPLICA IDENTITY FULL`],
+        note: `set REPLICA IDENTITY FULL on ${t.schema}.${t.table}`,
+        needs: [{ kind: 'owner', tables: [t] }],
+      });
   }
 
   const tableList = found.map(qualified).join(', ');
@@ -159,7 +171,9 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
     }
   } else if (cfg.tables) {
     if (pubRow.puballtables) {
-      problems.push(`publication '${pub}' is FOR ALL TABLES but sources[].tables lists tables; drop it (rowtrail setup --uninstall) and run setup again`);
+      problems.push(
+        `publication '${pub}' is FOR ALL TABLES but sources[].tables lists tables; drop it (rowtrail setup --uninstall) and run setup again`,
+      );
     } else {
       const inPub = await publicationTables(client, pub);
       const want = found.map((t) => `${t.schema}.${t.table}`);
@@ -172,7 +186,9 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
       }
     }
   } else if (!pubRow.puballtables) {
-    problems.push(`publication '${pub}' lists tables but no sources[].tables is configured (all tables); drop it (rowtrail setup --uninstall) and run setup again`);
+    problems.push(
+      `publication '${pub}' lists tables but no sources[].tables is configured (all tables); drop it (rowtrail setup --uninstall) and run setup again`,
+    );
   }
 
   if (cfg.identity === 'precise') {
@@ -184,7 +200,12 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
     const hasSchema = (await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rowtrail'`)).rows.length > 0;
     steps.push({
       // BEGIN/COMMIT: the registry's statements are one transaction (its first one quiets the DDL triggers).
-      sql: [...preciseInstallStatements(tables, { native: cfg.preciseNative }), 'BEGIN', ...preciseRegisterStatements(cfg.name, own), 'COMMIT'],
+      sql: [
+        ...preciseInstallStatements(tables, { native: cfg.preciseNative }),
+        'BEGIN',
+        ...preciseRegisterStatements(cfg.name, own),
+        'COMMIT',
+      ],
       note: `install precise identity on ${tables ? tables.join(', ') : 'all tables'}`,
       needs: [...(hasSchema ? [] : [{ kind: 'create' } as Need]), { kind: 'owner', tables: covered }],
       run: async () => {
@@ -199,7 +220,11 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
   }
 
   if (!slotRow) {
-    steps.push({ sql: [`SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`], note: `create replication slot ${slot}`, needs: [{ kind: 'replication' }] });
+    steps.push({
+      sql: [`SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`],
+      note: `create replication slot ${slot}`,
+      needs: [{ kind: 'replication' }],
+    });
   } else if (slotRow.plugin !== 'pgoutput') {
     problems.push(`slot '${slot}' exists with plugin ${slotRow.plugin}; drop it or choose another sources[].slot`);
   }
@@ -226,7 +251,8 @@ async function uninstallPlan(client: pg.Client, cfg: SourceConfig): Promise<Step
   }
   const slotRow = (await client.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [slot])).rows[0];
   const pubRow = (await client.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [pub])).rows[0];
-  if (slotRow) steps.push({ sql: [`SELECT pg_drop_replication_slot(${literal(slot)})`], note: `drop slot ${slot}`, needs: [{ kind: 'replication' }] });
+  if (slotRow)
+    steps.push({ sql: [`SELECT pg_drop_replication_slot(${literal(slot)})`], note: `drop slot ${slot}`, needs: [{ kind: 'replication' }] });
   if (pubRow) steps.push({ sql: [`DROP PUBLICATION ${quoteIdent(pub)}`], note: `drop publication ${pub}`, needs: [] });
   return steps;
 }
