@@ -70,32 +70,16 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
       )
     ).rows[0];
     const freeSlots = s.max_slots - s.used_slots;
-    if (!slotRow && freeSlots < 1) {
-      checks.push(
-        fail(
-          'max_replication_slots',
-          `all ${s.max_slots} replication slots are in use`,
-          `ALTER SYSTEM SET max_replication_slots = ${s.max_slots + 4}; then restart PostgreSQL`,
-          {
-            settings: [`max_replication_slots = ${s.max_slots + 4}`],
+    // Slots and WAL senders: a server setting each, taken at start.
+    const capacity = (id: string, what: string, used: number, max: number, full: boolean): Check =>
+      full
+        ? fail(id, `all ${max} ${what} are in use`, `ALTER SYSTEM SET ${id} = ${max + 4}; then restart PostgreSQL`, {
+            settings: [`${id} = ${max + 4}`],
             restart: true,
-          },
-        ),
-      );
-    } else checks.push(ok('max_replication_slots', `${s.used_slots} of ${s.max_slots} replication slots used`));
-    if (s.max_senders - s.used_senders < 1) {
-      checks.push(
-        fail(
-          'max_wal_senders',
-          `all ${s.max_senders} WAL senders are in use`,
-          `ALTER SYSTEM SET max_wal_senders = ${s.max_senders + 4}; then restart PostgreSQL`,
-          {
-            settings: [`max_wal_senders = ${s.max_senders + 4}`],
-            restart: true,
-          },
-        ),
-      );
-    } else checks.push(ok('max_wal_senders', `${s.used_senders} of ${s.max_senders} WAL senders used`));
+          })
+        : ok(id, `${used} of ${max} ${what} used`);
+    checks.push(capacity('max_replication_slots', 'replication slots', s.used_slots, s.max_slots, !slotRow && freeSlots < 1));
+    checks.push(capacity('max_wal_senders', 'WAL senders', s.used_senders, s.max_senders, s.max_senders - s.used_senders < 1));
     if (!s.can_replicate) {
       checks.push(
         fail('replication_role', `role ${s.me} lacks the REPLICATION attribute`, `ALTER ROLE ${quote(s.me)} REPLICATION;`, {
