@@ -11,7 +11,8 @@ import { identityDoctor } from '../../identity/index.js';
 
 /** Why undo's role is not checked here: it is a different role, used only by `undo --apply`. */
 const UNDO_NOTE =
-  'undo --apply connects with its own role (SELECT, INSERT, UPDATE, DELETE on the watched tables) and checks those privileges itself before it writes';
+  'undo --apply uses the role of the config it is given (needs SELECT, INSERT, UPDATE, DELETE on the watched tables); ' +
+  'not checked here: a missing privilege stops the undo in one line and its one transaction rolls back';
 
 export function registerDoctor(program: Command): void {
   common(program.command('doctor'))
