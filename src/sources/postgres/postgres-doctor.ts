@@ -197,7 +197,7 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
         warn(
           'ownership',
           `role ${s.me} does not own ${names(notOwned)}: setup cannot alter them or install triggers`,
-          `run setup as the owner, or ${dba}`,
+          `run setup as the owner, or have a DBA run the SQL of: rowtrail setup --dry-run --source ${cfg.name}`,
         ),
       );
     }

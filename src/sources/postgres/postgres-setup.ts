@@ -42,6 +42,7 @@ interface Role {
   superuser: boolean;
   replication: boolean;
   create: boolean;
+  superusers: string[];
 }
 
 export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupOptions = {}): Promise<SetupResult> {
@@ -56,7 +57,8 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
     const role = (
       await client.query(
         `SELECT current_user AS me, current_database() AS db, r.rolsuper AS superuser, r.rolreplication OR r.rolsuper AS replication,
-                has_database_privilege(current_database(), 'CREATE') AS "create"
+                has_database_privilege(current_database(), 'CREATE') AS "create",
+                ARRAY(SELECT rolname::text FROM pg_roles WHERE rolsuper) AS superusers
            FROM pg_roles r WHERE r.rolname = current_user`,
       )
     ).rows[0] as Role;
@@ -68,13 +70,16 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
       if (!steps.length) res.notes.push(opts.uninstall ? 'nothing to remove' : 'nothing to do: everything is in place');
       return res;
     }
-    if (problems.length) throw new RowtrailError('SERVER_SETTING', `${cfg.name}: setup cannot run: ${problems.join('; ')}`);
+    // One message with everything: what blocks setup, then what this role lacks for the planned statements.
     const lacking = missingPrivileges(role, steps);
-    if (lacking.length) {
+    if (problems.length || lacking.length) {
+      const parts = problems.length && lacking.length ? [...problems, `and role ${role.me} lacks: ${lacking.join('; ')}`] : [...problems, ...lacking];
       throw new RowtrailError(
-        'PERMISSION',
-        `role ${role.me} cannot run setup of ${cfg.name}: ${lacking.join('; ')}. Grant that, or have a DBA (a superuser or ` +
-          `the tables' owner) run the SQL printed by: rowtrail setup --dry-run --source ${cfg.name}`,
+        problems.length ? 'SERVER_SETTING' : 'PERMISSION',
+        `${lacking.length ? `role ${role.me} cannot run setup of ${cfg.name}` : `${cfg.name}: setup cannot run`}: ${parts.join('; ')}` +
+          (lacking.length
+            ? `. Grant that, or have a DBA (a superuser or the tables' owner) run the SQL printed by: rowtrail setup --dry-run --source ${cfg.name}`
+            : ''),
       );
     }
     for (const s of steps) {
@@ -112,9 +117,14 @@ function missingPrivileges(role: Role, steps: Step[]): string[] {
   for (const n of needs) if (n.kind === 'owner') for (const t of n.tables) if (!t.canAlter) notOwned.set(`${t.schema}.${t.table}`, t);
   if (notOwned.size) {
     const owners = [...new Set([...notOwned.values()].map((t) => t.owner))];
+    // Membership in a superuser role would not do (and must not be advised): those tables need a superuser.
+    const plain = owners.filter((o) => !role.superusers.includes(o));
+    const way = plain.length
+      ? `run setup as the owner, or GRANT ${plain.map(quoteIdent).join(', ')} TO ${quoteIdent(role.me)}`
+      : 'run setup as a superuser';
     out.push(
-      `REPLICA IDENTITY, the publication's tables and the precise-mode triggers need the table owner or a superuser: ${[...notOwned.keys()].join(', ')} ` +
-        `(owned by ${owners.join(', ')}: run setup as the owner, or GRANT ${owners.map(quoteIdent).join(', ')} TO ${quoteIdent(role.me)})`,
+      `REPLICA IDENTITY, the publication's tables and the precise-mode triggers need the table owner or a superuser: ` +
+        `${[...notOwned.keys()].join(', ')} (owned by ${owners.join(', ')}: ${way})`,
     );
   }
   return out;
