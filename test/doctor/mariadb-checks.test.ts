@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariadb, type MariaServer } from '../harness/mariadb.js';
 import { runCli } from '../harness/cli.js';
 import { close, connect, parseUrl } from '../../src/sources/mysql/mysql-client.js';
-import { missingTables } from '../../src/sources/mysql/index.js';
+import { missingTables, missingTablesWarning } from '../../src/sources/mysql/index.js';
 import { attributionCheck } from '../../src/identity/doctor.js';
 import { doctorJson, tempDir, writeConfig } from './helpers.js';
 
@@ -57,7 +57,9 @@ describe('MariaDB doctor with partial grants', () => {
       const info = parseUrl(m.url('test', user, 'pw'));
       const conn = await connect(info);
       try {
-        expect(await missingTables(conn, { tables: ['test.a1', 'test.a1x'] }, info.database)).toEqual(want);
+        const probe = await missingTables(conn, { tables: ['test.a1', 'test.a1x'] }, info.database);
+        expect(probe).toEqual(want);
+        expect(missingTablesWarning(probe, 'app')).toMatch(user === 'sel' ? /^watched table\(s\) test\.a1x do not exist/ : /^cannot tell whether test\.a1, test\.a1x exist/);
       } finally {
         close(conn);
       }

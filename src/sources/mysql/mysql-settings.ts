@@ -135,3 +135,14 @@ export async function missingTables(conn: Conn, cfg: Pick<SourceConfig, 'tables'
   }
   return res;
 }
+
+/**
+ * The line the source logs at start for `missingTables`' result (null: nothing to say). A missing table is
+ * watched for when it is created; the warning is so that a typo'd name is not watched silently.
+ */
+export function missingTablesWarning(probe: TableProbe, source: string): string | null {
+  const parts: string[] = [];
+  if (probe.missing.length) parts.push(`watched table(s) ${probe.missing.join(', ')} do not exist (a typo in sources[].tables of ${source}?)`);
+  if (probe.unknown.length) parts.push(`cannot tell whether ${probe.unknown.join(', ')} exist (no SELECT on them; rowtrail doctor gives the GRANT)`);
+  return parts.length ? parts.join('; ') : null;
+}
