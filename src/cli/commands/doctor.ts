@@ -8,6 +8,7 @@ import { sourceUrl, type SourceConfig } from '../../config/index.js';
 import { fixSummary, sourceKind, type Check, type FixSummary } from '../../sources/index.js';
 import { Store } from '../../store/index.js';
 import { identityDoctor } from '../../identity/index.js';
+import { RowtrailError } from '../../errors.js';
 
 /** Why undo's role is not checked here: it is a different role, used only by `undo --apply`. */
 const UNDO_NOTE =
@@ -30,7 +31,9 @@ export function registerDoctor(program: Command): void {
         store = null; // no store yet: nothing to compare positions with
       }
       try {
-        for (const s of cfg.sources.filter((x) => !opts.source || x.name === opts.source)) {
+        const sources = cfg.sources.filter((x) => !opts.source || x.name === opts.source);
+        if (sources.length === 0) throw new RowtrailError('USAGE', `no source named '${opts.source}' in ${cfg.file}`);
+        for (const s of sources) {
           const url = sourceUrl(s);
           const kind = sourceKind(s);
           const checks = await kind.doctor(url, s, { position: store?.position(s.name) ?? null });
