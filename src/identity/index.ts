@@ -31,7 +31,15 @@ export {
 } from './postgres-precise.js';
 export { PostgresSampler, activityVisibility } from './postgres-sampler.js';
 export { MysqlSampler, historyAvailability } from './mysql-sampler.js';
-export { identityDoctor } from './doctor.js';
+export { identityDoctor, preciseTablesOf } from './doctor.js';
+export {
+  preciseSources,
+  preciseTablesFor,
+  preciseRegisterStatements,
+  preciseUninstallFor,
+  runInTransaction,
+  type ScopedUninstall,
+} from './precise-scope.js';
 
 export interface Identity {
   resolver: IdentityResolver;
