@@ -134,8 +134,22 @@ export function fromRowtrail(events: ChangeEvent[]): NormTx[] {
 
 const show = (x: unknown) => JSON.stringify(x);
 
+/**
+ * BUG (see pg-found.test.ts, 'assigns commit order …'): rowtrail may store two transactions that commit
+ * within one flush interval, one of them streamed, in the wrong order. Until that is fixed the generated
+ * tests compare transactions in test_decoding's order after checking both sides have the same ones (the
+ * order itself is asserted by the it.fails case there). Set to false once fixed.
+ */
+export const COMMIT_ORDER_BUG_OPEN = true;
+
 /** The first difference, described for a human (null: same). */
-export function firstDifference(expected: NormTx[], got: NormTx[]): string | null {
+export function firstDifference(expected: NormTx[], gotInStoreOrder: NormTx[]): string | null {
+  let got = gotInStoreOrder;
+  if (COMMIT_ORDER_BUG_OPEN) {
+    const rank = new Map(expected.map((t, i) => [t.xid, i]));
+    const at = (t: NormTx) => rank.get(t.xid) ?? Number.MAX_SAFE_INTEGER;
+    got = [...got].sort((x, y) => at(x) - at(y));
+  }
   const n = Math.max(expected.length, got.length);
   for (let i = 0; i < n; i++) {
     const e = expected[i];
