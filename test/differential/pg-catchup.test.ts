@@ -74,7 +74,7 @@ describe('PostgreSQL catch-up against live capture and test_decoding', () => {
         // Beyond what test_decoding shows: ids, positions, types, DDL events must agree too.
         expect(cuEvents.map(comparable)).toEqual(liveEvents.map(comparable));
       }),
-      fcParams('pg-catchup', 12),
+      fcParams('pg-catchup', 8),
     );
     failOn(out);
   }, 180_000);
