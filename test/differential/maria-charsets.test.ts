@@ -56,6 +56,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await shared?.stop();
+  if (shared) cleanup(shared.dir);
   await c?.end();
   await m?.destroy();
 });
@@ -73,9 +75,16 @@ function candidates(cs: string): string {
   return parts.join(' UNION ALL ');
 }
 
+/** One source for the sets rowtrail decodes (started at the first one, from its table on). */
+let shared: Running | null = null;
+
 async function check(cs: string): Promise<void> {
   const table = `cs_${cs}`;
-  // A source per set, from here: a set rowtrail cannot decode stops its source, not the other cases.
+  if (!UNSUPPORTED.has(cs)) {
+    shared ??= await runSource(m.url('test'), { startPosition: await gtidPos(c) });
+    return checkWith(shared, cs, table);
+  }
+  // A source of its own for a set that stops the source, so that it stops only this case.
   const run: Running = await runSource(m.url('test'), { startPosition: await gtidPos(c) });
   try {
     await checkWith(run, cs, table);
@@ -95,10 +104,16 @@ async function checkWith(run: Running, cs: string, table: string): Promise<void>
   );
   const [rows] = await c.query(`SELECT id, HEX(v) AS raw, HEX(CONVERT(v USING utf8mb4)) AS u FROM ${table}`);
   const server = new Map((rows as { id: number; raw: string; u: string }[]).map((r) => [String(r.id), r]));
-  const events = await Promise.race([
-    run.waitFor((ev) => ev.filter((e) => e.table === table && e.op === 'insert').length >= server.size, 60_000),
-    run.done.then(() => Promise.reject(new Error('source stopped'))),
-  ]);
+  // Poll a count (not the events: reading every stored event each time is what took the time).
+  const count = run.store.db.prepare(`SELECT count(*) AS n FROM changes WHERE tbl = ? AND op = 'insert'`);
+  let stopped = false;
+  run.done.then(() => (stopped = true), () => (stopped = true));
+  for (const deadline = Date.now() + 60_000; (count.get(table) as { n: number }).n < server.size; ) {
+    if (stopped) await run.done; // rethrows the source's error
+    if (Date.now() > deadline) throw new Error(`${cs}: rowtrail stored ${(count.get(table) as { n: number }).n} of ${server.size} rows`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const events = [...run.store.changes({ table })];
   const bad: string[] = [];
   for (const e of events) {
     if (e.table !== table || e.op !== 'insert') continue;
@@ -121,7 +136,9 @@ describe('MariaDB character sets: rowtrail against the server conversion', () =>
     expect(names.filter((n) => !CHARSETS.includes(n))).toEqual([]);
   });
 
-  for (const cs of CHARSETS) {
+  // The sets that stop a source first, each with its own source: the shared one starts after them, so their
+  // tables never reach it.
+  for (const cs of [...CHARSETS.filter((x) => UNSUPPORTED.has(x)), ...CHARSETS.filter((x) => !UNSUPPORTED.has(x))]) {
     (KNOWN_BROKEN.has(cs) || UNSUPPORTED.has(cs) ? it.fails : it)(`decodes every ${cs} character as the server does`, () => check(cs), 60_000);
   }
 });
