@@ -7,10 +7,9 @@
  * three-byte EUC-JP JIS X 0212 range (0x8FA1A1…) and the Unicode BMP for the Unicode sets; the server keeps
  * those it converts to something other than '?'. One row per character, so a mismatch names the bytes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type mysql from 'mysql2/promise';
-import { startMariadb, type MariaServer } from '../harness/mariadb.js';
-import { client, gtidPos, runSource, cleanup, type Running } from '../mysql/helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gtidPos, runSource, cleanup, type Running } from '../mysql/helpers.js';
+import { mariaFixture } from './maria-fixture.js';
 
 /** MariaDB 10.11's character sets (SHOW CHARACTER SET), binary aside; a test checks the list is complete. */
 const CHARSETS = [
@@ -45,22 +44,8 @@ const MULTIBYTE = new Set(['big5', 'cp932', 'eucjpms', 'euckr', 'gb2312', 'gbk',
 
 const UNICODE = new Set(['ucs2', 'utf16', 'utf16le', 'utf32', 'utf8mb3', 'utf8mb4']);
 
-let m: MariaServer;
-let c: mysql.Connection;
-
-beforeAll(async () => {
-  m = await startMariadb();
-  c = await client(m);
-  // Not strict: CONVERT of a byte sequence the set cannot read must give '?' (and a warning), not an error.
-  await c.query(`SET SESSION sql_mode = ''`);
-}, 120_000);
-
-afterAll(async () => {
-  await shared?.stop();
-  if (shared) cleanup(shared.dir);
-  await c?.end();
-  await m?.destroy();
-});
+// Not strict: CONVERT of a byte sequence the set cannot read must give '?' (and a warning), not an error.
+const f = mariaFixture({ source: false, setup: (c) => f.c.query(`SET SESSION sql_mode = ''`).then(() => undefined) });
 
 /** The candidate byte strings of a character set, as SQL over the SEQUENCE engine (`seq`, `b`). */
 function candidates(cs: string): string {
@@ -77,15 +62,19 @@ function candidates(cs: string): string {
 
 /** One source for the sets rowtrail decodes (started at the first one, from its table on). */
 let shared: Running | null = null;
+afterAll(async () => {
+  await shared?.stop();
+  if (shared) cleanup(shared.dir);
+});
 
 async function check(cs: string): Promise<void> {
   const table = `cs_${cs}`;
   if (!UNSUPPORTED.has(cs)) {
-    shared ??= await runSource(m.url('test'), { startPosition: await gtidPos(c) });
+    shared ??= await runSource(f.m.url('test'), { startPosition: await gtidPos(f.c) });
     return checkWith(shared, cs, table);
   }
   // A source of its own for a set that stops the source, so that it stops only this case.
-  const run: Running = await runSource(m.url('test'), { startPosition: await gtidPos(c) });
+  const run: Running = await runSource(f.m.url('test'), { startPosition: await gtidPos(f.c) });
   try {
     await checkWith(run, cs, table);
   } finally {
@@ -95,14 +84,14 @@ async function check(cs: string): Promise<void> {
 }
 
 async function checkWith(run: Running, cs: string, table: string): Promise<void> {
-  await c.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(4) CHARACTER SET ${cs})`);
+  await f.c.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v varchar(4) CHARACTER SET ${cs})`);
   // Keep what the server converts without a '?' (its mark for a byte it cannot map; what a client should
   // get for such bytes is a question of its own, reported apart), and nothing with a '?' byte of its own.
-  await c.query(
+  await f.c.query(
     `INSERT INTO ${table} SELECT seq, CONVERT(b USING ${cs}) FROM (${candidates(cs)}) x
      WHERE LOCATE('?', CONVERT(CONVERT(b USING ${cs}) USING utf8mb4)) = 0 AND LOCATE(X'3F', b) = 0`,
   );
-  const [rows] = await c.query(`SELECT id, HEX(v) AS raw, HEX(CONVERT(v USING utf8mb4)) AS u FROM ${table}`);
+  const [rows] = await f.c.query(`SELECT id, HEX(v) AS raw, HEX(CONVERT(v USING utf8mb4)) AS u FROM ${table}`);
   const server = new Map((rows as { id: number; raw: string; u: string }[]).map((r) => [String(r.id), r]));
   // Poll a count (not the events: reading every stored event each time is what took the time).
   const count = run.store.db.prepare(`SELECT count(*) AS n FROM changes WHERE tbl = ? AND op = 'insert'`);
@@ -131,7 +120,7 @@ const cps = (s: string | null) => (s === null ? 'NULL' : `'${s}' (${[...s].map((
 
 describe('MariaDB character sets: rowtrail against the server conversion', () => {
   it('covers every character set the server has', async () => {
-    const [rows] = await c.query(`SHOW CHARACTER SET`);
+    const [rows] = await f.c.query(`SHOW CHARACTER SET`);
     const names = (rows as { Charset: string }[]).map((r) => r.Charset).filter((n) => n !== 'binary');
     expect(names.filter((n) => !CHARSETS.includes(n))).toEqual([]);
   });

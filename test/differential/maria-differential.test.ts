@@ -6,35 +6,17 @@
  * converted by the server itself). Replay a failure with ROWTRAIL_FC_SEED; see fc-params.ts.
  */
 import fc from 'fast-check';
-import type mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMariadb, type MariaServer } from '../harness/mariadb.js';
-import { client, cleanup, gtidPos, runSource, type Running } from '../mysql/helpers.js';
+import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../src/model/index.js';
 import { failOn, fcParams } from './fc-params.js';
 import { normalize, readBinlog, type BinlogTx } from './maria-binlog.js';
 import { mariaWorkloadArb, runMariaWorkload } from './maria-workload.js';
+import { mariaFixture } from './maria-fixture.js';
 
-let m: MariaServer;
-let c: mysql.Connection;
-let run: Running;
-
-beforeAll(async () => {
-  m = await startMariadb();
-  c = await client(m);
-  await c.query('CREATE TABLE marker (id int PRIMARY KEY)');
-  run = await runSource(m.url('test'), { startPosition: await gtidPos(c) });
-}, 120_000);
-
-afterAll(async () => {
-  await run?.stop();
-  if (run) cleanup(run.dir);
-  await c?.end();
-  await m?.destroy();
-});
+const f = mariaFixture({ setup: (c) => c.query('CREATE TABLE marker (id int PRIMARY KEY)').then(() => undefined) });
 
 async function binlogPos(): Promise<{ file: string; pos: number }> {
-  const [rows] = await c.query('SHOW MASTER STATUS');
+  const [rows] = await f.c.query('SHOW MASTER STATUS');
   const r = (rows as { File: string; Position: number }[])[0];
   return { file: r.File, pos: Number(r.Position) };
 }
@@ -46,7 +28,7 @@ async function serverConvert(wanted: Map<string, { cs: string; hex: string }>): 
   for (let i = 0; i < keys.length; i += 200) {
     const part = keys.slice(i, i + 200);
     const cols = part.map((k, j) => `HEX(CONVERT(CONVERT(X'${wanted.get(k)!.hex}' USING ${wanted.get(k)!.cs}) USING utf8mb4)) AS c${j}`);
-    const [rows] = await c.query(`SELECT ${cols.join(', ')}`);
+    const [rows] = await f.c.query(`SELECT ${cols.join(', ')}`);
     const row = (rows as Record<string, string>[])[0];
     part.forEach((k, j) => out.set(k, Buffer.from(row[`c${j}`], 'hex').toString('utf8')));
   }
@@ -93,12 +75,12 @@ describe('MariaDB capture against mariadb-binlog', () => {
       fc.asyncProperty(mariaWorkloadArb(), async (w) => {
         const r = n++;
         const start = await binlogPos();
-        const { log, charsets } = await runMariaWorkload(c, w, `m${r}_`);
-        await c.query(`INSERT INTO marker VALUES (${r})`);
-        const all = await run.waitFor((ev) => ev.some((e) => e.table === 'marker' && e.after?.id === String(r)), 60_000);
+        const { log, charsets } = await runMariaWorkload(f.c, w, `m${r}_`);
+        await f.c.query(`INSERT INTO marker VALUES (${r})`);
+        const all = await f.run.waitFor((ev) => ev.some((e) => e.table === 'marker' && e.after?.id === String(r)), 60_000);
         const events = all.slice(seen).filter((e) => e.table !== 'marker');
         seen = all.length;
-        const txs = (await readBinlog(m.port, start.file, start.pos)).map((t) => ({ ...t, rows: t.rows.filter((x) => x.table !== 'test.marker') }));
+        const txs = (await readBinlog(f.m.port, start.file, start.pos)).map((t) => ({ ...t, rows: t.rows.filter((x) => x.table !== 'test.marker') }));
         // Two passes: collect the string bytes to convert, ask the server once, compare.
         const wanted = new Map<string, { cs: string; hex: string }>();
         compare(txs, events, charsets, (cs, b) => (wanted.set(`${cs}:${b.toString('hex')}`, { cs, hex: b.toString('hex') }), ''), true);

@@ -2,28 +2,11 @@
  * Minimal reproductions of what the MariaDB differential tests found, each checked against
  * `mariadb-binlog` on the same binlog. A case failing because of an open bug is `it.fails` with a `// BUG:`.
  */
-import type mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMariadb, type MariaServer } from '../harness/mariadb.js';
-import { client, cleanup, gtidPos, runSource, type Running } from '../mysql/helpers.js';
+import { describe, expect, it } from 'vitest';
 import { readBinlog } from './maria-binlog.js';
+import { mariaFixture } from './maria-fixture.js';
 
-let m: MariaServer;
-let c: mysql.Connection;
-let run: Running;
-
-beforeAll(async () => {
-  m = await startMariadb();
-  c = await client(m);
-  run = await runSource(m.url('test'), { startPosition: await gtidPos(c) });
-}, 120_000);
-
-afterAll(async () => {
-  await run?.stop();
-  if (run) cleanup(run.dir);
-  await c?.end();
-  await m?.destroy();
-});
+const f = mariaFixture();
 
 describe('MariaDB differential findings', () => {
   // BUG (issue 11, known): MariaDB logs CREATE TABLE … SELECT as ONE GTID group (the DDL, then the rows,
@@ -32,13 +15,13 @@ describe('MariaDB differential findings', () => {
   // is unknown); the resume position may also move past rows not yet stored. Likely in
   // src/sources/mysql/mysql-stream.ts (the query-event handling that ends a group on DDL).
   it.fails('keeps the rows of CREATE TABLE … SELECT in the GTID group of the statement', async () => {
-    await c.query(`CREATE TABLE src (id int PRIMARY KEY, v varchar(10))`);
-    await c.query(`INSERT INTO src VALUES (1, 'a'), (2, 'b')`);
-    const [st] = await c.query('SHOW MASTER STATUS');
+    await f.c.query(`CREATE TABLE src (id int PRIMARY KEY, v varchar(10))`);
+    await f.c.query(`INSERT INTO src VALUES (1, 'a'), (2, 'b')`);
+    const [st] = await f.c.query('SHOW MASTER STATUS');
     const { File: file, Position: pos } = (st as { File: string; Position: number }[])[0];
-    await c.query(`CREATE TABLE copy (PRIMARY KEY (id)) SELECT id, v FROM src`);
-    const events = await run.waitFor((ev) => ev.filter((e) => e.table === 'copy' && e.op === 'insert').length === 2);
-    const group = (await readBinlog(m.port, file, Number(pos))).find((t) => t.rows.some((r) => r.table === 'test.copy'))!;
+    await f.c.query(`CREATE TABLE copy (PRIMARY KEY (id)) SELECT id, v FROM src`);
+    const events = await f.run.waitFor((ev) => ev.filter((e) => e.table === 'copy' && e.op === 'insert').length === 2);
+    const group = (await readBinlog(f.m.port, file, Number(pos))).find((t) => t.rows.some((r) => r.table === 'test.copy'))!;
     // The server's own tool: one group holds the DDL and both rows.
     expect(group.rows.map((r) => r.op)).toEqual(['insert', 'insert']);
     const rows = events.filter((e) => e.table === 'copy' && e.op === 'insert');
