@@ -71,11 +71,24 @@ export function tableFacts(w: Workload): TableFacts {
 export function assertSame(records: string[], events: ChangeEvent[], w: Workload, log: string[], label = 'rowtrail'): void {
   const expected = expectedFromTd(parseTestDecoding(records), tableFacts(w));
   const got = fromRowtrail(events);
-  const diff = firstDifference(expected, got);
+  const diff = firstDifference(expected, got) ?? txShape(events);
   if (diff) {
     const sqlText = log.join(';\n').slice(0, 12_000);
     throw new Error(`${label} differs from test_decoding: ${diff}\n--- workload SQL ---\n${sqlText}`);
   }
+}
+
+/** Every stored transaction has changes 0…n-1 and says its size is n (ddl events included). */
+function txShape(events: ChangeEvent[]): string | null {
+  const byTx = new Map<string, ChangeEvent[]>();
+  for (const e of events) byTx.set(e.tx.position, [...(byTx.get(e.tx.position) ?? []), e]);
+  for (const [pos, evs] of byTx) {
+    const idx = evs.map((e) => e.tx.index).sort((a, b) => a - b);
+    if (idx.some((v, i) => v !== i) || evs.some((e) => e.tx.size !== evs.length)) {
+      return `transaction at ${pos} (xid ${evs[0].tx.id}): indexes ${JSON.stringify(idx.slice(0, 20))}, sizes ${JSON.stringify([...new Set(evs.map((e) => e.tx.size))])}, ${evs.length} events`;
+    }
+  }
+  return null;
 }
 
 /** Counts the events of each op (for the run summary). */
