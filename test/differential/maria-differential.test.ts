@@ -58,7 +58,10 @@ function compare(txs: BinlogTx[], events: ChangeEvent[], charsets: Map<string, s
         const cs = charsets.get(name) ?? 'utf8mb4';
         const want = normalize(raw[j], type, (b) => text(cs, b));
         const ok = typeof want === 'function' ? want(img[name]) : want === img[name];
-        if (!ok && !collectOnly) return `${where}: ${side}.${name} (${type}${charsets.has(name) ? ' ' + cs : ''}): binlog ${JSON.stringify(raw[j])} → ${typeof want === 'function' ? '(numeric)' : JSON.stringify(want)}, rowtrail ${JSON.stringify(img[name])}`;
+        if (!ok && !collectOnly) {
+          const shown = typeof want === 'function' ? '(numeric)' : JSON.stringify(want);
+          return `${where}: ${side}.${name} (${type}${charsets.has(name) ? ' ' + cs : ''}): binlog ${JSON.stringify(raw[j])} → ${shown}, rowtrail ${JSON.stringify(img[name])}`;
+        }
       }
     }
     const keyFrom = e.after ?? e.before;

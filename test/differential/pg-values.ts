@@ -92,7 +92,10 @@ export const COLUMN_TYPES: Record<string, ColType> = {
   bytea: { sql: 'bytea', value: fc.uint8Array({ maxLength: 40 }).map((b) => `'\\x${Buffer.from(b).toString('hex')}'::bytea`) },
   timestamptz: {
     sql: 'timestamptz',
-    value: fc.oneof({ weight: 9, arbitrary: fc.tuple(tsText, tzText).map(([[t, bc], z]) => lit(`${t}${z.startsWith('+') || z.startsWith('-') || z === 'Z' ? z : ' ' + z}${bc}`) + '::timestamptz') }, fc.constantFrom("'infinity'::timestamptz", "'-infinity'::timestamptz")),
+    value: fc.oneof(
+      { weight: 9, arbitrary: fc.tuple(tsText, tzText).map(([[t, bc], z]) => lit(`${t}${/^[+\-Z]/.test(z) ? z : ' ' + z}${bc}`) + '::timestamptz') },
+      fc.constantFrom("'infinity'::timestamptz", "'-infinity'::timestamptz"),
+    ),
   },
   timestamp: { sql: 'timestamp', value: fc.oneof({ weight: 9, arbitrary: tsText.map(([t, bc]) => lit(t + bc) + '::timestamp') }, fc.constant("'infinity'::timestamp")) },
   date: { sql: 'date', value: fc.oneof({ weight: 9, arbitrary: dateText.map((d) => lit(d) + '::date') }, fc.constant("'-infinity'::date")) },

@@ -86,11 +86,15 @@ function opArb(tables: TableSpec[], allowDdl: boolean): fc.Arbitrary<Op> {
   const id = fc.integer({ min: 1, max: 6 });
   const perTable = <O>(f: (ti: number) => fc.Arbitrary<O>) => t.chain(f);
   const cols = fc.uniqueArray(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 3 });
+  const rows = (ti: number) => fc.array(fc.record({ id, v: valuesArb(tables[ti]) }), { minLength: 1, maxLength: 3 });
+  const insert = perTable((ti) => fc.record({ k: fc.constant('insert' as const), t: fc.constant(ti), rows: rows(ti), upsert: fc.boolean() }));
+  const update = perTable((ti) => fc.record({ k: fc.constant('update' as const), t: fc.constant(ti), id, v: valuesArb(tables[ti]), cols }));
+  // Inserts and updates twice: weight.
   const ops: fc.Arbitrary<Op>[] = [
-    perTable((ti) => fc.record({ k: fc.constant('insert' as const), t: fc.constant(ti), rows: fc.array(fc.record({ id, v: valuesArb(tables[ti]) }), { minLength: 1, maxLength: 3 }), upsert: fc.boolean() })),
-    perTable((ti) => fc.record({ k: fc.constant('insert' as const), t: fc.constant(ti), rows: fc.array(fc.record({ id, v: valuesArb(tables[ti]) }), { minLength: 1, maxLength: 3 }), upsert: fc.boolean() })),
-    perTable((ti) => fc.record({ k: fc.constant('update' as const), t: fc.constant(ti), id, v: valuesArb(tables[ti]), cols })),
-    perTable((ti) => fc.record({ k: fc.constant('update' as const), t: fc.constant(ti), id, v: valuesArb(tables[ti]), cols })),
+    insert,
+    insert,
+    update,
+    update,
     fc.record({ k: fc.constant('updateKey' as const), t, from: id, to: fc.integer({ min: 1, max: 12 }) }),
     perTable((ti) => fc.record({ k: fc.constant('updateMany' as const), t: fc.constant(ti), above: fc.integer({ min: 0, max: 4 }), v: valuesArb(tables[ti]), cols })),
     fc.record({ k: fc.constant('touch' as const), t, id }),
