@@ -104,11 +104,15 @@ export function recordingResolver(): IdentityResolver & { seen: TxFacts[] } {
   return { seen, resolve: (f) => (seen.push(f), { kind: 'unknown', confidence: 'unknown', method: 'none' }) };
 }
 
-/** A pino-compatible logger that keeps warnings (for one-line-reason assertions). */
-export function recordingLogger(): Logger & { warnings: string[] } {
+/** A pino-compatible logger that keeps warnings and info lines (for one-line-reason assertions). */
+export function recordingLogger(): Logger & { warnings: string[]; infos: string[] } {
   const warnings: string[] = [];
-  const l = Object.create(silentLogger) as Logger & { warnings: string[] };
+  const infos: string[] = [];
+  const l = Object.create(silentLogger) as Logger & { warnings: string[]; infos: string[] };
   l.warnings = warnings;
-  (l as unknown as { warn: (a: unknown, b?: string) => void }).warn = (a: unknown, b?: string) => void warnings.push(typeof a === 'string' ? a : String(b));
+  l.infos = infos;
+  const keep = (into: string[]) => (a: unknown, b?: string) => void into.push(typeof a === 'string' ? a : String(b));
+  (l as unknown as { warn: (a: unknown, b?: string) => void }).warn = keep(warnings);
+  (l as unknown as { info: (a: unknown, b?: string) => void }).info = keep(infos);
   return l;
 }

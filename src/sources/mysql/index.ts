@@ -1,5 +1,7 @@
 /** The MySQL / MariaDB source: binlog capture, decoder, positions and doctor. */
-export { MysqlSource, defaultServerId, watchFilter, ddlChange, type MysqlSourceOptions } from './mysql-stream.js';
+export { MysqlSource, type MysqlSourceOptions } from './mysql-stream.js';
+export { statementChange } from './mysql-transaction.js';
+export { defaultServerId, watchFilter, settingProblems } from './mysql-settings.js';
 export { BinlogDecoder, SchemaHistory, DecodeError, type TableSchema, type BinlogEvent } from './mysql-decoder.js';
-export { mysqlDoctor, settingProblems, type MysqlDoctorOptions } from './mysql-doctor.js';
+export { mysqlDoctor, type MysqlDoctorOptions } from './mysql-doctor.js';
 export { positionKind, parseFilePos, formatFilePos, mariadbPurged } from './mysql-position.js';

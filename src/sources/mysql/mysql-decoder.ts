@@ -12,10 +12,10 @@
 import { inflateSync } from 'node:zlib';
 import { changedColumns, type Row, type RowChange } from '../../model/index.js';
 import { jsonBinaryText } from './mysql-json.js';
+import { mapDecoder, needsServerMap, type CharsetMap } from './mysql-charsets.js';
 import {
   T,
   bitText,
-  charsetSupported,
   dateText,
   datetime2Text,
   datetimeText,
@@ -28,7 +28,7 @@ import {
   hex,
   intText,
   setText,
-  textIn,
+  unicodeDecoder,
   time2Text,
   timeText,
   timestamp2Text,
@@ -161,6 +161,18 @@ export interface Cursor {
 export interface ServerCharsets {
   collations: Map<number, string>;
   maxLen: Map<string, number>;
+  /** The server's decoding tables of the non-Unicode charsets loaded so far (the stream adds them). */
+  maps: Map<string, CharsetMap>;
+}
+
+/** A watched column uses a charset whose table is not loaded yet: the stream loads it and decodes the event again. */
+export class NeedCharset extends Error {
+  readonly charset: string;
+  constructor(charset: string) {
+    super(`character set ${charset} is not loaded`);
+    this.name = 'NeedCharset';
+    this.charset = charset;
+  }
 }
 
 export interface DecoderOptions {
@@ -199,6 +211,7 @@ export class SchemaHistory {
 export class BinlogDecoder {
   readonly history: SchemaHistory;
   private readonly tables = new Map<string, TableSchema | null>();
+  private readonly texts = new Map<string, (b: Buffer, start: number, end: number) => string>();
   /** Whether the stream comes from MariaDB (from the FORMAT_DESCRIPTION event's server version). */
   private mariadb = false;
   private readonly opts: DecoderOptions;
@@ -372,6 +385,7 @@ export class BinlogDecoder {
     const name = opt.names![i];
     const unsigned = opt.unsigned[i] ?? false;
     const charset = opt.charset[i] !== undefined ? this.charsetOf(opt.charset[i]!, where, name) : 'binary';
+    const text = charset === 'binary' ? null : this.textDecoder(charset);
     const u = unsigned ? ' unsigned' : '';
     const int = (size: 1 | 2 | 3 | 4 | 8, tn: string): Column => ({
       name,
@@ -481,7 +495,7 @@ export class BinlogDecoder {
               const h = hex(b, s, s + len);
               return padTo > len ? h + '00'.repeat(padTo - len) : h;
             }
-            return textIn(b, s, s + len, charset);
+            return text!(b, s, s + len);
           },
         };
       }
@@ -515,7 +529,7 @@ export class BinlogDecoder {
             c.off = s + len;
             if (kind === 'hex') return hex(b, s, s + len);
             if (kind === 'json') return jsonBinaryText(b.subarray(s, s + len));
-            return textIn(b, s, s + len, charset);
+            return text!(b, s, s + len);
           },
         };
       }
@@ -530,8 +544,18 @@ export class BinlogDecoder {
   private charsetOf(collation: number, where: string, name: string): string {
     const cs = this.opts.charsets.collations.get(collation);
     if (!cs) throw new DecodeError(`column ${where}.${name}: unknown collation id ${collation}`);
-    if (!charsetSupported(cs)) throw new DecodeError(`column ${where}.${name}: character set ${cs} is not supported`);
     return cs;
+  }
+
+  private textDecoder(charset: string): (b: Buffer, start: number, end: number) => string {
+    let d = this.texts.get(charset) ?? unicodeDecoder(charset);
+    if (d) return d;
+    if (!needsServerMap(charset)) throw new DecodeError(`character set ${charset} is not supported`);
+    const map = this.opts.charsets.maps.get(charset);
+    if (!map) throw new NeedCharset(charset);
+    d = mapDecoder(map, charset);
+    this.texts.set(charset, d);
+    return d;
   }
 
   // ---- ROWS -----------------------------------------------------------------------------------------

@@ -6,50 +6,11 @@ import { fail, ok, warn, type Check } from '../checks.js';
 import { oneLine } from '../../errors.js';
 import { classify, close, connect, parseUrl, query, serverFacts, type Conn, type ServerFacts } from './mysql-client.js';
 import { mariadbPurged, parseFilePos, positionKind } from './mysql-position.js';
-import { defaultServerId, watchFilter } from './mysql-stream.js';
+import { defaultServerId, MY_CNF, oldestGtidState, settingProblems, watchFilter } from './mysql-settings.js';
 
 export interface MysqlDoctorOptions {
   /** The source's stored position (from the store), to check it is still in the binlog. */
   position?: string | null;
-}
-
-const MY_CNF = '(and the same in my.cnf so it survives a restart)';
-
-/** The server settings without which capture cannot work (also checked by the source when it connects). */
-export function settingProblems(f: ServerFacts): Check[] {
-  const out: Check[] = [];
-  if (!f.logBin) out.push(fail('log_bin', 'the binary log is off (log_bin=OFF)', 'start the server with --log-bin (log_bin in my.cnf) and restart it'));
-  else {
-    if (f.binlogFormat !== 'ROW')
-      out.push(fail('binlog_format', `binlog_format is ${f.binlogFormat}, rows cannot be captured`, `SET GLOBAL binlog_format=ROW; ${MY_CNF}`));
-    if (f.rowImage !== 'FULL')
-      out.push(fail('binlog_row_image', `binlog_row_image is ${f.rowImage}: no full before/after images`, `SET GLOBAL binlog_row_image=FULL; ${MY_CNF}`));
-    if (f.rowMetadata !== 'FULL')
-      out.push(
-        fail(
-          'binlog_row_metadata',
-          f.rowMetadata === null ? `this server (${f.version}) has no binlog_row_metadata: column names are not logged` : `binlog_row_metadata is ${f.rowMetadata}: column names are not logged`,
-          f.rowMetadata === null ? 'upgrade to MySQL 8.0+ or MariaDB 10.6+' : `SET GLOBAL binlog_row_metadata=FULL; ${MY_CNF}`,
-        ),
-      );
-    if (f.trxCompression)
-      out.push(fail('binlog_transaction_compression', 'binlog transaction compression is on: compressed payloads cannot be decoded', `SET GLOBAL binlog_transaction_compression=OFF; ${MY_CNF}`));
-    if (f.rowValueOptions && f.rowValueOptions.toUpperCase().includes('PARTIAL_JSON'))
-      out.push(fail('binlog_row_value_options', 'binlog_row_value_options=PARTIAL_JSON: JSON updates are logged as diffs', `SET GLOBAL binlog_row_value_options=''; ${MY_CNF}`));
-  }
-  return out;
-}
-
-/** The GTID state at the start of the oldest binlog file (MariaDB), or null when it cannot be read. */
-export async function oldestGtidState(conn: Conn): Promise<string | null> {
-  try {
-    const logs = await query<{ Log_name: string }>(conn, 'SHOW BINARY LOGS');
-    if (!logs.length) return null;
-    const r = await query<{ p: string | null }>(conn, 'SELECT BINLOG_GTID_POS(?, 4) AS p', [logs[0].Log_name]);
-    return r[0]?.p ?? null;
-  } catch {
-    return null;
-  }
 }
 
 export async function mysqlDoctor(url: string, cfg: SourceConfig, opts: MysqlDoctorOptions = {}): Promise<Check[]> {

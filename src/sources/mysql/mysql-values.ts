@@ -289,94 +289,35 @@ export function enumText(index: number, members: string[]): string {
   return index === 0 ? '' : (members[index - 1] ?? '');
 }
 
-/** Character sets whose bytes Node's TextDecoder reads exactly as MySQL does. */
-const DECODER_LABEL: Record<string, string> = {
-  // MySQL's latin1 is Windows-1252 (0x80-0x9F printable), which is also what WHATWG 'latin1' means.
-  latin1: 'windows-1252',
-  ascii: 'windows-1252',
-  cp1250: 'windows-1250',
-  cp1251: 'windows-1251',
-  cp1256: 'windows-1256',
-  cp1257: 'windows-1257',
-  latin2: 'iso-8859-2',
-  latin5: 'windows-1254',
-  latin7: 'iso-8859-13',
-  greek: 'iso-8859-7',
-  hebrew: 'iso-8859-8',
-  koi8r: 'koi8-r',
-  koi8u: 'koi8-u',
-  cp866: 'ibm866',
-  sjis: 'shift_jis',
-  cp932: 'shift_jis',
-  ujis: 'euc-jp',
-  eucjpms: 'euc-jp',
-  euckr: 'euc-kr',
-  gbk: 'gbk',
-  gb2312: 'gbk',
-  gb18030: 'gb18030',
-  big5: 'big5',
-  // Stored big-endian in MySQL.
-  ucs2: 'utf-16be',
-  utf16: 'utf-16be',
-  utf16le: 'utf-16le',
-};
+const utf16be = new TextDecoder('utf-16be', { ignoreBOM: true });
+const utf16le = new TextDecoder('utf-16le', { ignoreBOM: true });
 
-const decoders = new Map<string, InstanceType<typeof TextDecoder>>();
-
-/** Whether text in this character set can be decoded. */
-export function charsetSupported(charset: string): boolean {
-  if (charset === 'utf8mb4' || charset === 'utf8mb3' || charset === 'utf8' || charset === 'binary' || charset === 'utf32') return true;
-  const label = DECODER_LABEL[charset];
-  if (!label) return false;
-  try {
-    new TextDecoder(label);
-    return true;
-  } catch {
-    return false;
+/**
+ * Bytes of a text column in a Unicode charset → string; null for any other charset (those are decoded
+ * with the server's own table: mysql-charsets.ts). ignoreBOM: a leading U+FEFF is column data.
+ */
+export function unicodeDecoder(charset: string): ((buf: Buffer, start: number, end: number) => string) | null {
+  switch (charset) {
+    case 'utf8mb4':
+    case 'utf8mb3':
+    case 'utf8':
+      return (b, s, e) => b.toString('utf8', s, e);
+    // Stored big-endian in MySQL.
+    case 'ucs2':
+    case 'utf16':
+      return (b, s, e) => utf16be.decode(b.subarray(s, e));
+    case 'utf16le':
+      return (b, s, e) => utf16le.decode(b.subarray(s, e));
+    case 'utf32':
+      return (b, s, e) => {
+        let out = '';
+        for (let i = s; i + 4 <= e; i += 4) {
+          const cp = b.readUInt32BE(i);
+          out += cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000) ? '?' : String.fromCodePoint(cp);
+        }
+        return out;
+      };
+    default:
+      return null;
   }
-}
-
-// MySQL latin1 = Windows-1252, with the five bytes 1252 leaves undefined mapped to the C1 controls
-// (strings/ctype-latin1.c). Decoded here because Node's TextDecoder('windows-1252') decodes as ISO-8859-1.
-const CP1252_80 = [
-  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
-  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
-];
-
-function cp1252(buf: Buffer, start: number, end: number): string {
-  let plain = true;
-  for (let i = start; i < end; i++) {
-    const b = buf[i];
-    if (b >= 0x80 && b < 0xa0) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return buf.toString('latin1', start, end);
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const b = buf[i];
-    s += String.fromCharCode(b >= 0x80 && b < 0xa0 ? CP1252_80[b - 0x80] : b);
-  }
-  return s;
-}
-
-/** Bytes of a text column in its character set → string. */
-export function textIn(buf: Buffer, start: number, end: number, charset: string): string {
-  if (charset === 'utf8mb4' || charset === 'utf8mb3' || charset === 'utf8') return buf.toString('utf8', start, end);
-  if (charset === 'utf32') {
-    let s = '';
-    for (let i = start; i + 4 <= end; i += 4) s += String.fromCodePoint(buf.readUInt32BE(i));
-    return s;
-  }
-  if (charset === 'latin1' || charset === 'ascii') return cp1252(buf, start, end);
-  const label = DECODER_LABEL[charset];
-  if (!label) throw new Error(`character set ${charset} is not supported`);
-  let d = decoders.get(label);
-  if (!d) {
-    // ignoreBOM: a leading U+FEFF is column data, not a byte-order mark.
-    d = new TextDecoder(label, { ignoreBOM: true });
-    decoders.set(label, d);
-  }
-  return d.decode(buf.subarray(start, end));
 }
