@@ -83,7 +83,7 @@ describe('character sets', () => {
       const total = [...expected.values()].reduce((a, b) => a + b, 0);
       for (let i = 0; run.source.stats().changes < total; i++) {
         if (i > 2400) throw new Error(`captured ${run.source.stats().changes} of ${total} rows`);
-        await new Promise((r) => setTimeout(r, 50));
+        await Promise.race([new Promise((r) => setTimeout(r, 50)), run.done]); // a source that stopped fails here
       }
       const events = await run.waitFor((e) => e.length >= total, 60_000);
       const captured = new Map<string, Map<string, string | null>>();

@@ -199,7 +199,8 @@ describe('MariaDB lifecycle', () => {
       }
       await c.query('CREATE TABLE term (id INT PRIMARY KEY)');
       await c.query('INSERT INTO term VALUES (1)');
-      await new Promise((r) => setTimeout(r, 500));
+      // Past a heartbeat (5 s): the dump thread then waits for binlog updates and no longer reads the socket.
+      await new Promise((r) => setTimeout(r, 6000));
       daemon.kill('SIGTERM');
       const code = await Promise.race([exited(daemon), new Promise((r) => setTimeout(() => r('alive'), 8000))]);
       expect(code, daemon.output()).toBe(0);

@@ -2,8 +2,10 @@
  * What both the MySQL source and `doctor` check or derive from the configuration and the server's settings,
  * in one place so the stream does not import the doctor (and the doctor does not import the stream).
  */
+import { RowtrailError } from '../../errors.js';
 import { fail, type Check } from '../checks.js';
 import { query, type Conn, type ServerFacts } from './mysql-client.js';
+import { mariadbPurged, positionKind } from './mysql-position.js';
 
 export const MY_CNF = '(and the same in my.cnf so it survives a restart)';
 
@@ -63,3 +65,15 @@ export async function oldestGtidState(conn: Conn): Promise<string | null> {
   }
 }
 
+
+/** A stored MariaDB GTID position older than the oldest binlog: fail before streaming, with the fix. */
+export async function checkPurged(conn: Conn, facts: ServerFacts, position: string): Promise<void> {
+  if (!facts.mariadb || positionKind(position) !== 'mariadb-gtid') return;
+  const oldest = await oldestGtidState(conn);
+  if (oldest !== null && mariadbPurged(position, oldest)) {
+    throw new RowtrailError(
+      'POSITION_LOST',
+      `the binlog holding stored position ${position} was purged (oldest binlog starts after ${oldest}); raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) and reset this source's stored position to capture from now (changes in the gap are lost)`,
+    );
+  }
+}

@@ -23,16 +23,15 @@ import {
   parseUrl,
   serverCharsets,
   serverFacts,
-  startDump,
   untilAborted,
   type Conn,
   type ConnInfo,
-  type DumpCommand,
   type ServerFacts,
 } from './mysql-client.js';
-import { mariadbPurged, mysqlGtidState, positionKind } from './mysql-position.js';
+import { startDump, type DumpCommand } from './mysql-dump.js';
+import { mysqlGtidState, positionKind } from './mysql-position.js';
 import { BinlogLag, type ReadState } from './mysql-lag.js';
-import { defaultServerId, oldestGtidState, settingProblems, watchFilter } from './mysql-settings.js';
+import { checkPurged, defaultServerId, settingProblems, watchFilter } from './mysql-settings.js';
 import { charsetMap, type CharsetMap } from './mysql-charsets.js';
 import { BinlogTransactions, type Coord, type OpenTx, type TxHost } from './mysql-transaction.js';
 
@@ -173,7 +172,7 @@ export class MysqlSource implements Source, TxHost {
       await w.drain();
       this.durable = position;
     }
-    await untilAborted(this.checkPurged(meta, facts, position), signal);
+    await untilAborted(checkPurged(meta, facts, position), signal);
     this.conn = await connect(this.info, signal);
     this.facts = facts;
     this.txs = new BinlogTransactions(w, this, position);
@@ -279,18 +278,6 @@ export class MysqlSource implements Source, TxHost {
       this.writer.onWritten((durable, error) => this.onWritten(durable, error));
     }
     return this.writer;
-  }
-
-  /** A stored MariaDB GTID position older than the oldest binlog: fail now with the fix. */
-  private async checkPurged(ctrl: Conn, facts: ServerFacts, position: string): Promise<void> {
-    if (!facts.mariadb || positionKind(position) !== 'mariadb-gtid') return;
-    const oldest = await oldestGtidState(ctrl);
-    if (oldest !== null && mariadbPurged(position, oldest)) {
-      throw new RowtrailError(
-        'POSITION_LOST',
-        `the binlog holding stored position ${position} was purged (oldest binlog starts after ${oldest}); raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) and reset this source's stored position to capture from now (changes in the gap are lost)`,
-      );
-    }
   }
 
   /** One binlog event (header included) from the dump. */
