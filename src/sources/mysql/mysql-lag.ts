@@ -27,6 +27,8 @@ export interface ReadState {
   read: Coord;
   /** Header time (ms) of the open group's first event; null when no group is open. */
   openSinceMs: number | null;
+  /** Where the open group starts in the binlog; null when no group is open. */
+  openStart: Coord | null;
   /** Whether the store writer holds transactions not yet committed (received, still open). */
   inFlight: boolean;
 }
@@ -48,8 +50,10 @@ export class BinlogLag {
     this.polling = false;
   }
 
-  /** A transaction (or a group with nothing watched) was handed to the writer. */
-  committed(resume: string, coord: Coord, commitMs: number): void {
+  /** A transaction (or a group with nothing watched) from `start` to `coord` was handed to the writer. */
+  committed(resume: string, start: Coord, coord: Coord, commitMs: number): void {
+    // A GTID position has no binlog coordinates: the first group read after it starts where durable data ends.
+    this.durableCoord ??= start;
     this.pending.push({ resume, coord, commitMs });
   }
 
@@ -89,7 +93,7 @@ export class BinlogLag {
 
   private from(s: ReadState): Coord | null {
     const caughtUp = s.openSinceMs === null && this.pending.length === 0 && !s.inFlight;
-    return caughtUp ? s.read : this.durableCoord;
+    return caughtUp ? s.read : (this.durableCoord ?? s.openStart);
   }
 
   /** Bytes and seconds behind the server's end; null where not known (not read yet, or not readable). */

@@ -329,7 +329,7 @@ export class MysqlSource implements Source, TxHost {
       this.counts.transactions++;
       this.committedSinceFlush++;
     }
-    this.binlogLag.committed(resume, end, commitMs);
+    this.binlogLag.committed(resume, tx.start, end, commitMs);
     if (w.shouldFlush || this.committedSinceFlush >= FLUSH_TXS || this.flushDue()) this.flushAndAck();
   }
 
@@ -414,6 +414,7 @@ export class MysqlSource implements Source, TxHost {
     return {
       read: { file: txs?.file ?? '', pos: txs?.pos ?? 0 },
       openSinceMs: open ? open.startSeconds * 1000 : null,
+      openStart: open?.start ?? null,
       inFlight: this.writer?.hasInFlight ?? false,
     };
   }

@@ -24,6 +24,8 @@ export interface OpenTx {
   commitMicros: bigint | null;
   /** Header time (seconds) of the group's first event. */
   startSeconds: number;
+  /** Where the group starts in the binlog. */
+  start: Coord;
   /** Savepoints logged in this group (rows after one that is rolled back to are cut). */
   savepoints: Savepoints;
 }
@@ -130,7 +132,16 @@ export class BinlogTransactions {
       this.writer.abort(this.tx.handle);
     }
     const xid = gtid ?? `${this.file}:${this.pos}`;
-    const tx: OpenTx = { handle: this.writer.begin(xid), gtid, statements: [], closesAtDdl, commitMicros, startSeconds: h.timestamp, savepoints: new Savepoints() };
+    const tx: OpenTx = {
+      handle: this.writer.begin(xid),
+      gtid,
+      statements: [],
+      closesAtDdl,
+      commitMicros,
+      startSeconds: h.timestamp,
+      start: { file: this.file, pos: this.pos },
+      savepoints: new Savepoints(),
+    };
     this.tx = tx;
     return tx;
   }
