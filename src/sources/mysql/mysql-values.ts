@@ -59,6 +59,13 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
+/** `n` big-endian bytes of a binary DECIMAL at `p`: the sign bit of the first byte (at `first`) flipped, negatives inverted. */
+function decimalGroup(buf: Buffer, p: number, n: number, first: number, mask: number): number {
+  let v = 0;
+  for (let i = p; i < p + n; i++) v = v * 256 + ((i === first ? buf[i] ^ 0x80 : buf[i]) ^ mask);
+  return v;
+}
+
 /** Signed or unsigned little-endian integer of 1, 2, 3, 4 or 8 bytes as decimal text. */
 export function intText(buf: Buffer, off: number, size: 1 | 2 | 3 | 4 | 8, unsigned: boolean): string {
   switch (size) {
@@ -70,8 +77,13 @@ export function intText(buf: Buffer, off: number, size: 1 | 2 | 3 | 4 | 8, unsig
       return String(unsigned ? buf.readUIntLE(off, 3) : buf.readIntLE(off, 3));
     case 4:
       return String(unsigned ? buf.readUInt32LE(off) : buf.readInt32LE(off));
-    case 8:
+    case 8: {
+      // Below 2^53 in magnitude a double holds the value exactly: no BigInt needed (the common case).
+      const lo = buf.readUInt32LE(off);
+      const hi = unsigned ? buf.readUInt32LE(off + 4) : buf.readInt32LE(off + 4);
+      if (hi < 0x200000 && hi >= -0x200000) return String(hi * 4294967296 + lo);
       return (unsigned ? buf.readBigUInt64LE(off) : buf.readBigInt64LE(off)).toString();
+    }
   }
 }
 
@@ -94,28 +106,22 @@ export function decimalText(buf: Buffer, off: number, precision: number, scale: 
   const intg0x = intg % 9;
   const frac0 = Math.floor(scale / 9);
   const frac0x = scale % 9;
-  const size = decimalSize(precision, scale);
-  const b = Buffer.from(buf.subarray(off, off + size));
-  const negative = (b[0] & 0x80) === 0;
-  b[0] ^= 0x80;
-  if (negative) for (let i = 0; i < size; i++) b[i] ^= 0xff;
-  let p = 0;
-  const readBE = (n: number): number => {
-    let v = 0;
-    for (let i = 0; i < n; i++) v = v * 256 + b[p + i];
-    p += n;
-    return v;
-  };
+  const negative = (buf[off] & 0x80) === 0;
+  const mask = negative ? 0xff : 0;
+  let p = off;
   let intPart = '';
-  if (intg0x > 0) intPart += String(readBE(DIG2BYTES[intg0x]));
-  for (let i = 0; i < intg0; i++) {
-    const v = readBE(4);
+  if (intg0x > 0) {
+    intPart += String(decimalGroup(buf, p, DIG2BYTES[intg0x], off, mask));
+    p += DIG2BYTES[intg0x];
+  }
+  for (let i = 0; i < intg0; i++, p += 4) {
+    const v = decimalGroup(buf, p, 4, off, mask);
     intPart += intPart === '' ? String(v) : pad(v, 9);
   }
   intPart = intPart.replace(/^0+/, '') || '0';
   let frac = '';
-  for (let i = 0; i < frac0; i++) frac += pad(readBE(4), 9);
-  if (frac0x > 0) frac += pad(readBE(DIG2BYTES[frac0x]), frac0x);
+  for (let i = 0; i < frac0; i++, p += 4) frac += pad(decimalGroup(buf, p, 4, off, mask), 9);
+  if (frac0x > 0) frac += pad(decimalGroup(buf, p, DIG2BYTES[frac0x], off, mask), frac0x);
   const isZero = intPart === '0' && !/[1-9]/.test(frac);
   return (negative && !isZero ? '-' : '') + intPart + (scale > 0 ? '.' + frac : '');
 }
