@@ -5,10 +5,9 @@
  * EUC charsets' three-byte 0x8F plane, and for the Unicode charsets a sample of code points; then strings
  * mixing the codes the server kept, so character boundaries are exercised too.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type mysql from 'mysql2/promise';
-import { startMariadb, type MariaServer } from '../harness/mariadb.js';
-import { cleanup, client, gtidPos, runSource } from './helpers.js';
+import { cleanup, gtidPos, mariadbForFile, runSource } from './helpers.js';
 
 const UNICODE = new Set(['utf8mb3', 'utf8mb4', 'ucs2', 'utf16', 'utf16le', 'utf32']);
 const h2 = (n: number) => n.toString(16).padStart(2, '0');
@@ -40,18 +39,10 @@ async function insert(c: mysql.Connection, table: string, rows: [number, string]
 }
 
 describe('character sets', () => {
-  let m: MariaServer;
-  let c: mysql.Connection;
-  beforeAll(async () => {
-    m = await startMariadb();
-    c = await client(m);
-  });
-  afterAll(async () => {
-    await c?.end();
-    await m?.destroy();
-  });
+  const srv = mariadbForFile();
 
   it('decodes text in every charset the server supports exactly as the server converts it', async () => {
+    const { m, c } = srv;
     const [sets] = await c.query(`SELECT CHARACTER_SET_NAME AS cs, MAXLEN AS maxLen FROM information_schema.CHARACTER_SETS WHERE CHARACTER_SET_NAME <> 'binary'`);
     const charsets = (sets as { cs: string; maxLen: number | string }[]).map((r) => ({ cs: r.cs, maxLen: Number(r.maxLen) }));
     expect(charsets.map((x) => x.cs)).toEqual(expect.arrayContaining(['sjis', 'ujis', 'latin1', 'big5', 'cp932', 'eucjpms', 'gbk', 'swe7']));

@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { afterAll, beforeAll } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { silentLogger, type Logger } from '../../src/log/index.js';
 import { unknownResolver, type IdentityResolver, type TxFacts } from '../../src/identity/resolver.js';
 import { Store } from '../../src/store/index.js';
 import type { ChangeEvent } from '../../src/model/index.js';
 import { MysqlSource, type MysqlSourceOptions } from '../../src/sources/mysql/index.js';
-import type { MariaServer } from '../harness/mariadb.js';
+import { startMariadb, type MariaServer } from '../harness/mariadb.js';
 
 export interface Running {
   store: Store;
@@ -115,4 +116,18 @@ export function recordingLogger(): Logger & { warnings: string[]; infos: string[
   (l as unknown as { warn: (a: unknown, b?: string) => void }).warn = keep(warnings);
   (l as unknown as { info: (a: unknown, b?: string) => void }).info = keep(infos);
   return l;
+}
+
+/** One MariaDB server and a client connection for a test file (started before its tests, destroyed after). */
+export function mariadbForFile(): { m: MariaServer; c: mysql.Connection } {
+  const s = {} as { m: MariaServer; c: mysql.Connection };
+  beforeAll(async () => {
+    s.m = await startMariadb();
+    s.c = await client(s.m);
+  });
+  afterAll(async () => {
+    await s.c?.end().catch(() => undefined);
+    await s.m?.destroy();
+  });
+  return s;
 }

@@ -4,13 +4,11 @@
  * fatal error instead of kicking each other forever, error 1236 is told apart by its cause, and health
  * reads the lag against the server's binlog end (0 on an idle caught-up server).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type mysql from 'mysql2/promise';
-import { startMariadb, type MariaServer } from '../harness/mariadb.js';
 import { exited, spawnCli } from '../harness/cli.js';
 import { silentLogger } from '../../src/log/index.js';
 import { unknownResolver } from '../../src/identity/resolver.js';
@@ -18,7 +16,7 @@ import { Store } from '../../src/store/index.js';
 import { MysqlSource } from '../../src/sources/mysql/index.js';
 import { binlogReadError } from '../../src/sources/mysql/mysql-client.js';
 import { RowtrailError } from '../../src/errors.js';
-import { cleanup, client, gtidPos, recordingLogger, runSource, sourceConfig } from './helpers.js';
+import { cleanup, client, gtidPos, mariadbForFile, recordingLogger, runSource, sourceConfig } from './helpers.js';
 
 const settle = <T>(p: Promise<T>) => p.then(() => null, (e) => e);
 
@@ -94,29 +92,20 @@ describe('error 1236 by cause', () => {
 });
 
 describe('MariaDB lifecycle', () => {
-  let m: MariaServer;
-  let c: mysql.Connection;
-  beforeAll(async () => {
-    m = await startMariadb();
-    c = await client(m);
-  });
-  afterAll(async () => {
-    await c?.end().catch(() => undefined);
-    await m?.destroy();
-  });
+  const srv = mariadbForFile();
 
   it('two sources with one server id: the displaced one stops with a fatal error naming serverId, the other captures on', async () => {
-    await c.query('CREATE TABLE twin (id INT PRIMARY KEY)');
-    const start = await gtidPos(c);
-    const first = await runSource(m.url('test'), { startPosition: start, backoffMs: 50, extra: { serverId: 777 } });
-    const second = await runSource(m.url('test'), { startPosition: start, backoffMs: 50, extra: { serverId: 777 } });
+    await srv.c.query('CREATE TABLE twin (id INT PRIMARY KEY)');
+    const start = await gtidPos(srv.c);
+    const first = await runSource(srv.m.url('test'), { startPosition: start, backoffMs: 50, extra: { serverId: 777 } });
+    const second = await runSource(srv.m.url('test'), { startPosition: start, backoffMs: 50, extra: { serverId: 777 } });
     try {
       const err = await settle(first.done);
       expect(err).toBeInstanceOf(RowtrailError);
       expect(err.code).toBe('CONFIG');
       expect(err.message).toContain('serverId 777');
       expect(first.source.health().state).toBe('failed');
-      await c.query('INSERT INTO twin VALUES (1)');
+      await srv.c.query('INSERT INTO twin VALUES (1)');
       const ev = await second.waitFor((e) => e.some((x) => x.table === 'twin'));
       expect(ev.filter((x) => x.table === 'twin').map((x) => x.key)).toEqual([{ id: '1' }]);
       expect(second.source.health().state).toBe('streaming');
@@ -129,12 +118,12 @@ describe('MariaDB lifecycle', () => {
   }, 60_000);
 
   it('health: lag 0 on an idle caught-up server however old the last commit; reconnects and the resume line after a restart', async () => {
-    await c.query('CREATE TABLE idle (id INT PRIMARY KEY)');
-    const start = await gtidPos(c);
+    await srv.c.query('CREATE TABLE idle (id INT PRIMARY KEY)');
+    const start = await gtidPos(srv.c);
     const log = recordingLogger();
-    const run = await runSource(m.url('test'), { startPosition: start, backoffMs: 100, heartbeatSeconds: 1, log });
+    const run = await runSource(srv.m.url('test'), { startPosition: start, backoffMs: 100, heartbeatSeconds: 1, log });
     try {
-      await c.query('INSERT INTO idle VALUES (1)');
+      await srv.c.query('INSERT INTO idle VALUES (1)');
       await run.waitFor((e) => e.some((x) => x.table === 'idle'));
       // Let the last commit age past a few lag readings: lag stays 0 (now minus the last commit would be > 4 s).
       await new Promise((r) => setTimeout(r, 4500));
@@ -143,16 +132,16 @@ describe('MariaDB lifecycle', () => {
       expect(Date.parse(h.lastMessageAt!)).toBeGreaterThan(Date.now() - 3000); // heartbeats count as messages
       expect(run.source.stats().lagSeconds).toBe(0);
 
-      await c.end();
-      await m.stop();
+      await srv.c.end();
+      await srv.m.stop();
       for (let i = 0; run.source.health().state !== 'reconnecting'; i++) {
         if (i > 300) throw new Error(`never reconnecting: ${JSON.stringify(run.source.health())}`);
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(run.source.health().lastError).toBeTruthy();
-      await m.start();
-      c = await client(m);
-      await c.query('INSERT INTO idle VALUES (2)');
+      await srv.m.start();
+      srv.c = await client(srv.m);
+      await srv.c.query('INSERT INTO idle VALUES (2)');
       await run.waitFor((e) => e.filter((x) => x.table === 'idle').length === 2, 60_000);
       const after = run.source.health();
       expect(after.state).toBe('streaming');
@@ -165,13 +154,13 @@ describe('MariaDB lifecycle', () => {
   }, 120_000);
 
   it('CREATE TABLE … SELECT: the DDL and its rows are one transaction with the GTID as id', async () => {
-    await c.query('CREATE TABLE ctas_src (id INT PRIMARY KEY, v VARCHAR(10))');
-    await c.query(`INSERT INTO ctas_src VALUES (1, 'a'), (2, 'b')`);
-    const start = await gtidPos(c);
-    const run = await runSource(m.url('test'), { startPosition: start });
+    await srv.c.query('CREATE TABLE ctas_src (id INT PRIMARY KEY, v VARCHAR(10))');
+    await srv.c.query(`INSERT INTO ctas_src VALUES (1, 'a'), (2, 'b')`);
+    const start = await gtidPos(srv.c);
+    const run = await runSource(srv.m.url('test'), { startPosition: start });
     try {
-      await c.query('CREATE TABLE ctas (PRIMARY KEY (id)) SELECT * FROM ctas_src');
-      const gtid = await gtidPos(c);
+      await srv.c.query('CREATE TABLE ctas (PRIMARY KEY (id)) SELECT * FROM ctas_src');
+      const gtid = await gtidPos(srv.c);
       const ev = (await run.waitFor((e) => e.filter((x) => x.table === 'ctas').length >= 3)).filter((x) => x.table === 'ctas');
       expect(ev.map((x) => x.op)).toEqual(['ddl', 'insert', 'insert']);
       expect(new Set(ev.map((x) => x.tx.id))).toEqual(new Set([gtid]));
@@ -190,15 +179,15 @@ describe('MariaDB lifecycle', () => {
   it('a watch daemon stopped with SIGTERM exits (no connection or timer keeps it alive)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rowtrail-mysql-term-'));
     const config = join(dir, 'rowtrail.yaml');
-    writeFileSync(config, `sources:\n  - name: shop\n    kind: mysql\n    url: ${m.url('test')}\nstore:\n  path: ${join(dir, 'data')}\n`);
+    writeFileSync(config, `sources:\n  - name: shop\n    kind: mysql\n    url: ${srv.m.url('test')}\nstore:\n  path: ${join(dir, 'data')}\n`);
     const daemon = spawnCli(['watch', '--config', config]);
     try {
       for (let i = 0; !/streaming changes/.test(daemon.output()); i++) {
         if (i > 600 || daemon.exitCode !== null) throw new Error(`watch did not start: ${daemon.output()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      await c.query('CREATE TABLE term (id INT PRIMARY KEY)');
-      await c.query('INSERT INTO term VALUES (1)');
+      await srv.c.query('CREATE TABLE term (id INT PRIMARY KEY)');
+      await srv.c.query('INSERT INTO term VALUES (1)');
       // Past a heartbeat (5 s): the dump thread then waits for binlog updates and no longer reads the socket.
       await new Promise((r) => setTimeout(r, 6000));
       daemon.kill('SIGTERM');

@@ -3,7 +3,9 @@
  * decoder instead of zongji's parsed objects (see docs/decisions.md, "MySQL source").
  */
 import { EventEmitter } from 'node:events';
-import { query, type Conn, type ServerFacts } from './mysql-client.js';
+import { RowtrailError } from '../../errors.js';
+import { classify, query, type Conn, type ConnInfo, type ServerFacts } from './mysql-client.js';
+import { mysqlGtidState, parseFilePos, positionKind } from './mysql-position.js';
 
 export interface DumpRequest {
   serverId: number;
@@ -16,6 +18,28 @@ export interface DumpRequest {
   pos?: number;
   /** MariaDB: ask for ANNOTATE_ROWS events. */
   annotate: boolean;
+  /** MariaDB: the GTID position to start after (sent as @slave_connect_state). */
+  mariadbState?: string;
+}
+
+/** The dump request that starts after the stored `position` (MariaDB GTID position, MySQL GTID set or file:pos). */
+export function dumpRequest(serverId: number, hostname: string, mariadb: boolean, position: string): DumpRequest {
+  const kind = positionKind(position);
+  const req: DumpRequest = { serverId, hostname, mariadb, annotate: true };
+  if (kind === 'mysql-gtid') req.gtidSet = mysqlGtidState(position).encode();
+  else if (kind === 'file') Object.assign(req, parseFilePos(position));
+  else req.mariadbState = position;
+  return req;
+}
+
+/** An error of the running dump: denied on COM_REGISTER_SLAVE / COM_BINLOG_DUMP though logged in = a missing privilege. */
+export function dumpError(e: unknown, info: ConnInfo): RowtrailError {
+  const err = e as { errno?: number; sqlMessage?: string; message?: string };
+  if (err?.errno === 1045 || err?.errno === 1227) {
+    const msg = `${info.user} may not read the binlog (${err.sqlMessage ?? err.message})`;
+    return new RowtrailError('PERMISSION', `${msg}; GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${info.user}'@'%'`, e);
+  }
+  return classify(e, info);
 }
 
 class Out {
@@ -128,16 +152,14 @@ export class DumpCommand extends EventEmitter {
 }
 
 /** Sets the session variables a binlog client must send, then starts the dump on `conn`. */
-export async function startDump(conn: Conn, facts: ServerFacts, req: DumpRequest, mariadbState: string | null, heartbeatSeconds: number): Promise<DumpCommand> {
+export async function startDump(conn: Conn, facts: ServerFacts, req: DumpRequest, heartbeatSeconds: number): Promise<DumpCommand> {
   // Announce checksum support, or the server refuses to stream a CRC32 binlog.
   await query(conn, 'SET @master_binlog_checksum = @@GLOBAL.binlog_checksum');
   await query(conn, `SET @master_heartbeat_period = ${Math.round(heartbeatSeconds * 1e9)}`);
   if (facts.mariadb) {
     // Capability 4 = understands GTID events (else the server rewrites them as BEGIN queries).
     await query(conn, 'SET @mariadb_slave_capability = 4');
-    if (mariadbState !== null) {
-      await query(conn, 'SET @slave_connect_state = ?', [mariadbState]);
-    }
+    if (req.mariadbState !== undefined) await query(conn, 'SET @slave_connect_state = ?', [req.mariadbState]);
   }
   const cmd = new DumpCommand(req);
   (conn as any).addCommand(cmd);

@@ -28,8 +28,7 @@ import {
   type ConnInfo,
   type ServerFacts,
 } from './mysql-client.js';
-import { startDump, type DumpCommand } from './mysql-dump.js';
-import { mysqlGtidState, positionKind } from './mysql-position.js';
+import { dumpError, dumpRequest, startDump, type DumpCommand } from './mysql-dump.js';
 import { BinlogLag, type ReadState } from './mysql-lag.js';
 import { checkPurged, defaultServerId, settingProblems, watchFilter } from './mysql-settings.js';
 import { charsetMap, type CharsetMap } from './mysql-charsets.js';
@@ -179,17 +178,8 @@ export class MysqlSource implements Source, TxHost {
     this.decoder = new BinlogDecoder({ checksum: facts.checksum, charsets, watch: this.watched, history: this.history });
     this.binlogLag.reset(position);
     const heartbeat = this.opts.heartbeatSeconds ?? 5;
-    const kind = positionKind(position);
-    const req = {
-      serverId: this.info.serverId!,
-      hostname: `rowtrail-${this.name}`,
-      mariadb: facts.mariadb,
-      annotate: true,
-      gtidSet: kind === 'mysql-gtid' ? mysqlGtidState(position).encode() : undefined,
-      file: kind === 'file' ? this.txs.file : undefined,
-      pos: kind === 'file' ? this.txs.pos : undefined,
-    };
-    const cmd = await untilAborted(startDump(this.conn, facts, req, kind === 'mariadb-gtid' ? position : null, heartbeat), signal);
+    const req = dumpRequest(this.info.serverId!, `rowtrail-${this.name}`, facts.mariadb, position);
+    const cmd = await untilAborted(startDump(this.conn, facts, req, heartbeat), signal);
     const log = { source: this.name, position, server: facts.version };
     // The line an operator looks for after an outage (PostgreSQL's twin says the same).
     if (this.reconnects > 0) this.ctx.log.info(log, `binlog stream resumed at ${position}`);
@@ -239,14 +229,7 @@ export class MysqlSource implements Source, TxHost {
         if (this.blocked) this.held.push([buf, start, end]);
         else this.onEvent(buf, start, end);
       });
-      cmd.on('error', (e: any) => {
-        // Logged in fine, yet denied on COM_REGISTER_SLAVE / COM_BINLOG_DUMP: a missing privilege.
-        if (e?.errno === 1045 || e?.errno === 1227) {
-          const msg = `${this.info.user} may not read the binlog (${e.sqlMessage ?? e.message})`;
-          return this.failure?.(new RowtrailError('PERMISSION', `${msg}; GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${this.info.user}'@'%'`, e));
-        }
-        this.failure?.(e);
-      });
+      cmd.on('error', (e: unknown) => this.failure?.(dumpError(e, this.info)));
       cmd.on('end', () => this.failure?.(new RowtrailError('CONNECT', 'the server ended the binlog stream')));
       conn.on('error', (e) => this.failure?.(e));
       conn.on('end', () => this.failure?.(new RowtrailError('CONNECT', 'the connection to the server closed')));
@@ -388,9 +371,11 @@ export class MysqlSource implements Source, TxHost {
     this.updateFlow();
     const facts = this.facts!;
     const meta = this.meta!;
+    const session = this.txs;
     charsetMap(meta, facts.version, charset, this.charsets?.maxLen.get(charset) ?? 1).then(
       (map) => {
         this.maps.set(charset, map);
+        if (this.txs !== session) return; // the session ended meanwhile; the next one starts unblocked
         this.blocked = false;
         this.lastPacket = Date.now();
         const held = this.held;
@@ -404,7 +389,13 @@ export class MysqlSource implements Source, TxHost {
         }
         this.updateFlow();
       },
-      (e) => this.failure?.(new RowtrailError('DECODE', `cannot read the server's table of character set ${charset}: ${oneLine(e)}`, e)),
+      (e) => {
+        if (this.txs !== session) return;
+        // The server refused the conversion queries: fatal. A lost connection: retried like any other.
+        const refused = typeof (e as { errno?: unknown })?.errno === 'number';
+        const msg = `cannot read the server's table of character set ${charset}: ${oneLine(e)}`;
+        this.failure?.(refused ? new RowtrailError('DECODE', msg, e) : classify(e, this.info));
+      },
     );
   }
 
