@@ -10,7 +10,8 @@
  * queries per charset, only for charsets a watched column uses, cached per server version.
  * UTF-8/16/32 and UCS-2 are decoded by rule.
  */
-import { query, type Conn } from './mysql-client.js';
+/** Runs one query on the server (the stream's control connection). */
+export type Query = <T>(sql: string) => Promise<T[]>;
 
 /** A server-given decoding table. */
 export interface CharsetMap {
@@ -32,11 +33,11 @@ export function needsServerMap(charset: string): boolean {
 const cache = new Map<string, Promise<CharsetMap>>();
 
 /** The server's table for `charset` (cached per server version and charset). */
-export function charsetMap(conn: Conn, version: string, charset: string, maxLen: number): Promise<CharsetMap> {
+export function charsetMap(query: Query, version: string, charset: string, maxLen: number): Promise<CharsetMap> {
   const key = `${version}\u0000${charset}`;
   let p = cache.get(key);
   if (!p) {
-    p = loadMap(conn, charset, maxLen);
+    p = loadMap(query, charset, maxLen);
     cache.set(key, p);
     p.catch(() => cache.delete(key));
   }
@@ -57,10 +58,10 @@ function text(hexText: string): string {
   return Buffer.from(hexText, 'hex').toString('utf8');
 }
 
-async function loadMap(conn: Conn, charset: string, maxLen: number): Promise<CharsetMap> {
+async function loadMap(query: Query, charset: string, maxLen: number): Promise<CharsetMap> {
   if (!/^[a-z0-9_]+$/.test(charset)) throw new Error(`unexpected character set name ${JSON.stringify(charset)}`);
   const single: string[] = new Array(256).fill('?');
-  const ones = await query<{ n: number | string; u: string }>(conn, `${BYTES} SELECT n, HEX(${conv(hex2('n'), charset)}) AS u FROM b`);
+  const ones = await query<{ n: number | string; u: string }>(`${BYTES} SELECT n, HEX(${conv(hex2('n'), charset)}) AS u FROM b`);
   for (const r of ones) if (r.u !== '') single[Number(r.n)] = text(r.u);
   if (maxLen < 2) return { single, double: null, triple: null };
 
@@ -69,7 +70,6 @@ async function loadMap(conn: Conn, charset: string, maxLen: number): Promise<Cha
   const leads = new Set<number>();
   const pair = conv(`CONCAT(${hex2('l.n')}, ${hex2('t.n')}, '20')`, charset);
   for (const r of await query<{ l: number | string; t: number | string; u: string }>(
-    conn,
     `${BYTES} SELECT l.n AS l, t.n AS t, HEX(${pair}) AS u FROM b l JOIN b t WHERE l.n >= 128 AND ${isUnit(pair)}`,
   )) {
     const l = Number(r.l);
@@ -84,7 +84,6 @@ async function loadMap(conn: Conn, charset: string, maxLen: number): Promise<Cha
   for (let l = 128; l < 256; l++) if (!leads.has(l)) other.push(l);
   const three = conv(`CONCAT(${hex2('l.n')}, ${hex2('m.n')}, ${hex2('t.n')}, '20')`, charset);
   for (const r of await query<{ l: number | string; m: number | string; t: number | string; u: string }>(
-    conn,
     `${BYTES} SELECT l.n AS l, m.n AS m, t.n AS t, HEX(${three}) AS u FROM b l JOIN b m JOIN b t
      WHERE l.n IN (${other.join(',')}) AND m.n BETWEEN 161 AND 254 AND t.n BETWEEN 161 AND 254 AND ${isUnit(three)}`,
   )) {

@@ -21,6 +21,7 @@ import {
   connect,
   currentPosition,
   parseUrl,
+  query,
   serverCharsets,
   serverFacts,
   untilAborted,
@@ -372,7 +373,7 @@ export class MysqlSource implements Source, TxHost {
     const facts = this.facts!;
     const meta = this.meta!;
     const session = this.txs;
-    charsetMap(meta, facts.version, charset, this.charsets?.maxLen.get(charset) ?? 1).then(
+    charsetMap((sql) => query(meta, sql), facts.version, charset, this.charsets?.maxLen.get(charset) ?? 1).then(
       (map) => {
         this.maps.set(charset, map);
         if (this.txs !== session) return; // the session ended meanwhile; the next one starts unblocked
