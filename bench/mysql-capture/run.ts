@@ -53,7 +53,8 @@ async function baseline(m: MariaServer, from: { file: string; pos: number }, to:
 function capture(m: MariaServer, start: string, expected: number): Promise<{ changes: number; transactions: number; seconds: number; maxRssMb: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-store-'));
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'capture-child.ts'), m.url('bench'), dir, start, String(expected)], {
+  const script = join(import.meta.dirname, 'capture-child.ts');
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script, m.url('bench'), dir, start, String(expected)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -119,7 +120,8 @@ async function medians<B extends { seconds: number }, C extends { seconds: numbe
   }
   const mid = <T extends { seconds: number }>(xs: T[]) => [...xs].sort((a, b) => a.seconds - b.seconds)[Math.floor(xs.length / 2)];
   const c = mid(cs);
-  return [mid(bs), { ...c, maxRssMb: Math.max(...cs.map((x) => x.maxRssMb)), runs: cs.map((x) => x.seconds), baseRuns: bs.map((x) => x.seconds) }];
+  const maxRssMb = Math.max(...cs.map((x) => x.maxRssMb));
+  return [mid(bs), { ...c, maxRssMb, runs: cs.map((x) => x.seconds), baseRuns: bs.map((x) => x.seconds) }];
 }
 
 function report(

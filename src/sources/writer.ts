@@ -10,7 +10,8 @@ export function openWriter(ctx: SourceContext, system: SystemKind, database: str
   const name = ctx.config.name;
   const writer = ctx.store.writer(name, system, database, { worker: true });
   if (writer.removedOnOpen) {
-    ctx.log.info({ source: name, removed: writer.removedOnOpen }, 'removed half-written transactions left by a previous run; they will be replayed');
+    const removed = writer.removedOnOpen;
+    ctx.log.info({ source: name, removed }, 'removed half-written transactions left by a previous run; they will be replayed');
   }
   return writer;
 }

@@ -18,7 +18,7 @@ import {
 } from '../../src/sources/mysql/mysql-values.js';
 import { jsonBinaryText } from '../../src/sources/mysql/mysql-json.js';
 import { statementChange } from '../../src/sources/mysql/index.js';
-import { mariadbPurged, positionKind } from '../../src/sources/mysql/mysql-position.js';
+import { binlogDistance, mariadbPurged, positionKind } from '../../src/sources/mysql/mysql-position.js';
 
 const DIG2BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
 
@@ -303,6 +303,20 @@ describe('positions and DDL parsing', () => {
     expect(mariadbPurged('0-1-5', '0-1-5')).toBe(false);
     expect(mariadbPurged('0-1-9', '0-1-5')).toBe(false);
     expect(mariadbPurged('0-1-9', '0-1-5,1-1-3')).toBe(true);
+  });
+
+  it('measures binlog bytes between two positions across rotated files (the lag)', () => {
+    const sizes = new Map([
+      ['binlog.000001', 1000],
+      ['binlog.000002', 500],
+      ['binlog.000003', 300],
+    ]);
+    const at = (file: string, pos: number) => ({ file, pos });
+    expect(binlogDistance(at('binlog.000003', 120), at('binlog.000003', 300), sizes)).toBe(180);
+    expect(binlogDistance(at('binlog.000003', 300), at('binlog.000003', 300), sizes)).toBe(0);
+    expect(binlogDistance(at('binlog.000003', 310), at('binlog.000003', 300), sizes)).toBe(0);
+    expect(binlogDistance(at('binlog.000001', 900), at('binlog.000003', 50), sizes)).toBe(100 + 500 + 50);
+    expect(binlogDistance(at('binlog.000000', 900), at('binlog.000003', 50), sizes)).toBe(null);
   });
 
   it('names the table a DDL statement targets', () => {

@@ -158,7 +158,8 @@ function sameServerId(info: ConnInfo | undefined, err: unknown): RowtrailError {
   const id = info?.serverId !== undefined ? `serverId ${info.serverId}` : 'this serverId';
   return new RowtrailError(
     'CONFIG',
-    `another replica (another rowtrail, or a real replica) connected to the server with ${id}, and the server dropped this one; give each source its own sources[].serverId`,
+    `another replica (another rowtrail, or a real replica) connected to the server with ${id}, and the server ` +
+      `dropped this one; give each source its own sources[].serverId`,
     err,
   );
 }
@@ -174,21 +175,25 @@ export function binlogReadError(msg: string, info: ConnInfo | undefined, err: un
   if (/max_allowed_packet/i.test(msg)) {
     return new RowtrailError(
       'SERVER_SETTING',
-      `a binlog event is larger than the server's max_allowed_packet (${msg}); raise it on the server: SET GLOBAL max_allowed_packet=1073741824 (and in my.cnf), then rowtrail resumes where it stopped`,
+      `a binlog event is larger than the server's max_allowed_packet (${msg}); raise it on the server: ` +
+        'SET GLOBAL max_allowed_packet=1073741824 (and in my.cnf), then rowtrail resumes where it stopped',
       err,
     );
   }
   if (/which is not in the master's binlog/i.test(msg)) {
     return new RowtrailError(
       'POSITION_LOST',
-      `the server's binlog has no record of the stored position (${msg}): its binlog was reset (RESET MASTER) or the url names another server; check the url, and only if it is right reset this source's stored position (changes in between cannot be read)`,
+      `the server's binlog has no record of the stored position (${msg}): its binlog was reset (RESET MASTER) or ` +
+        "the url names another server; check the url, and only if it is right reset this source's stored position " +
+        '(changes in between cannot be read)',
       err,
     );
   }
   if (/purged|could not find first log file|could not find GTID state/i.test(msg)) {
     return new RowtrailError(
       'POSITION_LOST',
-      `the binlog holding the stored position is gone (${msg}); raise binlog retention (binlog_expire_logs_seconds / expire_logs_days) and reset this source's stored position to capture from now (changes in the gap are lost)`,
+      `the binlog holding the stored position is gone (${msg}); raise binlog retention (binlog_expire_logs_seconds / ` +
+        "expire_logs_days) and reset this source's stored position to capture from now (changes in the gap are lost)",
       err,
     );
   }

@@ -275,7 +275,9 @@ export class MysqlSource implements Source, TxHost {
       if (e instanceof NeedCharset) return this.block([buf, start, end], e.charset);
       const where = `${txs.file || '?'}:${h?.nextPos || txs.pos}`;
       const what = `cannot decode binlog event type ${h?.type} at ${where} (resume position ${this.durable})`;
-      if (e instanceof DecodeError) return this.failure?.(new RowtrailError(e.setting ? 'SERVER_SETTING' : 'DECODE', `${what}: ${e.message}`, e));
+      if (e instanceof DecodeError) {
+        return this.failure?.(new RowtrailError(e.setting ? 'SERVER_SETTING' : 'DECODE', `${what}: ${e.message}`, e));
+      }
       if (e instanceof RowtrailError) return this.failure?.(e);
       return this.failure?.(new RowtrailError('DECODE', `${what}: ${(e as Error)?.message ?? e}`, e));
     }
@@ -324,13 +326,15 @@ export class MysqlSource implements Source, TxHost {
 
   /** TxHost: a watched table was dropped. */
   dropped(c: RowChange): void {
-    this.ctx.log.warn({ source: this.name }, `watched table ${c.schema}.${c.table} was dropped; remove it from sources[].tables of ${this.name} or recreate it`);
+    const fix = `remove it from sources[].tables of ${this.name} or recreate it`;
+    this.ctx.log.warn({ source: this.name }, `watched table ${c.schema}.${c.table} was dropped; ${fix}`);
   }
 
   private flushDue(): boolean {
     const now = Date.now();
     const actorDelayMs = 3 * (this.ctx.root.identity?.sampleIntervalMs ?? 20);
-    return now - this.lastFlush >= (this.opts.flushIntervalMs ?? 100) && (this.oldestDeferred === null || now - this.oldestDeferred >= actorDelayMs);
+    const actorsReady = this.oldestDeferred === null || now - this.oldestDeferred >= actorDelayMs;
+    return now - this.lastFlush >= (this.opts.flushIntervalMs ?? 100) && actorsReady;
   }
 
   /** Hands what is buffered to the store's write worker (durable when written: onWritten). */
