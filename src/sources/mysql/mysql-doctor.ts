@@ -8,16 +8,13 @@ import { cannot, fail, ok, warn, type Check } from '../checks.js';
 import { oneLine } from '../../errors.js';
 import { classify, close, connect, parseUrl, query, serverFacts, type Conn, type ConnInfo, type ServerFacts } from './mysql-client.js';
 import { mariadbPurged, parseFilePos, positionKind } from './mysql-position.js';
-import { defaultServerId, watchFilter } from './mysql-stream.js';
-import { missingTables, oldestGtidState, settingProblems } from './mysql-settings.js';
+import { defaultServerId, missingTables, MY_CNF, oldestGtidState, settingProblems, watchFilter } from './mysql-settings.js';
 import { accountOf, globalGrants, grantOn } from './mysql-grants.js';
 
 export interface MysqlDoctorOptions {
   /** The source's stored position (from the store), to check it is still in the binlog. */
   position?: string | null;
 }
-
-const MY_CNF = '(and the same in my.cnf so it survives a restart)';
 
 /** The server's own words for a refused query (classify() would add the replication GRANT to every 1227). */
 function reason(e: unknown, info?: ConnInfo): string {

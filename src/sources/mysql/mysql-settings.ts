@@ -1,13 +1,35 @@
 /**
- * The MySQL / MariaDB server checks that both the source (at connect) and `rowtrail doctor` run: binlog
- * settings, the oldest GTID state, and whether the watched tables exist. In their own file so that the
- * stream and the doctor both import them without importing each other.
+ * The MySQL / MariaDB checks and derivations that both the source (at connect) and `rowtrail doctor` use:
+ * binlog settings, the oldest GTID state, whether the watched tables exist, the watched-table filter and the
+ * default server id. In their own file so that the stream and the doctor import them without importing each
+ * other.
  */
 import type { SourceConfig } from '../../config/index.js';
+import { RowtrailError } from '../../errors.js';
 import { fail, type Check } from '../checks.js';
 import { query, type Conn, type ServerFacts } from './mysql-client.js';
+import { mariadbPurged, positionKind } from './mysql-position.js';
 
-const MY_CNF = '(and the same in my.cnf so it survives a restart)';
+export const MY_CNF = '(and the same in my.cnf so it survives a restart)';
+
+const SYSTEM_DBS = new Set(['mysql', 'sys', 'information_schema', 'performance_schema']);
+
+/** A server id for this source when none is configured: stable per source name, away from small ids. */
+export function defaultServerId(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+  return 0x52540000 + (h % 0xffff);
+}
+
+/** Which tables a source watches: the configured `db.table` list, else the url's database, else all user tables. */
+export function watchFilter(tables: string[] | undefined, database: string | null): (db: string, table: string) => boolean {
+  if (tables && tables.length) {
+    const set = new Set(tables);
+    return (db, t) => set.has(`${db}.${t}`);
+  }
+  if (database) return (db) => db === database;
+  return (db) => !SYSTEM_DBS.has(db);
+}
 
 /**
  * The server settings without which capture cannot work (also checked by the source when it connects).
@@ -145,4 +167,16 @@ export function missingTablesWarning(probe: TableProbe, source: string): string 
   if (probe.missing.length) parts.push(`watched table(s) ${probe.missing.join(', ')} do not exist (a typo in sources[].tables of ${source}?)`);
   if (probe.unknown.length) parts.push(`cannot tell whether ${probe.unknown.join(', ')} exist (no SELECT on them; rowtrail doctor gives the GRANT)`);
   return parts.length ? parts.join('; ') : null;
+}
+
+/** A stored MariaDB GTID position older than the oldest binlog: fail before streaming, with the fix. */
+export async function checkPurged(conn: Conn, facts: ServerFacts, position: string): Promise<void> {
+  if (!facts.mariadb || positionKind(position) !== 'mariadb-gtid') return;
+  const oldest = await oldestGtidState(conn);
+  if (oldest !== null && mariadbPurged(position, oldest)) {
+    throw new RowtrailError(
+      'POSITION_LOST',
+      `the binlog holding stored position ${position} was purged (oldest binlog starts after ${oldest}); raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) and reset this source's stored position to capture from now (changes in the gap are lost)`,
+    );
+  }
 }

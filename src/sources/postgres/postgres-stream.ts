@@ -19,6 +19,8 @@ import { compareLsn, formatLsn, parseLsn, pgNow } from './postgres-position.js';
 import { classifyPgError, slotName, publicationName } from './postgres-errors.js';
 import { preciseTriggerTables, primaryKeys, quoteIdent } from './postgres-catalog.js';
 import { backoff, sleep } from '../backoff.js';
+import { ddlChange as sharedDdlChange } from '../ddl.js';
+import { openWriter } from '../writer.js';
 import { parseDdlMessage, SESSION_PREFIX, DDL_PREFIX } from '../../identity/message.js';
 
 /** Identity messages carry SESSION_PREFIX (precise mode); DDL events carry DDL_PREFIX (identity/message.ts). */
@@ -76,9 +78,8 @@ export class PostgresSource implements Source {
     this.ctx = ctx;
     this.name = ctx.config.name;
     const database = decodeURIComponent(new URL(ctx.url).pathname.replace(/^\//, '')) || 'postgres';
-    this.writer = ctx.store.writer(this.name, 'postgresql', database, { worker: true });
+    this.writer = openWriter(ctx, 'postgresql', database);
     this.writer.onWritten((durable, error) => this.onWritten(durable, error));
-    if (this.writer.removedOnOpen) ctx.log.info({ source: this.name, removed: this.writer.removedOnOpen }, 'removed half-written transactions left by a previous run; they will be replayed');
     this.durable = ctx.store.position(this.name);
   }
 
@@ -502,5 +503,5 @@ export class PostgresSource implements Source {
 export function ddlChange(content: string): RowChange | null {
   const d = parseDdlMessage(content);
   if (!d) return null;
-  return { schema: d.schema ?? '', table: d.table ?? d.object ?? '', op: 'ddl', key: null, before: null, after: null, changed: [], ddl: d.statement || d.tag };
+  return sharedDdlChange(d.schema ?? '', d.table ?? d.object ?? '', d.statement || d.tag);
 }
