@@ -21,7 +21,7 @@
  * DDL message: prefix `rowtrail.ddl`; its names, shape and parser live in model/precise.ts (the sources read it).
  */
 
-import { textOrNull as str } from '../model/precise.js';
+import { jsonOrUndefined, textOrNull as str } from '../model/precise.js';
 
 export { SESSION_PREFIX, DDL_PREFIX, parseDdlMessage, type DdlMessage } from '../model/precise.js';
 
@@ -39,12 +39,7 @@ export interface SessionMessage {
 
 /** Parses a session message; null when it is not one (wrong version, garbage). Never throws. */
 export function parseSessionMessage(content: string): SessionMessage | null {
-  let a: unknown;
-  try {
-    a = JSON.parse(content);
-  } catch {
-    return null;
-  }
+  const a = jsonOrUndefined(content);
   if (!Array.isArray(a) || a[0] !== 1 || a.length < 9) return null;
   const pid = str(a[1]);
   if (!pid || !/^\d+$/.test(pid)) return null;

@@ -33,14 +33,18 @@ export interface DdlMessage {
 /** A JSON string or number as text, else null (message fields). */
 export const textOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
 
+/** JSON text → value, or undefined when it is not JSON (message contents). Never throws. */
+export function jsonOrUndefined(content: string): unknown {
+  try {
+    return JSON.parse(content);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parses a DDL message (prefix DDL_PREFIX); null for garbage. Never throws. */
 export function parseDdlMessage(content: string): DdlMessage | null {
-  let o: any;
-  try {
-    o = JSON.parse(content);
-  } catch {
-    return null;
-  }
+  const o = jsonOrUndefined(content) as any;
   if (!o || typeof o !== 'object' || typeof o.tag !== 'string') return null;
   const d: DdlMessage = { tag: o.tag, schema: textOrNull(o.schema), table: textOrNull(o.table), object: textOrNull(o.object), statement: textOrNull(o.statement) };
   if (o.key === null) d.key = [];

@@ -37,6 +37,17 @@ function track(cap: Capture): Capture {
   return cap;
 }
 
+/** A fresh database with table `ev`, set up for capture, a source running on it and one row captured. */
+async function capturing(prefix: string): Promise<{ url: string; cfg: Capture['cfg']; cap: Capture }> {
+  const url = server.url(await server.freshDatabase(prefix));
+  await sql(url, `CREATE TABLE ev (id int PRIMARY KEY, v text)`);
+  const cfg = await setupSource(url);
+  const cap = track(startCapture(url, cfg));
+  await sql(url, `INSERT INTO ev VALUES (1, 'x')`);
+  await cap.caughtUp();
+  return { url, cfg, cap };
+}
+
 describe('stop while connecting', () => {
   it('ends run at once when the server accepts the connection and never answers', async () => {
     const accepted: net.Socket[] = [];
@@ -94,13 +105,7 @@ describe('a silent connection', () => {
 
 describe('health', () => {
   it('reads no lag on a caught-up idle database, however long ago the last commit was', async () => {
-    const db = await server.freshDatabase('health');
-    const url = server.url(db);
-    await sql(url, `CREATE TABLE ev (id int PRIMARY KEY, v text)`);
-    const cfg = await setupSource(url);
-    const cap = track(startCapture(url, cfg));
-    await sql(url, `INSERT INTO ev VALUES (1, 'x')`);
-    await cap.caughtUp();
+    const { cap } = await capturing('health');
     // Idle from here on: the last commit gets older, the lag must not.
     await new Promise((r) => setTimeout(r, 1_500));
     await until('the lag to be measured', () => cap.source.health().lagBytes === 0, 20_000);
@@ -123,13 +128,7 @@ describe('health', () => {
 
 describe('a slot held by another process', () => {
   it('stops a second watch with a clear reason, releases every connection, and obeys SIGTERM while it waits', async () => {
-    const db = await server.freshDatabase('twice');
-    const url = server.url(db);
-    await sql(url, `CREATE TABLE ev (id int PRIMARY KEY, v text)`);
-    const cfg = await setupSource(url);
-    const first = track(startCapture(url, cfg));
-    await sql(url, `INSERT INTO ev VALUES (1, 'x')`);
-    await first.caughtUp();
+    const { url, cfg, cap: first } = await capturing('twice');
     const dir = mkdtempSync(join(tmpdir(), 'rowtrail-twice-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const config = join(dir, 'rowtrail.yaml');
