@@ -236,7 +236,11 @@ export class PostgresSource implements Source {
         () => done(signal.aborted ? undefined : new RowtrailError('CONNECT', 'replication stream ended by the server')),
         (e) => done(signal.aborted ? undefined : e),
       );
-    }).finally(() => (this.conn = null));
+    }).finally(async () => {
+      // Closed on every path: a failed START_REPLICATION (slot taken a moment ago) leaves the connection open.
+      this.conn = null;
+      await closeClient(repl, 500);
+    });
   }
 
   /** Every FLUSH_INTERVAL_MS while streaming: flush, answer the server, and watch for silence. */
