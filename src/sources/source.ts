@@ -25,7 +25,7 @@ export interface SourceStats {
   transactions: number;
   /** Last durable (acknowledged) position. */
   position: string | null;
-  /** Seconds between the newest stored commit and now. */
+  /** The same number as `SourceHealth.lagSeconds` (lag against the server; 0 on a caught-up idle database). */
   lagSeconds: number | null;
 }
 
