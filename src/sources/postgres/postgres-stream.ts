@@ -21,7 +21,7 @@ import type { Source, SourceContext, SourceHealth, SourceStats } from '../source
 import { PgoutputDecoder } from './postgres-decoder.js';
 import { PgTransactions } from './postgres-transactions.js';
 import { LagTracker } from './postgres-lag.js';
-import { compareLsn, formatLsn, parseLsn, pgNow } from './postgres-position.js';
+import { compareLsn, formatLsn, standbyStatus } from './postgres-position.js';
 import { classifyPgError, slotName, publicationName, serverAddress } from './postgres-errors.js';
 import { CONNECT_TIMEOUT_MS, SLOT_GRACE_MS, closeClient, destroyClient, pgClient, preflight, withTimeout } from './postgres-connection.js';
 import { quoteIdent } from './postgres-catalog.js';
@@ -41,7 +41,6 @@ export interface PostgresSourceOptions {
   /** Connecting (TCP, startup, authentication) must finish within this, in ms (default CONNECT_TIMEOUT_MS, 10 s). */
   connectTimeoutMs?: number;
 }
-
 
 export class PostgresSource implements Source {
   readonly name: string;
@@ -79,12 +78,8 @@ export class PostgresSource implements Source {
   private lastError: string | null = null;
 
   constructor(ctx: SourceContext, opts: PostgresSourceOptions = {}) {
-    this.ctx = ctx;
-    this.name = ctx.config.name;
-    this.identity = ctx.identity;
-    this.log = ctx.log;
-    this.receiveTimeoutMs = opts.receiveTimeoutMs ?? RECEIVE_TIMEOUT_MS;
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    [this.ctx, this.name, this.identity, this.log] = [ctx, ctx.config.name, ctx.identity, ctx.log];
+    [this.receiveTimeoutMs, this.connectTimeoutMs] = [opts.receiveTimeoutMs ?? RECEIVE_TIMEOUT_MS, opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS];
     const database = decodeURIComponent(new URL(ctx.url).pathname.replace(/^\//, '')) || 'postgres';
     this.writer = ctx.store.writer(this.name, 'postgresql', database, { worker: true });
     this.writer.onWritten((durable, error) => this.onWritten(durable, error));
@@ -92,6 +87,7 @@ export class PostgresSource implements Source {
     this.position = ctx.store.position(this.name);
   }
 
+  /** TxHost: the position durable in the store. */
   durable(): string | null {
     return this.position;
   }
@@ -208,6 +204,8 @@ export class PostgresSource implements Source {
         );
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      this.quietSince = Date.now();
+      this.pinged = false;
       const timer = setInterval(() => this.tick(), FLUSH_INTERVAL_MS);
       const poller = setInterval(() => this.pollServer(), LAG_POLL_MS);
       this.pollServer();
@@ -215,7 +213,6 @@ export class PostgresSource implements Source {
         this.state = 'streaming';
         this.connectedSince = Date.now();
         this.quietSince = Date.now();
-        this.lastError = null;
       });
       this.conn.on('copyData', (msg: { chunk: Buffer }) => {
         if (settled || signal.aborted) return;
@@ -249,7 +246,8 @@ export class PostgresSource implements Source {
       if (this.blocked) return;
       this.flushAndAck(false);
       if (Date.now() - this.lastStatus > STATUS_INTERVAL_MS) this.sendStatus();
-      if (this.paused || this.state !== 'streaming') return;
+      if (this.paused) return;
+      // Counted from START_REPLICATION on: a server that never answers it is as dead as a silent stream.
       const quiet = Date.now() - this.quietSince;
       if (quiet > this.receiveTimeoutMs) {
         throw new RowtrailError('CONNECT', `no message from the server for ${Math.round(quiet / 1000)} s (network partition or server hung); reconnecting`);
@@ -393,16 +391,9 @@ export class PostgresSource implements Source {
   /** Standby status update: written = flushed = applied = the durable position; `reply` asks for a keepalive. */
   private sendStatus(reply = false): void {
     const at = this.position ?? this.startLsn;
-    if (!this.conn || !at) return;
-    const lsn = parseLsn(at);
-    const b = Buffer.alloc(34);
-    b[0] = 0x72; // 'r'
-    b.writeBigUInt64BE(lsn, 1);
-    b.writeBigUInt64BE(lsn, 9);
-    b.writeBigUInt64BE(lsn, 17);
-    b.writeBigInt64BE(pgNow(), 25);
-    b[33] = reply ? 1 : 0;
-    this.conn.sendCopyFromChunk(b);
+    // CopyData is the server's to expect only once it answered START_REPLICATION.
+    if (!this.conn || !at || this.state !== 'streaming') return;
+    this.conn.sendCopyFromChunk(standbyStatus(at, reply));
     this.lastStatus = Date.now();
   }
 }
