@@ -12,6 +12,7 @@ import { freePort } from '../harness/ports.js';
 import { exited, spawnCli } from '../harness/cli.js';
 import { setupSource, sourceConfig, sql, startCapture, type Capture } from './capture-helpers.js';
 import { startProxy } from './blackhole-proxy.js';
+import type { PostgresSourceOptions } from '../../src/sources/postgres/index.js';
 
 const server = sharedPg();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -38,11 +39,11 @@ function track(cap: Capture): Capture {
 }
 
 /** A fresh database with table `ev`, set up for capture, a source running on it and one row captured. */
-async function capturing(prefix: string): Promise<{ url: string; cfg: Capture['cfg']; cap: Capture }> {
+async function capturing(prefix: string, source: PostgresSourceOptions = {}): Promise<{ url: string; cfg: Capture['cfg']; cap: Capture }> {
   const url = server.url(await server.freshDatabase(prefix));
   await sql(url, `CREATE TABLE ev (id int PRIMARY KEY, v text)`);
   const cfg = await setupSource(url);
-  const cap = track(startCapture(url, cfg));
+  const cap = track(startCapture(url, cfg, { source }));
   await sql(url, `INSERT INTO ev VALUES (1, 'x')`);
   await cap.caughtUp();
   return { url, cfg, cap };
@@ -115,6 +116,15 @@ describe('health', () => {
     expect(cap.source.stats().lagSeconds).toBe(0);
     await cap.stop();
     expect(cap.source.health().state).toBe('stopped');
+  }, 60_000);
+
+  it('keeps hearing from an idle server, so a quiet database is not mistaken for a dead connection', async () => {
+    // The server itself stays silent while the client reports in time; the stream asks it for keepalives.
+    const { cap } = await capturing('quiet', { receiveTimeoutMs: 2_000 });
+    const idleFrom = Date.now();
+    await until('a message from the idle server', () => Date.parse(cap.source.health().lastMessageAt!) > idleFrom + 1_000, 20_000);
+    await until('another one', () => Date.parse(cap.source.health().lastMessageAt!) > idleFrom + 3_000, 20_000);
+    expect(cap.source.health()).toMatchObject({ state: 'streaming', reconnects: 0 });
   }, 60_000);
 
   it('says failed with the reason when the source stops on a fatal error', async () => {
