@@ -1,5 +1,5 @@
 export { PostgresSource, RECEIVE_TIMEOUT_MS, type PostgresSourceOptions } from './postgres-stream.js';
-export { ddlChange } from './postgres-transactions.js';
+export { ddlMessageChange } from './postgres-transactions.js';
 export { CONNECT_TIMEOUT_MS, SLOT_GRACE_MS } from './postgres-connection.js';
 export { PgoutputDecoder } from './postgres-decoder.js';
 export type { PgMessage, RelationMessage, TupleValues } from './postgres-decoder.js';

@@ -26,6 +26,7 @@ import { classifyPgError, slotName, publicationName, serverAddress } from './pos
 import { CONNECT_TIMEOUT_MS, SLOT_GRACE_MS, closeClient, destroyClient, pgClient, preflight, withTimeout } from './postgres-connection.js';
 import { quoteIdent } from './postgres-catalog.js';
 import { backoff, sleep } from '../backoff.js';
+import { openWriter } from '../writer.js';
 
 /** Flush at least this often while data flows (ms), and answer the server at least this often. */
 const FLUSH_INTERVAL_MS = 50;
@@ -81,9 +82,8 @@ export class PostgresSource implements Source {
     [this.ctx, this.name, this.identity, this.log] = [ctx, ctx.config.name, ctx.identity, ctx.log];
     [this.receiveTimeoutMs, this.connectTimeoutMs] = [opts.receiveTimeoutMs ?? RECEIVE_TIMEOUT_MS, opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS];
     const database = decodeURIComponent(new URL(ctx.url).pathname.replace(/^\//, '')) || 'postgres';
-    this.writer = ctx.store.writer(this.name, 'postgresql', database, { worker: true });
+    this.writer = openWriter(ctx, 'postgresql', database);
     this.writer.onWritten((durable, error) => this.onWritten(durable, error));
-    if (this.writer.removedOnOpen) ctx.log.info({ source: this.name, removed: this.writer.removedOnOpen }, 'removed half-written transactions left by a previous run; they will be replayed');
     this.position = ctx.store.position(this.name);
   }
 

@@ -22,6 +22,7 @@ import { buildRelation, deleteChange, insertChange, relationChange, truncateChan
 import type { CustomType } from './postgres-types.js';
 import { compareLsn } from './postgres-position.js';
 import { preciseTriggerTables, primaryKeys } from './postgres-catalog.js';
+import { ddlChange } from '../ddl.js';
 
 /** What the transaction assembler needs from the stream that owns the connection. */
 export interface TxHost {
@@ -184,7 +185,7 @@ export class PgTransactions {
         else if (d.key !== undefined) this.declaredKeys.set(name, d.key);
       }
       if (tx.skip) return;
-      if (d) this.add(tx, ddlChange(d), msg.xid);
+      if (d) this.add(tx, ddlMessageChange(d), msg.xid);
       tx.ddl = true;
     } else if (msg.prefix === SESSION_PREFIX && !tx.skip) tx.messages.push(msg.content.toString('utf8'));
   }
@@ -288,7 +289,7 @@ async function relationExists(meta: pg.Client, relid: number): Promise<boolean> 
   return (await meta.query(`SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::oid`, [relid])).rows.length > 0;
 }
 
-/** A precise-mode DDL message (model/precise.ts) → an `op: ddl` change. */
-export function ddlChange(d: DdlMessage): RowChange {
-  return { schema: d.schema ?? '', table: d.table ?? d.object ?? '', op: 'ddl', key: null, before: null, after: null, changed: [], ddl: d.statement || d.tag };
+/** A precise-mode DDL message (model/precise.ts) → an `op: ddl` change (the shared shape, sources/ddl.ts). */
+export function ddlMessageChange(d: DdlMessage): RowChange {
+  return ddlChange(d.schema ?? '', d.table ?? d.object ?? '', d.statement || d.tag);
 }
