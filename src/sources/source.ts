@@ -58,6 +58,6 @@ export interface Source {
    * Aborting must end the run promptly in every phase, connecting included. */
   run(signal: AbortSignal): Promise<void>;
   stats(): SourceStats;
-  /** Health as `SourceHealth` says; optional only until both sources implement it (issue 11). */
-  health?(): SourceHealth;
+  /** Health as `SourceHealth` says (for /healthz, /metrics and doctor). Cheap: no I/O, callable any time. */
+  health(): SourceHealth;
 }
