@@ -38,6 +38,11 @@ function track(cap: Capture): Capture {
   return cap;
 }
 
+/** WAL senders serving the database of `url`. */
+async function walSenders(url: string): Promise<number> {
+  return Number((await sql(url, `SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = current_database()`)).rows[0].n);
+}
+
 /** A fresh database with table `ev`, set up for capture, a source running on it and one row captured. */
 async function capturing(prefix: string, source: PostgresSourceOptions = {}): Promise<{ url: string; cfg: Capture['cfg']; cap: Capture }> {
   const url = server.url(await server.freshDatabase(prefix));
@@ -101,6 +106,8 @@ describe('a silent connection', () => {
     const ids = [...cap.store.changes({ table: 'public.ev' })].map((e) => Number(e.after!.id));
     expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(cap.source.health().state).toBe('streaming');
+    // The WAL sender of the partitioned connection (still holding the slot on the server) was ended, not left.
+    expect(await walSenders(direct)).toBe(1);
   }, 90_000);
 });
 
@@ -143,7 +150,6 @@ describe('a slot held by another process', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const config = join(dir, 'rowtrail.yaml');
     writeFileSync(config, `sources:\n  - name: pg\n    kind: postgres\n    url: ${url}\n    slot: ${cfg.slot}\n    publication: ${cfg.publication}\nstore:\n  path: ./data\n`);
-    const senders = async () => Number((await sql(url, `SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND datname = current_database()`)).rows[0].n);
 
     // Left alone, it gives up with the reason and a non-zero exit.
     const second = spawnCli(['watch', '--config', config]);
@@ -159,7 +165,7 @@ describe('a slot held by another process', () => {
     expect(third.exitCode).toBe(0);
 
     // Nothing leaked: the first source's WAL sender is the only one, and it still captures.
-    expect(await senders()).toBe(1);
+    expect(await walSenders(url)).toBe(1);
     await sql(url, `INSERT INTO ev VALUES (2, 'y')`);
     await first.caughtUp();
     expect([...first.store.changes({ table: 'public.ev' })]).toHaveLength(2);
