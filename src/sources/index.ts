@@ -35,6 +35,6 @@ export function sourceKind(cfg: SourceConfig): SourceKind {
   return k;
 }
 
-export type { Source, SourceContext, SourceStats, SourceHealth } from './source.js';
+export type { Source, SourceContext, SourceStats } from './source.js';
 export type { Check } from './checks.js';
 export type { SetupOptions, SetupResult };
