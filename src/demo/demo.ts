@@ -21,10 +21,9 @@ import { createLogger } from '../log/index.js';
 import { startDaemon, type Daemon } from '../daemon.js';
 import { sourceKind } from '../sources/index.js';
 import { Store } from '../store/index.js';
-import type { ChangeEvent } from '../model/index.js';
-import { applyUndo, blame, changeLines, prepareUndo, renderSql } from '../undo/index.js';
-import { actorText } from '../cli/commands/changes.js';
-import { clip, table } from '../cli/shared.js';
+import { applyUndo, prepareUndo, renderSql } from '../undo/index.js';
+import { blame } from '../history/index.js';
+import { actorText, actorsTable, changeLines, changesSummary, changesText, historyHeading, table } from '../present/index.js';
 import {
   AGENT,
   AGENT_TX,
@@ -217,12 +216,7 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.heading(4, 'Who changed what');
   p.cmd('rowtrail actors');
   const actors = store.actors({ source: SOURCE });
-  p.indent(
-    table(
-      ['actor', 'kind', 'confidence', 'txs', 'changes', 'tables'],
-      actors.map((a) => [a.agent ? `${a.agent} via ${a.user ?? '?'}` : (a.user ?? 'unknown'), a.kind, a.confidence, String(a.transactions), String(a.changes), clip(a.tables.join(', '), 50)]),
-    ),
-  );
+  p.indent(actorsTable(actors));
   p.out(p.dim('  svc_app is one shared account: the shop app and the agent both use it; the agent\'s sqlcommenter tag tells them apart.'));
   await pause();
 
@@ -231,18 +225,17 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   const a = agentEvents[0]!.actor;
   p.heading(5, "The agent's transaction");
   p.cmd(`rowtrail changes --tx ${tx.id}`);
-  p.out(`  tx ${tx.id} at ${tx.commitTime} by ${actorText(agentEvents[0]!)}`);
-  p.out(`  session: role ${a.user}, application ${a.application}, pid ${a.sessionId}; context: ${Object.entries(a.context ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  p.out(`  ${tx.size} row changes: ${summarize(agentEvents)}`);
   const samples = [
     ...agentEvents.filter((e) => e.table === 'products').slice(0, 3),
     ...agentEvents.filter((e) => e.table === 'customers').slice(0, 2),
     ...agentEvents.filter((e) => e.table === 'orders').slice(0, 1),
   ];
-  for (const ev of samples) {
-    p.out(`  ${ev.op.toUpperCase()} ${ev.schema}.${ev.table} ${keyText(ev)}`);
-    p.indent(changeLines(ev), '  ');
-  }
+  // What `rowtrail changes` prints for these changes, with the session and a count after its heading.
+  const [heading, ...body] = [...changesText(samples)];
+  p.out(`  ${heading}`);
+  p.out(`    session: role ${a.user}, application ${a.application}, pid ${a.sessionId}; context: ${Object.entries(a.context ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  p.out(`    ${tx.size} row changes: ${changesSummary(agentEvents)}; some of them:`);
+  p.indent(body);
   p.out(p.dim(`  … and ${agentEvents.length - samples.length} more (rowtrail changes --tx ${tx.id} --json prints them all)`));
   await pause();
 
@@ -250,7 +243,7 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.heading(6, 'One damaged row');
   p.cmd(`rowtrail blame ${BLAME_ROW.table} ${BLAME_ROW.key}`);
   for (const ev of blame(store, { table: BLAME_ROW.table, values: [BLAME_ROW.key], source: SOURCE })) {
-    p.out(`  ${ev.tx.commitTime}  ${ev.op.toUpperCase()}  by ${actorText(ev)}  tx ${ev.tx.id}`);
+    p.out(`  ${historyHeading(ev, false)}`);
     p.indent(changeLines(ev), '  ');
   }
   await pause();
@@ -387,16 +380,6 @@ async function waitFor<T>(p: Printer, signal: AbortSignal, failed: () => unknown
     if (Date.now() > deadline) throw new RowtrailError('INTERNAL', `capture did not record ${what} within ${CAPTURE_TIMEOUT_MS / 1000} s`);
     await sleep(50);
   }
-}
-
-function summarize(events: ChangeEvent[]): string {
-  const counts = new Map<string, number>();
-  for (const e of events) counts.set(`${e.op} ${e.schema}.${e.table}`, (counts.get(`${e.op} ${e.schema}.${e.table}`) ?? 0) + 1);
-  return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
-}
-
-function keyText(ev: ChangeEvent): string {
-  return ev.key ? Object.entries(ev.key).map(([k, v]) => `${k}=${v}`).join(',') : '';
 }
 
 /** The first lines of a long script, a count of what was left out, and its last lines. */
