@@ -95,6 +95,8 @@ export function usageLine(commanderText: string): string {
   const text = commanderText.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
   const m = /^option '(?:-\w, )?(--[\w-]+)[^']*' argument '([\s\S]*)' is invalid\. ([\s\S]*)$/.exec(text);
   if (m) return `rowtrail: ${m[1]} '${m[2]}': ${m[3]}`;
+  const missing = /^option '(?:-\w, )?(--[\w-]+)[^']*' argument missing$/.exec(text);
+  if (missing) return `rowtrail: ${missing[1]} needs a value`;
   const a = /^command-argument value '([\s\S]*)' is invalid for argument '([\w.-]+)'\. ([\s\S]*)$/.exec(text);
   if (a) return `rowtrail: <${a[2]}> '${a[1]}': ${a[3]}`;
   return `rowtrail: ${text}`;
