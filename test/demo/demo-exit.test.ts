@@ -4,11 +4,11 @@
  * postgres process, no file in TMPDIR; while it runs, its directory is the server user's alone.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exited, spawnCli } from '../harness/cli.js';
+import { leftIn, processesUnder, until as waitUntil } from './helpers.js';
 import { initdb, isRoot, serverUser } from '../../src/demo/embedded.js';
 import { RowtrailError } from '../../src/errors.js';
 
@@ -23,23 +23,8 @@ afterEach(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function processesUnder(dir: string): string[] {
-  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return ps.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo'));
-}
-
-/** What the demo left in TMPDIR (tsx's compile cache, from running the CLI from source, is not the demo's). */
-function leftInTmp(): string[] {
-  return readdirSync(tmp).filter((f) => !f.startsWith('tsx-'));
-}
-
-async function until(cond: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const leftInTmp = () => leftIn(tmp);
+const until = (cond: () => boolean) => waitUntil(cond, 60_000);
 
 describe('demo exit paths', () => {
   it('SIGTERM in the middle of the story: exit 143, server stopped, temp dir removed', async () => {

@@ -64,9 +64,9 @@ describe('npm pack', () => {
       expect(statSync(project).mode & 0o777).toBe(0o700);
       writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'try-rowtrail', version: '1.0.0', private: true }));
       await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: project, maxBuffer: 64 << 20 });
-      const version = await run('npx', ['--no', 'rowtrail', '--version'], { cwd: project });
+      const version = await run('npx', ['--no', '--', 'rowtrail', '--version'], { cwd: project });
       expect(version.stdout).toBe(`${pkg.version}\n`);
-      const demo = await run('npx', ['--no', 'rowtrail', 'demo', '--no-ui'], { cwd: project, timeout: 180_000 }).catch((e) => e);
+      const demo = await run('npx', ['--no', '--', 'rowtrail', 'demo', '--no-ui'], { cwd: project, timeout: 180_000 }).catch((e) => e);
       expect(demo.stderr).toBe('');
       expect(demo.stdout).toMatch(/^RESULT: restored/m);
       expect(demo.code ?? 0).toBe(0);
