@@ -63,7 +63,7 @@ export const configSchema = z.strictObject({
             agent: z.string().optional(),
           })
           .refine((m) => Object.keys(m).length > 0, 'match needs at least one of user, application, clientAddr, agent'),
-        /** The kind given to a matching actor (without a rule: `ai-agent` where an agent is named, else `unknown`). */
+        /** The kind of a matching actor. Without a rule: `ai-agent` where an agent is named (`service` for rowtrail's own undo), else `unknown`. */
         kind: z.enum(['human', 'service', 'ai-agent', 'unknown']),
       }),
     )

@@ -75,6 +75,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     halt(e.code === 'EPIPE' ? { epipe: true } : { error: e });
   };
   const onFatal = (error: unknown) => halt({ error });
+  // Why the CLI's own listeners are set aside: on a closed stdout it exits at once (process.exit), which would
+  // leave PostgreSQL's data and the temp dir behind; the demo stops and cleans up first.
+  const cliListeners = { stdout: process.stdout.listeners('error'), stderr: process.stderr.listeners('error') };
+  process.stdout.removeAllListeners('error');
+  process.stderr.removeAllListeners('error');
   for (const s of SIGNALS) process.on(s, onSignal);
   process.stdout.on('error', onStreamError);
   process.stderr.on('error', onStreamError);
@@ -93,6 +98,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     for (const s of SIGNALS) process.off(s, onSignal);
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
+    if (!streams.closed) {
+      // the demo's own listeners stay where output is gone (a late write must not crash); else the CLI's return
+      process.stdout.off('error', onStreamError);
+      process.stderr.off('error', onStreamError);
+      for (const l of cliListeners.stdout) process.stdout.on('error', l as (e: Error) => void);
+      for (const l of cliListeners.stderr) process.stderr.on('error', l as (e: Error) => void);
+    }
   }
   const why = stop as Stop | null;
   if (why && 'error' in why) throw why.error;

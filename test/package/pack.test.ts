@@ -74,5 +74,5 @@ describe('npm pack', () => {
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
-  }, 900_000);
+  }, 1_500_000);
 });
