@@ -2,16 +2,36 @@
  * `rowtrail` command line. Every command takes --config FILE (default ./rowtrail.yaml), prints human text
  * by default and JSON with --json, and exits non-zero with a one-line reason on error.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.js';
+import { usageLine } from './shared.js';
 import { oneLine, RowtrailError } from '../errors.js';
 import { redactUrls } from '../log/index.js';
+
+/**
+ * The version in package.json. Read at run time from the package root, found by walking up from this module:
+ * src/cli/main.ts runs from source two levels below it, dist/src/cli/main.js three.
+ */
+export function packageVersion(): string {
+  for (let url = new URL('../', import.meta.url); ; url = new URL('../', url)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'rowtrail' && pkg.version) return pkg.version;
+    } catch {
+      /* not here: one level up */
+    }
+    if (url.pathname === '/') return 'unknown';
+  }
+}
 
 export function buildProgram(): Command {
   const program = new Command('rowtrail')
     .description('Flight recorder for PostgreSQL and MySQL/MariaDB: who changed which row, what it was, and how to put it back.')
-    .version('0.1.0')
-    .showHelpAfterError('(add --help for usage)')
+    .version(packageVersion())
+    // Why: every usage error is one line on stderr (`rowtrail: --limit 'abc': expected …`) and exit 2, like
+    // the errors the commands raise themselves. Subcommands inherit this (set before they are added).
+    .configureOutput({ outputError: (text, write) => write(`${usageLine(text)} (see --help)\n`) })
     .exitOverride();
   registerCommands(program);
   return program;

@@ -10,15 +10,28 @@ export function passwordEnvName(sourceName: string): string {
   return `ROWTRAIL_${sourceName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`;
 }
 
-/** Env overrides applied on top of the file (documented in README). */
+/**
+ * Environment variables that override one config key each, applied on top of the file. One table, so that
+ * docs/configuration.md (generated) lists exactly what is applied. Passwords come per source from
+ * ROWTRAIL_<NAME>_PASSWORD (see `sourceUrl`).
+ */
+export const ENV_OVERRIDES: readonly { env: string; key: readonly [string, string]; number?: boolean }[] = [
+  { env: 'ROWTRAIL_STORE_PATH', key: ['store', 'path'] },
+  { env: 'ROWTRAIL_HTTP_HOST', key: ['http', 'host'] },
+  { env: 'ROWTRAIL_HTTP_PORT', key: ['http', 'port'], number: true },
+  { env: 'ROWTRAIL_HTTP_TOKEN', key: ['http', 'token'] },
+  { env: 'ROWTRAIL_IDENTITY_SIGNING_KEY', key: ['identity', 'signingKey'] },
+  { env: 'ROWTRAIL_ELASTICSEARCH_NODE', key: ['elasticsearch', 'node'] },
+];
+
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, any> = { ...raw };
-  if (env.ROWTRAIL_STORE_PATH) out.store = { ...(out.store ?? {}), path: env.ROWTRAIL_STORE_PATH };
-  if (env.ROWTRAIL_HTTP_HOST) out.http = { ...(out.http ?? {}), host: env.ROWTRAIL_HTTP_HOST };
-  if (env.ROWTRAIL_HTTP_PORT) out.http = { ...(out.http ?? {}), port: Number(env.ROWTRAIL_HTTP_PORT) };
-  if (env.ROWTRAIL_HTTP_TOKEN) out.http = { ...(out.http ?? {}), token: env.ROWTRAIL_HTTP_TOKEN };
-  if (env.ROWTRAIL_IDENTITY_SIGNING_KEY) out.identity = { ...(out.identity ?? {}), signingKey: env.ROWTRAIL_IDENTITY_SIGNING_KEY };
-  if (env.ROWTRAIL_ELASTICSEARCH_NODE) out.elasticsearch = { ...(out.elasticsearch ?? {}), node: env.ROWTRAIL_ELASTICSEARCH_NODE };
+  for (const o of ENV_OVERRIDES) {
+    const v = env[o.env];
+    if (!v) continue;
+    const [section, key] = o.key;
+    out[section] = { ...(out[section] ?? {}), [key]: o.number ? Number(v) : v };
+  }
   return out;
 }
 

@@ -12,7 +12,9 @@ const sourceName = z
   .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'must be lower case letters, digits, - or _, starting with a letter (at most 41 characters)');
 
 export const sourceSchema = z.strictObject({
+  /** The source's name: part of the default slot and publication names, of change ids and of the password variable. */
   name: sourceName,
+  /** The database kind; MySQL covers MariaDB. */
   kind: z.enum(['postgres', 'mysql']),
   /** Connection URL; the password may come from ROWTRAIL_<NAME>_PASSWORD instead. */
   url: z.string().min(1),
@@ -48,9 +50,11 @@ export const configSchema = z.strictObject({
       retention: z.string().regex(/^\d+[smhdw]$/, 'must be like 30d, 12h').optional(),
     })
     .default({ path: './rowtrail-data' }),
+  /** Rules that name the kind of an actor; the first whose every field matches wins. */
   actors: z
     .array(
       z.strictObject({
+        /** What to match: session user, application_name, client address (or an IPv4 CIDR), agent; exact, or a glob with `*`. */
         match: z
           .strictObject({
             user: z.string().optional(),
@@ -59,6 +63,7 @@ export const configSchema = z.strictObject({
             agent: z.string().optional(),
           })
           .refine((m) => Object.keys(m).length > 0, 'match needs at least one of user, application, clientAddr, agent'),
+        /** The kind of a matching actor. Without a rule: `ai-agent` where an agent is named (`service` for rowtrail's own undo), else `unknown`. */
         kind: z.enum(['human', 'service', 'ai-agent', 'unknown']),
       }),
     )
@@ -100,7 +105,9 @@ export const configSchema = z.strictObject({
     .optional(),
   http: z
     .strictObject({
+      /** Address the HTTP API, /healthz and /metrics listen on. */
       host: z.string().default('127.0.0.1'),
+      /** Port of the HTTP API; 0 picks a free one. */
       port: z.number().int().min(0).max(65535).default(7077),
       /** Bearer token for the API; or ROWTRAIL_HTTP_TOKEN. Generated into the data dir when absent. */
       token: z.string().min(16).optional(),

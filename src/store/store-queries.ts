@@ -129,23 +129,31 @@ export function queryAttribution(db: Db, source: string, sinceMs: number): { att
   return { attributed: exact + inferred, exact, inferred, unknown: rows.reduce((a, r) => a + r.n, 0) - exact - inferred };
 }
 
-/** Who wrote what: per actor (user, agent, kind) and table, change and transaction counts, time range, confidence. */
+/**
+ * Who wrote what: per actor (user, agent, kind, confidence) the transactions, changes, first and last commit,
+ * and the tables written, all within the same window and source. One pass over the window's transactions
+ * (and their changes, by primary key), not a scan of the whole store per actor.
+ */
 export function queryActors(db: Db, f: { source?: string; since?: Date; until?: Date } = {}): ActorSummary[] {
   const { where, args } = txWhere(f);
   const rows = db
     .prepare(
-      `SELECT t.actor_user AS user, t.actor_agent AS agent, t.actor_kind AS kind,
-              json_extract(t.actor, '$.confidence') AS confidence,
-              count(*) AS transactions, sum(t.size) AS changes,
-              min(t.commit_time) AS first, max(t.commit_time) AS last,
-              (SELECT group_concat(x, ',') FROM (SELECT DISTINCT c.schema || '.' || c.tbl AS x FROM changes c JOIN transactions t2 ON t2.tx_pk = c.tx_pk
-                 WHERE t2.state = 'committed' AND t2.actor_user IS t.actor_user AND t2.actor_agent IS t.actor_agent AND t2.actor_kind IS t.actor_kind LIMIT 20)) AS tables
-         FROM transactions t WHERE ${where.join(' AND ')}
-        GROUP BY t.actor_user, t.actor_agent, t.actor_kind, confidence
-        ORDER BY changes DESC`,
+      `WITH tx AS (SELECT t.tx_pk, t.actor_user AS user, t.actor_agent AS agent, t.actor_kind AS kind,
+                          json_extract(t.actor, '$.confidence') AS confidence, t.size, t.commit_time
+                     FROM transactions t WHERE ${where.join(' AND ')}),
+            per_actor AS (SELECT user, agent, kind, confidence, count(*) AS transactions, sum(size) AS changes,
+                                 min(commit_time) AS first, max(commit_time) AS last
+                            FROM tx GROUP BY user, agent, kind, confidence),
+            written AS (SELECT user, agent, kind, confidence, group_concat(name, char(31)) AS tables -- char(31): a table name may hold a comma
+                          FROM (SELECT DISTINCT tx.user, tx.agent, tx.kind, tx.confidence, c.schema || '.' || c.tbl AS name
+                                  FROM tx JOIN changes c ON c.tx_pk = tx.tx_pk)
+                         GROUP BY user, agent, kind, confidence)
+       SELECT a.*, w.tables FROM per_actor a
+         LEFT JOIN written w ON w.user IS a.user AND w.agent IS a.agent AND w.kind IS a.kind AND w.confidence IS a.confidence
+        ORDER BY a.changes DESC`,
     )
     .all(...args) as (Omit<ActorSummary, 'tables'> & { tables: string | null })[];
-  return rows.map((r) => ({ ...r, tables: r.tables ? r.tables.split(',') : [] }));
+  return rows.map((r) => ({ ...r, tables: r.tables ? r.tables.split('\x1f').sort() : [] }));
 }
 
 /** WHERE parts on committed transactions: source and commit-time window. */

@@ -164,7 +164,7 @@ export class Store implements WriteSide {
     return queryAttribution(this.db, source, sinceMs);
   }
 
-  /** Who wrote what: per actor (user, agent, kind) and table, change and transaction counts, time range, confidence. */
+  /** Who wrote what within a window: see `queryActors`. */
   actors(f: { source?: string; since?: Date; until?: Date } = {}): ActorSummary[] {
     return queryActors(this.db, f);
   }

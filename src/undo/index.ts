@@ -1,4 +1,4 @@
-/** Undo and blame: guarded reversal SQL for PostgreSQL and MySQL/MariaDB, and row history. */
+/** Undo: guarded reversal SQL for PostgreSQL and MySQL/MariaDB. */
 export { commentText, newRunId, sqlComment, UNDO_AGENT, type Dialect, type TableRef, type ScriptStatement, type ScriptMeta } from './dialect.js';
 export { postgresDialect } from './postgres-dialect.js';
 export { mysqlDialect } from './mysql-dialect.js';
@@ -8,4 +8,6 @@ export { connectSource, dialectFor, UNDO_APPLICATION, type SqlConn } from './sou
 export { readCatalog, findConflicts, actorName } from './conflicts.js';
 export { applyUndo, type ApplyResult } from './apply.js';
 export { prepareUndo, selectChanges, checkSelection, newSelection, type Selection, type UndoRequest, type PreparedUndo } from './undo.js';
-export { blame, blameKey, keyColumns, changeLines, type BlameQuery } from './blame.js';
+// Row history moved to history/ (it reads the store and has nothing to do with undo); re-exported for callers
+// of the old place. changeLines is in present/.
+export { blame, blameKey, keyColumns, type BlameQuery } from '../history/index.js';

@@ -83,14 +83,16 @@ describe('rowtrail changes', () => {
     expect(future.stdout).toBe('');
     const bad = await runCli(['changes', '--config', config, '--since', 'yesterday-ish']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/rowtrail: 'yesterday-ish' is neither a duration/);
+    expect(bad.stderr).toMatch(/^rowtrail: --since 'yesterday-ish': expected a duration \(10m, 1h, 2d\) or a time/);
   });
 
-  it('prints a readable table by default', async () => {
-    const r = await runCli(['changes', '--config', config, '--table', 'public.orders']);
+  it('prints the changes as text by default: per transaction, each value', async () => {
+    const r = await runCli(['changes', '--config', config, '--table', 'public.users']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^time\s+actor\s+op\s+table\s+key\s+changed$/);
-    expect(lines[2]).toMatch(/insert\s+public\.orders\s+1/);
+    expect(lines[0]).toMatch(/^tx \d+ at \S+Z by .+ \([\w-]+, \w+\)$/); // sampling identity: whoever it could tell
+    expect(lines).toContain('  INSERT public.users id=42');
+    expect(lines).toContain('    email: "a@x.io"');
+    expect(lines.slice(-2)).toEqual(['  UPDATE public.users id=42', '    role: "user" → "admin"']);
   });
 });

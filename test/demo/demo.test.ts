@@ -4,12 +4,12 @@
  * behind: no postgres process with a data dir under that TMPDIR, no file or dir in it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exited, runCli, spawnCli } from '../harness/cli.js';
+import { leftIn, processesUnder, until } from './helpers.js';
 
 let tmp: string;
 
@@ -23,16 +23,10 @@ afterEach(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Processes whose command line mentions the test's TMPDIR (postgres runs as `postgres -D <tmp>/…/data`). */
-function processesUnder(dir: string): string[] {
-  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return ps.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo'));
-}
-
 function expectNothingLeft(): void {
   expect(processesUnder(tmp)).toEqual([]);
   // tsx (which runs the CLI from source here) keeps its compile cache in TMPDIR: that one is not the demo's.
-  expect(readdirSync(tmp).filter((f) => !f.startsWith('tsx-'))).toEqual([]);
+  expect(leftIn(tmp)).toEqual([]);
 }
 
 /** The proof table: `public.t  N rows  HASH  N rows  HASH  N rows  HASH  restored|DIFFERENT`. */
@@ -122,11 +116,3 @@ describe('rowtrail demo', () => {
     expectNothingLeft();
   });
 });
-
-async function until(cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

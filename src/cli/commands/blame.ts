@@ -1,29 +1,23 @@
 import type { Command } from 'commander';
-import { common, configFrom, openStoreForRead, out, type CommonOpts } from '../shared.js';
-import { actorText } from './changes.js';
-import { RowtrailError } from '../../errors.js';
+import { common, configFrom, examples, keyValue, nonEmpty, openStoreForRead, out, type CommonOpts } from '../shared.js';
 import type { Row } from '../../model/index.js';
-import { blame, changeLines } from '../../undo/index.js';
+import { blame } from '../../history/index.js';
+import { changeLines, historyHeading } from '../../present/index.js';
 
 interface BlameOpts extends CommonOpts {
-  key: string[];
+  key: [string, string][];
   source?: string;
 }
 
 export function registerBlame(program: Command): void {
-  common(program.command('blame'))
-    .description("a row's history, newest first: who changed it, when, and what it was before")
-    .argument('<table>', 'schema.table (MySQL: database.table)')
+  const cmd = common(program.command('blame'))
+    .description("a row's history, newest first: who changed it, when, and each value before → after")
+    .argument('<table>', 'schema.table (MySQL: database.table)', nonEmpty)
     .argument('[key...]', 'key value(s), in key-column order')
-    .option('-k, --key <col=value>', 'key value by column; repeatable', (v: string, p: string[]) => [...p, v], [])
-    .option('--source <name>', 'only this source')
+    .option('-k, --key <col=value>', 'key value by column; repeatable', keyValue, [])
+    .option('--source <name>', 'only this source', nonEmpty)
     .action((tableName: string, values: string[], opts: BlameOpts) => {
-      const pairs: Row = {};
-      for (const kv of opts.key) {
-        const eq = kv.indexOf('=');
-        if (eq <= 0) throw new RowtrailError('USAGE', `--key ${kv}: expected col=value`);
-        pairs[kv.slice(0, eq)] = kv.slice(eq + 1);
-      }
+      const pairs: Row = Object.fromEntries(opts.key);
       const cfg = configFrom(opts);
       const store = openStoreForRead(cfg);
       try {
@@ -33,11 +27,16 @@ export function registerBlame(program: Command): void {
           return;
         }
         for (const ev of events) {
-          out(`${ev.tx.commitTime}  ${ev.op.toUpperCase()}  by ${actorText(ev)}  tx ${ev.tx.id}  (${ev.id})`);
+          out(historyHeading(ev));
           for (const line of changeLines(ev)) out(line);
         }
       } finally {
         store.close();
       }
     });
+  examples(cmd, [
+    'rowtrail blame public.users 42',
+    'rowtrail blame public.order_items --key order_id=7 --key line=2   # a composite key, by column',
+    'rowtrail blame shop.products 3 --json                             # MySQL: database.table',
+  ]);
 }

@@ -1,33 +1,36 @@
 import type { Command } from 'commander';
-import { common, configFrom, openStoreForRead, out, table, clip, type CommonOpts } from '../shared.js';
-import { parseTimeArg, type ChangeFilter } from '../../store/index.js';
-import type { ChangeEvent, Row } from '../../model/index.js';
-
-interface ChangesOpts extends CommonOpts {
-  table?: string;
-  tx?: string[];
-  actor?: string;
-  agentRun?: string;
-  since?: string;
-  until?: string;
-  source?: string;
-  op?: string;
-  limit?: string;
-}
+import {
+  OPS,
+  common,
+  configFrom,
+  examples,
+  filterFrom,
+  nonEmpty,
+  oneOf,
+  openStoreForRead,
+  out,
+  positiveInt,
+  repeatable,
+  when,
+  type CommonOpts,
+  type SelectionOpts,
+} from '../shared.js';
+import { changesText } from '../../present/index.js';
+import type { ChangeEvent } from '../../model/index.js';
 
 export function registerChanges(program: Command): void {
-  common(program.command('changes'))
-    .description('print stored row changes (ChangeEvents), oldest first')
-    .option('-t, --table <schema.table>', 'only this table')
-    .option('--tx <id>', 'only this transaction (xid or commit position); repeatable', collect, [])
-    .option('-a, --actor <name>', 'only changes by this user, agent or kind')
-    .option('--agent-run <id>', 'only changes of this agent run')
-    .option('-s, --since <when>', 'only changes since a duration ago (10m, 1h) or a time')
-    .option('-u, --until <when>', 'only changes until a duration ago or a time')
-    .option('--source <name>', 'only this source')
-    .option('--op <op>', 'only insert | update | delete | truncate | ddl')
-    .option('-n, --limit <n>', 'at most n changes (the newest n when filtering by time)')
-    .action((opts: ChangesOpts) => {
+  const cmd = common(program.command('changes'), 'print ChangeEvents as JSON, one per line, every value in full')
+    .description('print stored row changes, oldest first: who, when, and each changed value before → after')
+    .option('-t, --table <schema.table>', 'only this table (MySQL: database.table)', nonEmpty)
+    .option('--tx <id>', 'only this transaction (xid, GTID or commit position); repeatable', repeatable, [])
+    .option('-a, --actor <name>', 'only changes by this user, agent or kind', nonEmpty)
+    .option('--agent-run <id>', 'only changes of this agent run', nonEmpty)
+    .option('-s, --since <when>', 'only changes since a duration ago (90s, 10m, 1h, 2d) or an ISO time', when)
+    .option('-u, --until <when>', 'only changes until a duration ago or an ISO time', when)
+    .option('--source <name>', 'only this source', nonEmpty)
+    .option('--op <op>', `only this operation: ${OPS.join(' | ')}`, oneOf(OPS))
+    .option('-n, --limit <n>', 'only the newest n changes (still printed oldest first)', positiveInt)
+    .action((opts: CommonOpts & SelectionOpts) => {
       const cfg = configFrom(opts);
       const store = openStoreForRead(cfg);
       try {
@@ -38,50 +41,20 @@ export function registerChanges(program: Command): void {
           for (const ev of events) out(JSON.stringify(ev));
           return;
         }
-        const rows: string[][] = [];
-        for (const ev of events) rows.push(humanRow(ev));
-        if (rows.length === 0) {
-          out('no changes match');
-          return;
+        let any = false;
+        for (const line of changesText(events)) {
+          any = true;
+          out(line);
         }
-        out(table(['time', 'actor', 'op', 'table', 'key', 'changed'], rows));
+        if (!any) out('no changes match');
       } finally {
         store.close();
       }
     });
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
-export function filterFrom(opts: ChangesOpts): ChangeFilter {
-  const f: ChangeFilter = {};
-  if (opts.table) f.table = opts.table;
-  if (opts.tx?.length) f.txIds = opts.tx;
-  if (opts.actor) f.actor = opts.actor;
-  if (opts.agentRun) f.agentRun = opts.agentRun;
-  if (opts.since) f.since = parseTimeArg(opts.since);
-  if (opts.until) f.until = parseTimeArg(opts.until);
-  if (opts.source) f.source = opts.source;
-  if (opts.op) f.op = opts.op;
-  if (opts.limit) f.limit = Math.max(1, Number.parseInt(opts.limit, 10) || 1);
-  return f;
-}
-
-function keyText(k: Row | null): string {
-  if (!k) return '-';
-  return Object.values(k).map((v) => (v === null ? 'NULL' : v)).join(',');
-}
-
-export function actorText(ev: ChangeEvent): string {
-  const a = ev.actor;
-  const who = a.agent ?? a.user ?? 'unknown';
-  const via = a.agent && a.user ? ` via ${a.user}` : '';
-  return `${who}${via} (${a.kind}, ${a.confidence})`;
-}
-
-function humanRow(ev: ChangeEvent): string[] {
-  const changed = ev.op === 'update' ? ev.changed.join(',') : ev.op === 'ddl' ? clip(ev.ddl ?? '', 40) : '';
-  return [ev.tx.commitTime.replace('T', ' ').replace('Z', ''), clip(actorText(ev), 40), ev.op, `${ev.schema}.${ev.table}`, clip(keyText(ev.key), 24), clip(changed, 40)];
+  examples(cmd, [
+    'rowtrail changes --since 1h                      # the last hour, grouped by transaction',
+    'rowtrail changes --actor deploy-bot --op delete  # what the agent deleted',
+    'rowtrail changes --table public.users -n 20      # the newest 20 changes of one table',
+    'rowtrail changes --tx 771 --json                 # one transaction, every value in full',
+  ]);
 }

@@ -1,45 +1,48 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { common, configFrom, openStoreForRead, out, type CommonOpts } from '../shared.js';
-import { filterFrom } from './changes.js';
+import {
+  common,
+  configFrom,
+  examples,
+  filterFrom,
+  nonEmpty,
+  oneOf,
+  openStoreForRead,
+  out,
+  repeatable,
+  when,
+  type CommonOpts,
+  type SelectionOpts,
+} from '../shared.js';
 import { RowtrailError } from '../../errors.js';
 import { applyUndo, prepareUndo, renderJson, scriptStatements, writeSql } from '../../undo/index.js';
 import { refusalNote } from '../../undo/undo-render.js';
 
-interface UndoOpts extends CommonOpts {
+interface UndoOpts extends CommonOpts, Omit<SelectionOpts, 'op' | 'limit'> {
   tx: string[];
   change: string[];
-  actor?: string;
-  agentRun?: string;
-  since?: string;
-  until?: string;
-  table?: string;
-  source?: string;
-  format: string;
+  format: 'sql' | 'json';
   skipConflicts?: boolean;
   apply?: boolean;
   yes?: boolean;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 export function registerUndo(program: Command): void {
-  common(program.command('undo'))
+  const cmd = common(program.command('undo'), 'print the JSON plan (same as --format json); with --apply, the result as JSON')
     .description('print (or --apply) guarded SQL that reverts selected changes, newest first, in one transaction')
-    .option('--tx <id>', 'revert this transaction (xid or commit position); repeatable', collect, [])
-    .option('--change <id>', 'revert this change (source:position:index); repeatable', collect, [])
-    .option('-a, --actor <name>', 'revert the changes of this user, agent or kind')
-    .option('--agent-run <id>', 'revert the changes of this agent run')
-    .option('-s, --since <when>', 'only changes since a duration ago (10m, 1h) or a time')
-    .option('-u, --until <when>', 'only changes until a duration ago or a time')
-    .option('-t, --table <schema.table>', 'only this table')
-    .option('--source <name>', 'only this source')
-    .option('--format <sql|json>', 'print the SQL script or the JSON plan', 'sql')
+    .option('--tx <id>', 'revert this transaction (xid, GTID or commit position); repeatable', repeatable, [])
+    .option('--change <id>', 'revert this change (source:position:index); repeatable', repeatable, [])
+    .option('-a, --actor <name>', 'revert the changes of this user, agent or kind', nonEmpty)
+    .option('--agent-run <id>', 'revert the changes of this agent run', nonEmpty)
+    .option('-s, --since <when>', 'only changes since a duration ago (90s, 10m, 1h, 2d) or an ISO time', when)
+    .option('-u, --until <when>', 'only changes until a duration ago or an ISO time', when)
+    .option('-t, --table <schema.table>', 'only this table', nonEmpty)
+    .option('--source <name>', 'only this source', nonEmpty)
+    .option('--format <format>', 'sql: the SQL script; json: the plan', oneOf(['sql', 'json'] as const), 'sql')
     .option('--skip-conflicts', 'leave out rows that changed since (and refused changes) and revert the rest')
     .option('--apply', 'run the undo against the source in one transaction (asks first)')
     .option('-y, --yes', 'with --apply: do not ask')
     .action(async (opts: UndoOpts) => {
-      if (!['sql', 'json'].includes(opts.format)) throw new RowtrailError('USAGE', `--format must be sql or json, not '${opts.format}'`);
       if (!opts.tx.length && !opts.change.length && !opts.actor && !opts.agentRun && !opts.table) {
         throw new RowtrailError('USAGE', 'select what to revert with --tx, --change, --actor, --agent-run or --table');
       }
@@ -49,7 +52,7 @@ export function registerUndo(program: Command): void {
       // Why: undo reads the selection once, start to end; a small page cache keeps a 100k-change undo's memory low.
       store.db.pragma('cache_size = -8192');
       try {
-        const filter = filterFrom({ ...opts, tx: opts.tx });
+        const filter = filterFrom(opts);
         if (opts.change.length) filter.changeIds = opts.change;
         const { plan, dialect, conn } = await prepareUndo(store, cfg, { filter, skipConflicts: opts.skipConflicts });
         try {
@@ -91,6 +94,12 @@ export function registerUndo(program: Command): void {
         store.close();
       }
     });
+  examples(cmd, [
+    'rowtrail undo --actor deploy-bot --since 1h         # print the SQL that reverts the agent\'s last hour',
+    'rowtrail undo --tx 771 --apply                      # run it, in one transaction, after asking',
+    'rowtrail undo --agent-run r-17 --skip-conflicts     # revert what has not changed since',
+    'rowtrail undo --tx 771 --format json                # the plan: statements, conflicts, refusals',
+  ]);
 }
 
 /** Writes the script to stdout in 64 KB pieces (a large undo is never one string). */

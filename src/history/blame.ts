@@ -1,8 +1,9 @@
 /**
- * `rowtrail blame`: one row's history from the store, newest first (pure over the store; no source I/O).
+ * `rowtrail blame`: one row's history from the store, newest first. Reads only the store (no source I/O);
+ * how the history reads as text is in present/.
  */
 import { RowtrailError } from '../errors.js';
-import type { ChangeEvent, Row, Value } from '../model/index.js';
+import type { ChangeEvent, Row } from '../model/index.js';
 import type { Store } from '../store/index.js';
 
 export interface BlameQuery {
@@ -46,14 +47,4 @@ export function blame(store: Store, q: BlameQuery): ChangeEvent[] {
   const events = [...store.changes({ table: q.table, key, source: q.source, newestFirst: true })];
   if (events.length === 0) throw new RowtrailError('NOT_FOUND', `no stored change for ${q.table} ${JSON.stringify(key)}`);
   return events;
-}
-
-function show(v: Value | undefined): string {
-  return v === undefined ? '?' : v === null ? 'NULL' : JSON.stringify(v);
-}
-
-/** Lines `col: before → after` for what a change did. */
-export function changeLines(ev: ChangeEvent): string[] {
-  const cols = ev.op === 'update' ? ev.changed : Object.keys(ev.after ?? ev.before ?? {});
-  return cols.map((c) => `    ${c}: ${ev.op === 'insert' ? show(ev.after?.[c]) : ev.op === 'delete' ? `${show(ev.before?.[c])} → (deleted)` : `${show(ev.before?.[c])} → ${show(ev.after?.[c])}`}`);
 }
