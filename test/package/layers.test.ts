@@ -40,20 +40,15 @@ const SAME_LAYER: [string, string][] = [
 ];
 
 /**
- * Known violations, being fixed in issue 10 by the sources/doctor work; empty this list once those land.
+ * Known violations, each with why it is still there; empty this list as the fixes land.
  * Upward imports as `from -> to` (files relative to src/), cycles as their files joined by ` <> ` (sorted).
  */
 const KNOWN_UPWARD = new Set<string>([
-  // being fixed in issue 10 by the sources/doctor work (precise-mode names where sources and identity both read them)
-  'sources/postgres/postgres-stream.ts -> identity/message.ts',
-  'sources/postgres/postgres-catalog.ts -> identity/postgres-precise.ts',
+  // PostgreSQL setup plans the precise-identity objects with the publication and slot (one --dry-run script);
+  // the planning should move above both (a setup part that calls sources and identity). Not done yet.
   'sources/postgres/postgres-setup.ts -> identity/index.ts',
-  'sources/postgres/postgres-setup.ts -> identity/doctor.ts',
 ]);
-const KNOWN_CYCLES = new Set<string>([
-  // being fixed in issue 10 by the sources/doctor work (settings checks in their own file)
-  'sources/mysql/mysql-doctor.ts <> sources/mysql/mysql-stream.ts',
-]);
+const KNOWN_CYCLES = new Set<string>([]);
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
