@@ -1,0 +1,96 @@
+/**
+ * The policies, as pure functions of a text value:
+ *
+ * - `hash`: `h:` + 16 lower-case base32 characters (RFC 4648 alphabet) of HMAC-SHA256(pseudonym key, UTF-8
+ *   value) — 80 bits, so equal values stay equal and joinable across rows, tables and stores under one
+ *   master key, and two different values collide once in ~10^12 pairs. Not reversible without the key (and
+ *   not guessable for low-entropy values like birth dates, because the key is secret).
+ * - `partial`: `••••` + the last 4 letters/digits, only where the value has at least 8 of them (a card,
+ *   a phone, an IBAN); shorter values show `••••` alone (4 of 6 digits would be most of the value).
+ * - `redact`: `[redacted]`.
+ * - `none`: the value itself.
+ *
+ * NULL stays NULL under every policy: that a value is absent is not sensitive, and undo needs it.
+ */
+import { createHmac } from 'node:crypto';
+import type { Policy } from './detect.js';
+
+export const REDACTED = '[redacted]';
+export const PARTIAL_MASK = '••••';
+export const PSEUDONYM_PREFIX = 'h:';
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** Lower-case RFC 4648 base32 of the first 10 bytes (80 bits → 16 characters). */
+function base32of10(b: Buffer): string {
+  let out = '';
+  for (let i = 0; i < 10; i += 5) {
+    // 40 bits per 5 bytes → 8 characters; split in two 20-bit halves to stay within 32-bit integers.
+    const hi = (b[i] << 12) | (b[i + 1] << 4) | (b[i + 2] >> 4);
+    const lo = ((b[i + 2] & 15) << 16) | (b[i + 3] << 8) | b[i + 4];
+    out += B32[(hi >> 15) & 31] + B32[(hi >> 10) & 31] + B32[(hi >> 5) & 31] + B32[hi & 31];
+    out += B32[(lo >> 15) & 31] + B32[(lo >> 10) & 31] + B32[(lo >> 5) & 31] + B32[lo & 31];
+  }
+  return out;
+}
+
+/** The keyed pseudonym of a value (`h:` + 16 base32 characters). */
+export function pseudonym(key: Buffer, value: string): string {
+  return PSEUDONYM_PREFIX + base32of10(createHmac('sha256', key).update(value, 'utf8').digest());
+}
+
+/** True for strings of the pseudonym form. */
+export function isPseudonym(s: string): boolean {
+  return /^h:[a-z2-7]{16}$/.test(s);
+}
+
+/** `••••` + the last 4 letters/digits where the value has at least 8 of them, else `••••`. */
+export function partial(value: string): string {
+  let tail = '';
+  let n = 0;
+  for (let i = value.length - 1; i >= 0; i--) {
+    const c = value.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) {
+      if (n < 4) tail = value[i] + tail;
+      n++;
+    }
+  }
+  return n >= 8 ? PARTIAL_MASK + tail : PARTIAL_MASK;
+}
+
+/** Values up to this length have their pseudonyms cached (repeated values are common: unchanged columns). */
+const CACHE_MAX_VALUE = 256;
+/** Entries before the cache is dropped and refilled (bounds memory to a few MB). */
+const CACHE_MAX_ENTRIES = 20_000;
+
+/** Applies policies with one pseudonym key; caches pseudonyms of short values. */
+export class PolicyApplier {
+  private readonly cache = new Map<string, string>();
+  constructor(private readonly pseudonymKey: Buffer) {}
+
+  /** The keyed pseudonym of a value (cached). */
+  hash(value: string): string {
+    if (value.length > CACHE_MAX_VALUE) return pseudonym(this.pseudonymKey, value);
+    let h = this.cache.get(value);
+    if (h === undefined) {
+      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+      h = pseudonym(this.pseudonymKey, value);
+      this.cache.set(value, h);
+    }
+    return h;
+  }
+
+  /** The shown form of `value` under `policy`. */
+  apply(policy: Policy, value: string): string {
+    switch (policy) {
+      case 'none':
+        return value;
+      case 'hash':
+        return this.hash(value);
+      case 'partial':
+        return partial(value);
+      default:
+        return REDACTED;
+    }
+  }
+}
