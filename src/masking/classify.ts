@@ -184,7 +184,7 @@ export class Classifier {
       this.observeJson(c, v, parsed, seen);
       return;
     }
-    if (parsed === undefined && c.kind === 'text' && looksLikeJson(v)) {
+    if (parsed === undefined && (c.kind === 'json' || (c.kind === 'text' && looksLikeJson(v)))) {
       const node = parseJson(v);
       if (node) {
         this.observeJson(c, v, node, seen);

@@ -8,12 +8,12 @@
  * count or foreign key (`email_verified_at`, `phone_verified`, `email_count`, `card_id`) are not sensitive
  * either: they hold no PII, and masking them would hide the trail's most useful facts.
  *
- * Value detectors (measured cost is in bench/masking): email syntax and card numbers (Luhn, issuer prefixes
- * 2–6, 13–19 digits) anywhere in a value; JWTs and PEM private keys anywhere; whole values for phone numbers
- * (international `+…` or North-American `(555) 123-4567`), US SSNs, IBANs (ISO 13616 mod-97), secrets with a
- * known prefix (Stripe, GitHub, Slack, AWS, GitLab, Google), password hashes (bcrypt, argon2, scrypt, pbkdf2,
- * crypt), and generic high-entropy tokens (≥ 32 characters of a token alphabet, letters and digits mixed,
- * Shannon entropy ≥ 4 bits/char; or ≥ 32 hex characters). UUIDs are not tokens.
+ * Value detectors (measured cost is in bench/masking): anywhere in a value, email syntax, card numbers (Luhn,
+ * issuer prefixes 2–6, 13–19 digits), JWTs, PEM private keys and secrets with a known prefix (Stripe secret
+ * keys, GitHub, Slack, AWS, GitLab, Google); as the whole value, phone numbers (international `+…` or
+ * North-American `(555) 123-4567`), US SSNs, IBANs (ISO 13616 mod-97), password hashes (bcrypt, argon2,
+ * scrypt, pbkdf2, crypt) and generic high-entropy tokens (≥ 32 characters of a token alphabet, upper, lower
+ * and digits mixed, Shannon entropy ≥ 4 bits/char; or ≥ 32 hex characters). UUIDs are not tokens.
  */
 
 /** How a sensitive value is shown. */
@@ -174,7 +174,7 @@ const PHONE_INTL = /^\+\d[\d ().-]{6,20}\d$/;
 const PHONE_NANP = /^(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}$/;
 const SSN = /^(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$/;
 const KNOWN_SECRET =
-  /^(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|A(?:KIA|SIA)[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})$/;
+  /(?<![A-Za-z0-9])(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|A(?:KIA|SIA)[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9])/;
 const PASSWORD_HASH = /^\$(?:2[abxy]?|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*|[156]|y|7)\$\S{8,}$|^(?:pbkdf2_sha\d+|bcrypt|argon2)\$\S{8,}$/;
 const TOKEN_CHARS = /^[A-Za-z0-9+/=_.~-]{32,512}$/;
 const HEX = /^[0-9a-fA-F]{32,}$/;
@@ -202,16 +202,16 @@ function highEntropyToken(v: string): boolean {
 export function detectValue(v: string, kind: ColumnKind = 'text'): Detection | null {
   if (kind === 'boolean' || kind === 'temporal') return null;
   if (kind === 'number') return v.length >= 13 && cardIn(v) ? { rule: 'card', policy: 'partial' } : null;
-  if (v.length < 7) return null;
+  if (v.length < 6) return null;
   if (v.includes('-----BEGIN') && PEM.test(v)) return { rule: 'private_key', policy: 'redact' };
   if (v.includes('eyJ') && JWT.test(v)) return { rule: 'jwt', policy: 'redact' };
   if (v.includes('@') && EMAIL.test(v)) return { rule: 'email', policy: 'hash' };
+  if (KNOWN_SECRET.test(v)) return { rule: 'secret', policy: 'redact' };
   if (v.length <= 600) {
     const c0 = v.charCodeAt(0);
     if (c0 === 36 /* $ */ || v.includes('$')) {
       if (PASSWORD_HASH.test(v)) return { rule: 'password_hash', policy: 'redact' };
     }
-    if (KNOWN_SECRET.test(v)) return { rule: 'secret', policy: 'redact' };
     if (c0 >= 65 && c0 <= 90 && ibanValid(v)) return { rule: 'iban', policy: 'partial' };
     if (v.length <= 24 && (c0 === 43 /* + */ || c0 === 40 /* ( */ || (c0 >= 48 && c0 <= 57))) {
       if (PHONE_INTL.test(v) || PHONE_NANP.test(v)) {
