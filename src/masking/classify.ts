@@ -80,7 +80,8 @@ export interface Seen {
 }
 
 export class Classifier {
-  private readonly tables = new Map<string, Map<string, ColumnClass>>();
+  /** schema → table → column → class (nested so a lookup builds no string). */
+  private readonly tables = new Map<string, Map<string, Map<string, ColumnClass>>>();
   private readonly configCols = new Map<string, Policy>();
   private readonly configPaths = new Map<string, { path: string[]; policy: Policy }[]>();
   private readonly state: ClassifierState;
@@ -106,14 +107,21 @@ export class Classifier {
     }
   }
 
+  /** The known columns of a table (the same Map on every call; `column()` adds to it). */
+  columns(schema: string, table: string): Map<string, ColumnClass> {
+    let bySchema = this.tables.get(schema);
+    if (!bySchema) this.tables.set(schema, (bySchema = new Map()));
+    let cols = bySchema.get(table);
+    if (!cols) bySchema.set(table, (cols = new Map()));
+    return cols;
+  }
+
   /** The classification record of a column, created (config, sticky state, name rule) on first sight. */
   column(schema: string, table: string, name: string, type?: string, seen?: Seen): ColumnClass {
-    const tk = tableName(schema, table);
-    let cols = this.tables.get(tk);
-    if (!cols) this.tables.set(tk, (cols = new Map()));
+    const cols = this.columns(schema, table);
     let c = cols.get(name);
     if (c && c.type === type) return c;
-    const place = `${tk}.${quoteSegment(name)}`;
+    const place = `${tableName(schema, table)}.${quoteSegment(name)}`;
     const kind = columnKind(type);
     if (c) {
       // The column's type changed (ALTER): its kind may differ; sticky classifications stay.

@@ -226,6 +226,10 @@ export function detectValue(v: string, kind: ColumnKind = 'text'): Detection | n
   return null;
 }
 
+// eslint-disable-next-line no-control-regex
+const SUSPECT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd\ud800-\udfff]/;
+// eslint-disable-next-line no-control-regex
+const BINARY = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -236,8 +240,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export function unclassifiable(v: string, maxChars: number): string | null {
   if (v.length > maxChars) return 'huge';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/.test(v)) return 'binary';
+  // One scan for the common case (plain text); the precise checks only where a suspect character is seen.
+  if (!SUSPECT.test(v)) return null;
+  if (BINARY.test(v)) return 'binary';
   if (LONE_SURROGATE.test(v)) return 'invalid-utf8';
   return null;
 }

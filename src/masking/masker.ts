@@ -54,10 +54,19 @@ export interface MaskerOptions extends ClassifierOptions {
   state?: ClassifierState;
 }
 
-interface Ctx {
-  c: ColumnClass;
-  /** Parsed JSON per raw value, for this change. */
-  json: Map<string, JsonNode | null>;
+/** Per-change working state of maskEvent. */
+interface EventCtx {
+  ev: ChangeEvent;
+  cols: Map<string, ColumnClass>;
+  seen: Seen | null;
+  /** Parsed JSON by raw value (only values looked at as JSON). */
+  json: Map<string, JsonNode | null> | null;
+  /** Raw values of the masked cells (what is sealed). */
+  raw: SealedCells | null;
+}
+
+function seenOf(x: EventCtx): Seen {
+  return (x.seen ??= { since: x.ev.tx?.commitTime ?? new Date().toISOString(), change: x.ev.id });
 }
 
 export class Masker {
@@ -88,60 +97,66 @@ export class Masker {
   maskEvent(ev: ChangeEvent): MaskResult {
     if (!ev.before && !ev.after && !ev.key) return { event: ev, sealed: null };
     const { keys, policies } = this.needKeys('masking');
-    const seen: Seen = { since: ev.tx?.commitTime ?? new Date().toISOString(), change: ev.id };
-    const ctxs = new Map<string, Ctx>();
-    const ctxOf = (col: string): Ctx => {
-      let x = ctxs.get(col);
-      if (!x) ctxs.set(col, (x = { c: this.classifier.column(ev.schema, ev.table, col, ev.types?.[col], seen), json: new Map() }));
-      return x;
-    };
-    // Pass 1: classify on every value of every image.
-    for (const img of [ev.key, ev.before, ev.after]) {
-      if (!img) continue;
-      for (const col in img) {
-        const v = img[col];
-        if (v === null) continue;
-        const x = ctxOf(col);
-        if (x.json.has(v)) continue;
-        const asJson = this.classifier.jsonMode(x.c) || (x.c.kind === 'text' && looksLikeJson(v));
-        const parsed = asJson && v.length <= this.classifier.maxValueChars ? parseJson(v) : null;
-        x.json.set(v, parsed);
-        this.classifier.observe(x.c, v, seen, parsed);
-      }
-    }
+    const cols = this.classifier.columns(ev.schema, ev.table);
+    const x: EventCtx = { ev, cols, seen: null, json: null, raw: null };
+    // Pass 1: classify on every value of every image, so no image shows a value its column is now masked for.
+    this.observeImage(x, ev.key, null);
+    this.observeImage(x, ev.before, null);
+    this.observeImage(x, ev.after, ev.before);
     // Pass 2: mask.
-    const raw: SealedCells = {};
-    let any = false;
-    const maskImage = (img: Row | null, tag: 'k' | 'b' | 'a'): Row | null => {
-      if (!img) return img;
-      let out: Row | null = null;
-      for (const col in img) {
-        const v = img[col];
-        if (v === null) continue;
-        let m = this.maskCell(ctxOf(col), v, policies);
-        if (m === v) continue;
-        if (tag === 'k') m = policies.hash(v);
-        out ??= { ...img };
-        out[col] = m;
-        (raw[tag] ??= {})[col] = v;
-        any = true;
-      }
-      return out ?? img;
-    };
-    const key = maskImage(ev.key, 'k');
-    const before = maskImage(ev.before, 'b');
-    const after = maskImage(ev.after, 'a');
-    if (!any) return { event: ev, sealed: null };
-    const sealed = seal(Buffer.from(JSON.stringify(raw), 'utf8'), ev.id, keys.currentId, keys.current);
+    const key = this.maskImage(x, ev.key, 'k', policies);
+    const before = this.maskImage(x, ev.before, 'b', policies);
+    const after = this.maskImage(x, ev.after, 'a', policies);
+    if (!x.raw) return { event: ev, sealed: null };
+    const sealed = seal(Buffer.from(JSON.stringify(x.raw), 'utf8'), ev.id, keys.currentId, keys.current);
     return { event: { ...ev, key, before, after }, sealed };
   }
 
-  private maskCell(x: Ctx, v: string, policies: PolicyApplier): string {
-    const { c } = x;
+  private classOf(x: EventCtx, col: string): ColumnClass {
+    const type = x.ev.types?.[col];
+    const c = x.cols.get(col);
+    return c && c.type === type ? c : this.classifier.column(x.ev.schema, x.ev.table, col, type, seenOf(x));
+  }
+
+  /** Pass 1 over one image; `other`: an image already observed (values equal to its own are skipped). */
+  private observeImage(x: EventCtx, img: Row | null, other: Row | null): void {
+    if (!img) return;
+    for (const col in img) {
+      const v = img[col];
+      if (v === null || (other !== null && other[col] === v)) continue;
+      const c = this.classOf(x, col);
+      let parsed: JsonNode | null | undefined;
+      if (this.classifier.jsonMode(c) || (c.kind === 'text' && !c.config && !c.auto && looksLikeJson(v))) {
+        parsed = v.length <= this.classifier.maxValueChars ? parseJson(v) : null;
+        (x.json ??= new Map()).set(v, parsed);
+      }
+      if (!c.config && !c.auto) this.classifier.observe(c, v, seenOf(x), parsed);
+    }
+  }
+
+  /** Pass 2 over one image: the masked image (the same object where nothing changed); records raw cells. */
+  private maskImage(x: EventCtx, img: Row | null, tag: 'k' | 'b' | 'a', policies: PolicyApplier): Row | null {
+    if (!img) return img;
+    let out: Row | null = null;
+    for (const col in img) {
+      const v = img[col];
+      if (v === null) continue;
+      let m = this.maskCell(x, x.cols.get(col)!, v, policies);
+      if (m === v) continue;
+      if (tag === 'k') m = policies.hash(v);
+      out ??= { ...img };
+      out[col] = m;
+      x.raw ??= {};
+      (x.raw[tag] ??= {})[col] = v;
+    }
+    return out ?? img;
+  }
+
+  private maskCell(x: EventCtx, c: ColumnClass, v: string, policies: PolicyApplier): string {
     const p = columnPolicy(c);
     if (p !== 'none') return policies.apply(p, v);
     if (this.classifier.jsonMode(c)) {
-      const node = x.json.get(v) ?? null;
+      const node = x.json?.get(v) ?? (v.length <= this.classifier.maxValueChars ? parseJson(v) : null);
       if (!node) return c.config === 'none' && !c.paths && !c.patterns ? v : REDACTED;
       const edits: { node: JsonNode; replacement: string }[] = [];
       if (node.kind === 'object' || node.kind === 'array') {
