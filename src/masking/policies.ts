@@ -14,6 +14,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Policy } from './detect.js';
+import { HmacSha256 } from './hmac.js';
 
 export const REDACTED = '[redacted]';
 export const PARTIAL_MASK = '••••';
@@ -34,7 +35,7 @@ function base32of10(b: Buffer): string {
   return out;
 }
 
-/** The keyed pseudonym of a value (`h:` + 16 base32 characters). */
+/** The keyed pseudonym of a value (`h:` + 16 base32 characters); `PolicyApplier.hash` is the fast path. */
 export function pseudonym(key: Buffer, value: string): string {
   return PSEUDONYM_PREFIX + base32of10(createHmac('sha256', key).update(value, 'utf8').digest());
 }
@@ -66,15 +67,18 @@ const CACHE_MAX_ENTRIES = 20_000;
 /** Applies policies with one pseudonym key; caches pseudonyms of short values. */
 export class PolicyApplier {
   private readonly cache = new Map<string, string>();
-  constructor(private readonly pseudonymKey: Buffer) {}
+  private readonly mac: HmacSha256;
+  constructor(pseudonymKey: Buffer) {
+    this.mac = new HmacSha256(pseudonymKey);
+  }
 
-  /** The keyed pseudonym of a value (cached). */
+  /** The keyed pseudonym of a value (cached), equal to `pseudonym(key, value)`. */
   hash(value: string): string {
-    if (value.length > CACHE_MAX_VALUE) return pseudonym(this.pseudonymKey, value);
+    if (value.length > CACHE_MAX_VALUE) return PSEUDONYM_PREFIX + base32of10(this.mac.digest(value));
     let h = this.cache.get(value);
     if (h === undefined) {
       if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
-      h = pseudonym(this.pseudonymKey, value);
+      h = PSEUDONYM_PREFIX + base32of10(this.mac.digest(value));
       this.cache.set(value, h);
     }
     return h;
