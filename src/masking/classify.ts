@@ -10,8 +10,9 @@
  * still apply). JSON values (json/jsonb columns, and text values that parse as a JSON object or array) are
  * classified per key path: name rules on keys, detectors on string and number leaves.
  */
+import { RowtrailError } from '../errors.js';
 import { columnKind, detectValue, matchName, type ColumnKind, type Detection, type Policy } from './detect.js';
-import { formatPath, formatPlace, literalKey, parsePlace, quoteSegment, tableName, type Place } from './paths.js';
+import { formatPath, literalKey, parsePlace, quoteSegment, tableName, type Place } from './paths.js';
 import { parseJson, rawOf, walkMembers, type JsonNode } from './json.js';
 
 /** Why a place is classified. */
@@ -96,7 +97,7 @@ export class Classifier {
     this.state = { ...state };
     for (const [key, policy] of Object.entries(opts.columns ?? {})) {
       const p = parsePlace(key);
-      if (typeof p === 'string') throw new Error(`masking.columns: '${key}' ${p}`);
+      if (typeof p === 'string') throw new RowtrailError('CONFIG', `masking.columns: '${key}': ${p}`);
       const col = colPlace(p);
       if (!p.path) this.configCols.set(col, policy);
       else {

@@ -126,11 +126,12 @@ export class Masker {
       if (v === null || (other !== null && other[col] === v)) continue;
       const c = this.classOf(x, col);
       let parsed: JsonNode | null | undefined;
-      if (this.classifier.jsonMode(c) || (c.kind === 'text' && !c.config && !c.auto && looksLikeJson(v))) {
+      const open = !c.config && !c.auto;
+      if ((this.classifier.jsonMode(c) && columnPolicy(c) === 'none') || (open && c.kind === 'text' && looksLikeJson(v))) {
         parsed = v.length <= this.classifier.maxValueChars ? parseJson(v) : null;
         (x.json ??= new Map()).set(v, parsed);
       }
-      if (!c.config && !c.auto) this.classifier.observe(c, v, seenOf(x), parsed);
+      if (open) this.classifier.observe(c, v, seenOf(x), parsed);
     }
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 import { DEFAULT_KEY_FILE, MASTER_KEY_ENV, fingerprintOf, loadMasterKey } from '../../src/masking/index.js';
-import { RowtrailError } from '../../src/errors.js';
+import { keyError } from './helpers.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -14,19 +14,6 @@ function tmp(): string {
   return d;
 }
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function keyError(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RowtrailError);
-    expect((e as RowtrailError).code).toBe('KEY');
-    expect((e as RowtrailError).fatal).toBe(true);
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('expected a KEY error');
-}
 
 function writeKey(path: string, text: string, mode: number): void {
   writeFileSync(path, text);

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Keys, Masker, pseudonym, partial, REDACTED, isPseudonym } from '../../src/masking/index.js';
 import type { ChangeEvent, Row } from '../../src/model/index.js';
 import { RowtrailError } from '../../src/errors.js';
+import { anyText } from './helpers.js';
 
 const master = randomBytes(32);
 const { keys, keyring } = Keys.open(master, null);
@@ -111,7 +112,7 @@ describe('Masker.maskEvent', () => {
 
   it('round trip: unmask(mask(ev)) is ev for arbitrary rows (unicode, empty, NULL, lone surrogates, control characters)', () => {
     const text = fc.oneof(
-      fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 40 }),
+      anyText(40),
       fc.constantFrom('', PII.email, PII.card, PII.jwt, '{"email": "a@b.io"}', '{"email": 1', '[1,2]', 'DE89 3704 0044 0532 0130 00'),
     );
     const img = fc.dictionary(fc.constantFrom('id', 'email', 'notes', 'doc', 'token', 'x', 'phone_verified'), fc.option(text, { nil: null }), { minKeys: 1 });

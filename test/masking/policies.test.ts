@@ -4,9 +4,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 
 import { PolicyApplier, partial, pseudonym, REDACTED } from '../../src/masking/index.js';
 import { HmacSha256 } from '../../src/masking/hmac.js';
+import { anyText } from './helpers.js';
 
-/** Any UTF-16 string, lone surrogates included, up to a length that crosses the JS/native boundary. */
-const anyText = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength });
 
 describe('HMAC-SHA256 in JavaScript', () => {
   it('equals createHmac on arbitrary strings and keys, every padding length', () => {
