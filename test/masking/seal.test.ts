@@ -39,6 +39,18 @@ describe('seal / open', () => {
     expect(a.includes(Buffer.from('alice'))).toBe(false);
   });
 
+  it('nonces never repeat: a counter within a session, a fresh salt (so a fresh session key) per session', () => {
+    const a = seal(Buffer.from('a'), 'c', 7, key);
+    const b = seal(Buffer.from('b'), 'c', 7, key);
+    expect(a.subarray(5, 21).equals(b.subarray(5, 21))).toBe(true); // same session salt
+    expect(b.readBigUInt64BE(21) - a.readBigUInt64BE(21)).toBe(1n);
+    const other = Buffer.from(key); // same key bytes, another session (as after a restart)
+    const c = seal(Buffer.from('c'), 'c', 7, other);
+    expect(c.subarray(5, 21).equals(a.subarray(5, 21))).toBe(false);
+    expect(openSealed(c, 'c', keyFor).toString()).toBe('c');
+    expect(openSealed(a, 'c', () => other).toString()).toBe('a');
+  });
+
   it('a blob opened for another change is refused (cannot be swapped between rows)', () => {
     const blob = seal(Buffer.from('{"a":{"email":"a@x.io"}}'), 'app:0/1:0', 7, key);
     expect(keyError(() => openSealed(blob, 'app:0/1:1', keyFor))).toMatch(/app:0\/1:1 .*authentication failed/);
