@@ -59,14 +59,25 @@ function sessionOf(dataKey: Buffer): Session {
   return s;
 }
 
+// createCipheriv copies the IV and setAAD consumes the AAD at once, so one scratch buffer each serves every call.
+const nonceBuf = Buffer.alloc(12);
+let aadBuf = Buffer.alloc(256);
+const AAD_PREFIX = 'rowtrail/seal/v1\0';
+
 function nonceOf(header: Buffer): Buffer {
-  const n = Buffer.alloc(12);
-  header.copy(n, 4, COUNTER_AT, HEADER);
-  return n;
+  header.copy(nonceBuf, 4, COUNTER_AT, HEADER);
+  return nonceBuf;
 }
 
+/** `rowtrail/seal/v1\0<change id>\0<header>`, in the scratch buffer (valid until the next call). */
 function aad(changeId: string, header: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`rowtrail/seal/v1\0${changeId}\0`, 'utf8'), header.subarray(0, HEADER)]);
+  const need = AAD_PREFIX.length + Buffer.byteLength(changeId) + 1 + HEADER;
+  if (need > aadBuf.length) aadBuf = Buffer.alloc(need * 2);
+  let at = aadBuf.write(AAD_PREFIX, 0, 'latin1');
+  at += aadBuf.write(changeId, at, 'utf8');
+  aadBuf[at++] = 0;
+  at += header.copy(aadBuf, at, 0, HEADER);
+  return aadBuf.subarray(0, at);
 }
 
 /** Seals `plaintext` for change `changeId` under data key `key` (32 bytes) with id `keyId`. */
