@@ -20,19 +20,22 @@ export const REDACTED = '[redacted]';
 export const PARTIAL_MASK = '••••';
 export const PSEUDONYM_PREFIX = 'h:';
 
-const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+/** RFC 4648 base32 alphabet, lower case, as char codes. */
+const B32 = Array.from('abcdefghijklmnopqrstuvwxyz234567', (c) => c.charCodeAt(0));
 
 /** Lower-case RFC 4648 base32 of the first 10 bytes (80 bits → 16 characters). */
-function base32of10(b: Buffer): string {
-  let out = '';
-  for (let i = 0; i < 10; i += 5) {
-    // 40 bits per 5 bytes → 8 characters; split in two 20-bit halves to stay within 32-bit integers.
-    const hi = (b[i] << 12) | (b[i + 1] << 4) | (b[i + 2] >> 4);
-    const lo = ((b[i + 2] & 15) << 16) | (b[i + 3] << 8) | b[i + 4];
-    out += B32[(hi >> 15) & 31] + B32[(hi >> 10) & 31] + B32[(hi >> 5) & 31] + B32[hi & 31];
-    out += B32[(lo >> 15) & 31] + B32[(lo >> 10) & 31] + B32[(lo >> 5) & 31] + B32[lo & 31];
-  }
-  return out;
+function base32of10(b: Uint8Array): string {
+  // 40 bits per 5 bytes → 8 characters; each half split in two 20-bit integers to stay within 32 bits.
+  const h0 = (b[0] << 12) | (b[1] << 4) | (b[2] >> 4);
+  const l0 = ((b[2] & 15) << 16) | (b[3] << 8) | b[4];
+  const h1 = (b[5] << 12) | (b[6] << 4) | (b[7] >> 4);
+  const l1 = ((b[7] & 15) << 16) | (b[8] << 8) | b[9];
+  return String.fromCharCode(
+    B32[(h0 >> 15) & 31], B32[(h0 >> 10) & 31], B32[(h0 >> 5) & 31], B32[h0 & 31],
+    B32[(l0 >> 15) & 31], B32[(l0 >> 10) & 31], B32[(l0 >> 5) & 31], B32[l0 & 31],
+    B32[(h1 >> 15) & 31], B32[(h1 >> 10) & 31], B32[(h1 >> 5) & 31], B32[h1 & 31],
+    B32[(l1 >> 15) & 31], B32[(l1 >> 10) & 31], B32[(l1 >> 5) & 31], B32[l1 & 31],
+  ); // prettier-ignore
 }
 
 /** The keyed pseudonym of a value (`h:` + 16 base32 characters); `PolicyApplier.hash` is the fast path. */

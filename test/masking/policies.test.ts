@@ -40,6 +40,17 @@ describe('policies', () => {
     );
   });
 
+  it('hash is h: + base32 (RFC 4648, lower case) of the first 80 bits of HMAC-SHA256', () => {
+    fc.assert(
+      fc.property(anyText(50), (v) => {
+        const mac = createHmac('sha256', key).update(v, 'utf8').digest();
+        const bits = [...mac.subarray(0, 10)].map((x) => x.toString(2).padStart(8, '0')).join('');
+        const b32 = (bits.match(/.{5}/g) ?? []).map((g) => 'abcdefghijklmnopqrstuvwxyz234567'[parseInt(g, 2)]).join('');
+        expect(pseudonym(key, v)).toBe(`h:${b32}`);
+      }),
+    );
+  });
+
   it.each([
     ['4111 1111 1111 1111', '••••1111'],
     ['+49 30 1234567', '••••4567'],
