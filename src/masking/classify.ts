@@ -131,7 +131,8 @@ export class Classifier {
       this.nameRule(c, seen);
       return c;
     }
-    c = { place, name, config: this.configCols.get(place) ?? null, auto: this.state[place] ?? null, kind, type, paths: null, patterns: null, autoPaths: null };
+    const config = this.configCols.get(place) ?? null;
+    c = { place, name, config, auto: this.state[place] ?? null, kind, type, paths: null, patterns: null, autoPaths: null };
     for (const { path, policy } of this.configPaths.get(place) ?? []) {
       const pp: PathPolicy = { policy, segs: path.includes('*') ? path : null };
       if (pp.segs) (c.patterns ??= []).push(pp);
@@ -205,7 +206,8 @@ export class Classifier {
   }
 
   private observeJson(c: ColumnClass, text: string, root: JsonNode, seen: Seen): void {
-    const leaf = (n: JsonNode) => (n.kind === 'string' || n.kind === 'number' ? detectValue(rawOf(text, n), n.kind === 'number' ? 'number' : 'text') : null);
+    const leaf = (n: JsonNode) =>
+      n.kind === 'string' || n.kind === 'number' ? detectValue(rawOf(text, n), n.kind === 'number' ? 'number' : 'text') : null;
     if (root.kind !== 'object' && root.kind !== 'array') {
       const d = leaf(root);
       if (d) this.stick(c, d, 'value', seen);

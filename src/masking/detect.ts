@@ -44,7 +44,11 @@ export const NAME_RULES: readonly NameRule[] = [
   { rule: 'api_key', policy: 'redact', words: w('api key', 'apikey', 'access key', 'secret key', 'private key', 'signing key') },
   { rule: 'secret', policy: 'redact', words: w('secret', 'credential', 'credentials', 'client secret') },
   { rule: 'token', policy: 'redact', words: w('token', 'otp', 'totp', 'mfa seed', 'recovery code', 'recovery codes') },
-  { rule: 'card', policy: 'partial', words: w('card number', 'card num', 'card no', 'credit card', 'creditcard', 'cc number', 'ccnum', 'pan') },
+  {
+    rule: 'card',
+    policy: 'partial',
+    words: w('card number', 'card num', 'card no', 'credit card', 'creditcard', 'cc number', 'ccnum', 'pan'),
+  },
   { rule: 'card_security_code', policy: 'redact', words: w('cvv', 'cvc', 'cvv2', 'card security code') },
   { rule: 'iban', policy: 'partial', words: w('iban', 'account number', 'bank account', 'routing number') },
   {
@@ -56,7 +60,11 @@ export const NAME_RULES: readonly NameRule[] = [
   { rule: 'birth_date', policy: 'redact', words: w('dob', 'birth date', 'date of birth', 'birthdate', 'birthday'), temporal: true },
   { rule: 'ip_address', policy: 'hash', words: w('ip address', 'ip addr', 'ip') },
   { rule: 'address', policy: 'hash', words: w('address', 'street', 'postal code', 'postcode', 'zip code', 'zipcode') },
-  { rule: 'person_name', policy: 'hash', words: w('first name', 'last name', 'full name', 'surname', 'given name', 'family name', 'firstname', 'lastname') },
+  {
+    rule: 'person_name',
+    policy: 'hash',
+    words: w('first name', 'last name', 'full name', 'surname', 'given name', 'family name', 'firstname', 'lastname'),
+  },
 ];
 
 const BIRTH = NAME_RULES.find((r) => r.rule === 'birth_date')!;
@@ -98,7 +106,7 @@ export function columnKind(type: string | undefined): ColumnKind {
   if (/^(json|jsonb)$/.test(t)) return 'json';
   if (/^(bytea|(tiny|medium|long)?blob|(var)?binary\b)/.test(t)) return 'binary';
   if (/^(bool|boolean|bit\(1\)|tinyint\(1\))$/.test(t)) return 'boolean';
-  if (/^(smallint|integer|int|bigint|int[248]|(tiny|medium|big|small)?int\b|serial|bigserial|numeric|decimal|real|double|float)/.test(t)) return 'number';
+  if (/^((tiny|medium|big|small)?int(eger)?\b|int[248]|(big)?serial|numeric|decimal|real|double|float)/.test(t)) return 'number';
   if (/^(date|time|timestamp|datetime|interval|year)\b/.test(t)) return 'temporal';
   return 'text';
 }
@@ -173,8 +181,19 @@ const PEM = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/;
 const PHONE_INTL = /^\+\d[\d ().-]{6,20}\d$/;
 const PHONE_NANP = /^(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}$/;
 const SSN = /^(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$/;
-const KNOWN_SECRET =
-  /(?<![A-Za-z0-9])(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|A(?:KIA|SIA)[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9])/;
+const KNOWN_SECRET = new RegExp(
+  '(?<![A-Za-z0-9])(?:' +
+    [
+      '(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}', // Stripe secret and restricted keys
+      'gh[pousr]_[A-Za-z0-9]{30,}', // GitHub tokens
+      'github_pat_\\w{30,}',
+      'xox[abprs]-[A-Za-z0-9-]{10,}', // Slack
+      'A(?:KIA|SIA)[0-9A-Z]{16}', // AWS access key ids
+      'glpat-[A-Za-z0-9_-]{20,}', // GitLab
+      'AIza[0-9A-Za-z_-]{35}', // Google API keys
+    ].join('|') +
+    ')(?![A-Za-z0-9])',
+);
 const PASSWORD_HASH = /^\$(?:2[abxy]?|argon2(?:id|i|d)|scrypt|pbkdf2[\w-]*|[156]|y|7)\$\S{8,}$|^(?:pbkdf2_sha\d+|bcrypt|argon2)\$\S{8,}$/;
 const TOKEN_CHARS = /^[A-Za-z0-9+/=_.~-]{32,512}$/;
 const HEX = /^[0-9a-fA-F]{32,}$/;

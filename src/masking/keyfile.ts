@@ -66,7 +66,9 @@ export function loadMasterKey(o: LoadKeyOptions): MasterKeySource {
       const key = readKeyFile(o.keyFile);
       return { key, from: 'file', path: o.keyFile, fingerprint: fingerprintOf(key) };
     } catch (e) {
-      if (missing(e)) throw new RowtrailError('KEY', `masking.keyFile ${o.keyFile} does not exist: restore it, or point masking.keyFile at the key`, e);
+      if (missing(e)) {
+        throw new RowtrailError('KEY', `masking.keyFile ${o.keyFile} does not exist: restore it, or point masking.keyFile at the key`, e);
+      }
       throw e;
     }
   }
@@ -78,7 +80,8 @@ export function loadMasterKey(o: LoadKeyOptions): MasterKeySource {
     if (!missing(e)) throw e;
   }
   if (!o.allowGenerate) {
-    throw new RowtrailError('KEY', `no master key: the store holds sealed values; set ${MASTER_KEY_ENV} or masking.keyFile to the key it was made with`);
+    const fix = `set ${MASTER_KEY_ENV} or masking.keyFile to the key it was made with`;
+    throw new RowtrailError('KEY', `no master key: the store holds sealed values; ${fix}`);
   }
   return generateKeyFile(path);
 }

@@ -45,7 +45,8 @@ export function parseMasterKey(text: string, where: string): Buffer {
   const t = text.trim();
   if (!/^[0-9a-fA-F]{64}$/.test(t)) {
     const what = /^[0-9a-fA-F]*$/.test(t) ? `${t.length} hex characters` : `${t.length} characters, not all hex`;
-    throw new RowtrailError('KEY', `${where} must hold a master key of 64 hex characters (32 bytes), found ${what}: generate one with 'openssl rand -hex 32'`);
+    const fix = "generate one with 'openssl rand -hex 32'";
+    throw new RowtrailError('KEY', `${where} must hold a master key of 64 hex characters (32 bytes), found ${what}: ${fix}`);
   }
   return Buffer.from(t, 'hex');
 }
@@ -66,7 +67,8 @@ function unwrap(wrapKey: Buffer, id: number, wrapped: string): Buffer {
   try {
     return Buffer.concat([d.update(b.subarray(12, b.length - 16)), d.final()]);
   } catch (e) {
-    throw new RowtrailError('KEY', `data key ${id} in the store's keyring does not unwrap (authentication failed): the keyring was altered`, e);
+    const msg = `data key ${id} in the store's keyring does not unwrap (authentication failed): the keyring was altered`;
+    throw new RowtrailError('KEY', msg, e);
   }
 }
 
@@ -112,18 +114,23 @@ export class Keys {
       };
       return { keys: new Keys(master, new Map([[1, k]]), 1), keyring: data };
     }
-    if (keyring.v !== 1) throw new RowtrailError('KEY', `the store's keyring has version ${keyring.v}; this rowtrail reads version 1: upgrade rowtrail`);
+    if (keyring.v !== 1) {
+      throw new RowtrailError('KEY', `the store's keyring has version ${keyring.v}; this rowtrail reads version 1: upgrade rowtrail`);
+    }
     const fp = fingerprintOf(master);
     if (fp !== keyring.fingerprint) {
       throw new RowtrailError(
         'KEY',
-        `the master key (fingerprint ${fp}) is not the one this store's sealed values were made with (fingerprint ${keyring.fingerprint}): set ROWTRAIL_MASTER_KEY or masking.keyFile to that key`,
+        `the master key (fingerprint ${fp}) is not the one this store's sealed values were made with ` +
+          `(fingerprint ${keyring.fingerprint}): set ROWTRAIL_MASTER_KEY or masking.keyFile to that key`,
       );
     }
     const wk = derive(master, 'rowtrail/wrap/v1');
     const map = new Map<number, Buffer>();
     for (const e of keyring.keys) map.set(e.id, unwrap(wk, e.id, e.wrapped));
-    if (!map.has(keyring.current)) throw new RowtrailError('KEY', `the store's keyring names data key ${keyring.current} as current but does not hold it`);
+    if (!map.has(keyring.current)) {
+      throw new RowtrailError('KEY', `the store's keyring names data key ${keyring.current} as current but does not hold it`);
+    }
     return { keys: new Keys(master, map, keyring.current), keyring };
   }
 }

@@ -15,7 +15,8 @@
  */
 import type { ChangeEvent, Row, Value } from '../model/index.js';
 import { RowtrailError } from '../errors.js';
-import { Classifier, columnPolicy, looksLikeJson, type ClassifierOptions, type ClassifierState, type ColumnClass, type Seen } from './classify.js';
+import { Classifier, columnPolicy, looksLikeJson } from './classify.js';
+import type { ClassifierOptions, ClassifierState, ColumnClass, Seen } from './classify.js';
 import { unclassifiable } from './detect.js';
 import { parseJson, rawOf, splice, walkMembers, type JsonNode } from './json.js';
 import { isPseudonym, PolicyApplier, REDACTED } from './policies.js';
@@ -83,7 +84,8 @@ export class Masker {
 
   private needKeys(what: string): { keys: Keys; policies: PolicyApplier } {
     if (!this.keys || !this.policies) {
-      throw new RowtrailError('KEY', `${what} needs the master key: set ROWTRAIL_MASTER_KEY or masking.keyFile to the key this store was made with`);
+      const fix = 'set ROWTRAIL_MASTER_KEY or masking.keyFile to the key this store was made with';
+      throw new RowtrailError('KEY', `${what} needs the master key: ${fix}`);
     }
     return { keys: this.keys, policies: this.policies };
   }

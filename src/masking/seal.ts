@@ -101,7 +101,8 @@ export function seal(plaintext: Buffer, changeId: string, keyId: number, key: Bu
 /** The data key id a blob was sealed under (to pick the key, or to find blobs a rotation should re-seal). */
 export function sealedKeyId(blob: Uint8Array): number {
   if (blob.length < SEAL_OVERHEAD || blob[0] !== SEAL_VERSION) {
-    throw new RowtrailError('KEY', `not a sealed value (${blob.length} bytes, version ${blob[0] ?? 'none'}; this rowtrail reads version ${SEAL_VERSION})`);
+    const what = `${blob.length} bytes, version ${blob[0] ?? 'none'}`;
+    throw new RowtrailError('KEY', `not a sealed value (${what}; this rowtrail reads version ${SEAL_VERSION})`);
   }
   return Buffer.from(blob.buffer, blob.byteOffset, blob.length).readUInt32BE(1);
 }
@@ -116,7 +117,11 @@ export function openSealed(blob: Uint8Array, changeId: string, keyFor: (id: numb
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   const key = keyFor(id);
   if (!key) {
-    throw new RowtrailError('KEY', `change ${changeId} was sealed under data key ${id}, which this store's keyring does not hold: restore the keyring or the master key it was wrapped with`);
+    throw new RowtrailError(
+      'KEY',
+      `change ${changeId} was sealed under data key ${id}, which this store's keyring does not hold: ` +
+        'restore the keyring or the master key it was wrapped with',
+    );
   }
   let cache = opened.get(key);
   if (!cache) opened.set(key, (cache = new Map()));
@@ -135,7 +140,8 @@ export function openSealed(blob: Uint8Array, changeId: string, keyFor: (id: numb
   } catch (e) {
     throw new RowtrailError(
       'KEY',
-      `the sealed values of change ${changeId} do not open with data key ${id} (authentication failed): the blob belongs to another change, was altered, or the key is not the one it was sealed with`,
+      `the sealed values of change ${changeId} do not open with data key ${id} (authentication failed): ` +
+        'the blob belongs to another change, was altered, or the key is not the one it was sealed with',
       e,
     );
   }
