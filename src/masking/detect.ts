@@ -29,7 +29,7 @@ export interface Detection {
 interface NameRule {
   rule: string;
   policy: Policy;
-  /** Word sequences; one found anywhere in the name's words matches. */
+  /** Word sequences; one found anywhere in the name's words matches (`=…`: only as the whole name). */
   words: string[][];
   /** Also applies to date-typed columns (birth dates); other rules skip temporal and boolean columns. */
   temporal?: boolean;
@@ -56,7 +56,8 @@ export const NAME_RULES: readonly NameRule[] = [
     policy: 'redact',
     words: w('ssn', 'social security', 'national id', 'tax id', 'taxpayer id', 'passport', 'driver license', 'drivers license', 'nino'),
   },
-  { rule: 'phone', policy: 'partial', words: w('phone', 'telephone', 'mobile', 'msisdn', 'fax', 'tel') },
+  // `mobile` alone is the value only as the whole name (`mobile_platform`, `mobile_app` are not phones).
+  { rule: 'phone', policy: 'partial', words: w('phone', 'telephone', '=mobile', 'mobile number', 'mobile no', 'msisdn', 'fax', 'tel') },
   { rule: 'birth_date', policy: 'redact', words: w('dob', 'birth date', 'date of birth', 'birthdate', 'birthday'), temporal: true },
   { rule: 'ip_address', policy: 'hash', words: w('ip address', 'ip addr', 'ip') },
   { rule: 'address', policy: 'hash', words: w('address', 'street', 'postal code', 'postcode', 'zip code', 'zipcode') },
@@ -89,6 +90,7 @@ export function nameWords(name: string): string[] {
 }
 
 function containsSeq(words: string[], seq: string[]): boolean {
+  if (seq[0][0] === '=') return words.length === seq.length && words.every((x, i) => x === (i ? seq[i] : seq[0].slice(1)));
   outer: for (let i = 0; i + seq.length <= words.length; i++) {
     for (let j = 0; j < seq.length; j++) if (words[i + j] !== seq[j]) continue outer;
     return true;

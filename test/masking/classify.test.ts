@@ -15,6 +15,7 @@ describe('name rules', () => {
     ['billing-email', 'email', 'hash'],
     ['phone', 'phone', 'partial'],
     ['mobileNumber', 'phone', 'partial'],
+    ['mobile', 'phone', 'partial'],
     ['ssn', 'national_id', 'redact'],
     ['national_id_number', 'national_id', 'redact'],
     ['card_number', 'card', 'partial'],
@@ -51,6 +52,7 @@ describe('name rules', () => {
     'mailbox',
     'addressed',
     'panel',
+    'mobile_platform',
     'description',
   ])('%s is not sensitive by name', (name) => {
     expect(matchName(name)).toBeNull();
