@@ -113,9 +113,22 @@ export function columnKind(type: string | undefined): ColumnKind {
   return 'text';
 }
 
+/** Name verdicts by kind and name: JSON keys repeat in every value, and splitting names is the costly part. */
+const nameMemo = new Map<string, Detection | null>();
+
 /** The name rule that marks a column (or JSON key) `name` of this kind sensitive, if any. */
 export function matchName(name: string, kind: ColumnKind = 'text'): Detection | null {
   if (kind === 'boolean') return null;
+  const memoKey = kind + '\0' + name;
+  let d = nameMemo.get(memoKey);
+  if (d === undefined) {
+    if (nameMemo.size >= 10_000) nameMemo.clear();
+    nameMemo.set(memoKey, (d = matchNameUncached(name, kind)));
+  }
+  return d;
+}
+
+function matchNameUncached(name: string, kind: ColumnKind): Detection | null {
   const words = nameWords(name);
   if (words.length === 0) return null;
   if (words.length > 1 && (NOT_VALUE_SUFFIX.has(words[words.length - 1]) || NOT_VALUE_PREFIX.has(words[0]))) {
