@@ -19,6 +19,14 @@
  *   hmac only   + one pseudonym() per event (HMAC-SHA256, uncached)
  *
  *   npx tsx bench/masking/run.ts [events=200000] [rounds=5]        (ARMS=mask,copy to run only some)
+ *
+ * Measured 2026-11-29, 2 vCPU AMD EPYC, Node 20.20.2, shared with seven other helpers' test runs (load
+ * average 17–31 on 2 cores, so CPU times are inflated too, by ~3x judging by a bare createHmac):
+ * 200k events x 5 rounds, CPU µs per event net of building it: copy 0.20, classify 1.80, mask 15.1,
+ * mask+json 25 (after memoising name rules), seal only 8.0, hmac only (native) 3.75.
+ * CPU profile of the mask arm, maskEvent's own time: AES-GCM sealing ~39 % (createCipheriv alone is ~40 % of
+ * a seal), pseudonyms ~18 % (HMAC in JS, 2.8x cheaper than createHmac), GC ~14 %, JSON.stringify of the
+ * sealed cells and the image copies ~23 %, classification ~6 %.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
