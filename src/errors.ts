@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'USAGE'
   | 'NOT_FOUND'
   | 'UNDO'
+  /** Masking keys: missing, malformed, loose permissions, or not the key the sealed values were made with. */
+  | 'KEY'
   | 'INTERNAL';
 
 const FATAL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -34,6 +36,7 @@ const FATAL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'POSITION_LOST',
   'USAGE',
   'STORE',
+  'KEY',
 ]);
 
 export class RowtrailError extends Error {

@@ -3,6 +3,7 @@
  * (a typo must not silently disable a feature).
  */
 import { z } from 'zod';
+import { parsePlace } from '../masking/paths.js';
 
 const severity = z.enum(['info', 'warning', 'critical']);
 
@@ -89,11 +90,30 @@ export const configSchema = z.strictObject({
     .default({}),
   masking: z
     .strictObject({
-      /** `schema.table.column` → how to show it: `none` (clear), `hash` (keyed hash), `redact`. */
-      columns: z.record(z.string(), z.enum(['none', 'hash', 'redact'])).default({}),
+      /** Mask outputs and seal raw images (on by default). `false`: values stay in the clear everywhere. */
+      enabled: z.boolean().default(true),
+      /**
+       * `schema.table.column` (or `schema.table.column.$.key.key` inside JSON values; `*` any key) → how to show
+       * it: `none` (clear), `hash` (keyed pseudonym `h:…`), `partial` (`••••1111`), `redact`. Overrides the
+       * built-in rules. See src/masking/paths.ts for quoting.
+       */
+      columns: z
+        .record(
+          z.string().superRefine((k, ctx) => {
+            const p = parsePlace(k);
+            if (typeof p === 'string') ctx.addIssue({ code: 'custom', message: p });
+          }),
+          z.enum(['none', 'hash', 'partial', 'redact']),
+        )
+        .default({}),
+      /** Master key file (64 hex characters, mode 0600). Default: ROWTRAIL_MASTER_KEY, else <store>/master.key. */
       keyFile: z.string().optional(),
+      /** Run value detectors on values that flow by (name rules and config always apply). Default true. */
+      detectValues: z.boolean().default(true),
+      /** Longer values are not scanned and are masked unless their column is classified. Default 262144. */
+      maxValueChars: z.number().int().min(1024).default(262_144),
     })
-    .default({ columns: {} }),
+    .default({ enabled: true, columns: {}, detectValues: true, maxValueChars: 262_144 }),
   detectors: z.record(z.string(), z.unknown()).default({}),
   elasticsearch: z
     .strictObject({

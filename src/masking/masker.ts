@@ -1,0 +1,215 @@
+/**
+ * The Masker: one object the pipeline calls per change (see index.ts for the wiring).
+ *
+ * `maskEvent(ev)` classifies the columns of the change (all images first, so a value that makes a column
+ * sensitive is never shown in the clear in any image of that same change), then masks key, before and after,
+ * and seals the raw values of exactly the masked cells: `{k?, b?, a?}` (column → raw text or NULL) as JSON,
+ * sealed for the change id. Overlaying them on the masked images (`unmaskEvent`) gives back the exact raw
+ * change; cells that were not masked are in the readable images already, so they are not sealed twice.
+ *
+ * Per cell, in order: NULL stays NULL; a column policy (config, else sticky auto) other than `none` applies to
+ * the whole value; a config `none` shows it as is; JSON paths (config or auto) mask inside JSON values, and a
+ * value that does not parse where paths apply is redacted; a value that cannot be classified (binary, invalid
+ * UTF-8, longer than maxValueChars) is redacted (fail closed). Key columns: any masking becomes `hash` in the
+ * `key` image, so rows stay distinct for blame and the store's row index (`pseudonym(raw)` finds them).
+ */
+import type { ChangeEvent, Row, Value } from '../model/index.js';
+import { RowtrailError } from '../errors.js';
+import { Classifier, columnPolicy, looksLikeJson } from './classify.js';
+import type { ClassifierOptions, ClassifierState, ColumnClass, Seen } from './classify.js';
+import { unclassifiable } from './detect.js';
+import { parseJson, rawOf, splice, walkMembers, type JsonNode } from './json.js';
+import { isPseudonym, PolicyApplier, REDACTED } from './policies.js';
+import { openSealed, seal } from './seal.js';
+import type { Keys } from './keys.js';
+
+/** Raw values of the masked cells of one change, per image. */
+export interface SealedCells {
+  k?: Row;
+  b?: Row;
+  a?: Row;
+}
+
+export interface MaskResult {
+  /** The change as every output shows it. The input itself where nothing was masked. */
+  event: ChangeEvent;
+  /** The raw values of the masked cells, sealed for `event.id`; null where nothing was masked. */
+  sealed: Buffer | null;
+}
+
+/** What conflict detection compares a live value against. */
+export interface RecordedCell {
+  changeId: string;
+  /** The change's sealed blob, or null where it has none (nothing masked, or blob pruned). */
+  sealed: Uint8Array | null;
+  image: 'before' | 'after';
+  column: string;
+  /** The value as recorded in the readable image (masked or clear). */
+  shown: Value;
+}
+
+export interface MaskerOptions extends ClassifierOptions {
+  /** Master-key-derived keys; without them maskEvent and open refuse (KEY), the rest works. */
+  keys: Keys | null;
+  /** Sticky classifications persisted by the store. */
+  state?: ClassifierState;
+}
+
+/** Per-change working state of maskEvent. */
+interface EventCtx {
+  ev: ChangeEvent;
+  cols: Map<string, ColumnClass>;
+  seen: Seen | null;
+  /** Parsed JSON by raw value (only values looked at as JSON). */
+  json: Map<string, JsonNode | null> | null;
+  /** Raw values of the masked cells (what is sealed). */
+  raw: SealedCells | null;
+}
+
+function seenOf(x: EventCtx): Seen {
+  return (x.seen ??= { since: x.ev.tx?.commitTime ?? new Date().toISOString(), change: x.ev.id });
+}
+
+export class Masker {
+  readonly classifier: Classifier;
+  private readonly keys: Keys | null;
+  private readonly policies: PolicyApplier | null;
+  private lastOpened: { id: string; blob: Uint8Array; cells: SealedCells } | null = null;
+
+  constructor(o: MaskerOptions) {
+    this.classifier = new Classifier(o, o.state);
+    this.keys = o.keys;
+    this.policies = o.keys ? new PolicyApplier(o.keys.pseudonymKey) : null;
+  }
+
+  private needKeys(what: string): { keys: Keys; policies: PolicyApplier } {
+    if (!this.keys || !this.policies) {
+      const fix = 'set ROWTRAIL_MASTER_KEY or masking.keyFile to the key this store was made with';
+      throw new RowtrailError('KEY', `${what} needs the master key: ${fix}`);
+    }
+    return { keys: this.keys, policies: this.policies };
+  }
+
+  /** The pseudonym a `hash` policy shows for a raw value (blame by key, lookups). */
+  pseudonym(raw: string): string {
+    return this.needKeys('looking up a masked value').policies.hash(raw);
+  }
+
+  /** The readable change and the sealed raw cells to store with it. */
+  maskEvent(ev: ChangeEvent): MaskResult {
+    if (!ev.before && !ev.after && !ev.key) return { event: ev, sealed: null };
+    const { keys, policies } = this.needKeys('masking');
+    const cols = this.classifier.columns(ev.schema, ev.table);
+    const x: EventCtx = { ev, cols, seen: null, json: null, raw: null };
+    // Pass 1: classify on every value of every image, so no image shows a value its column is now masked for.
+    this.observeImage(x, ev.key, null);
+    this.observeImage(x, ev.before, null);
+    this.observeImage(x, ev.after, ev.before);
+    // Pass 2: mask.
+    const key = this.maskImage(x, ev.key, 'k', policies);
+    const before = this.maskImage(x, ev.before, 'b', policies);
+    const after = this.maskImage(x, ev.after, 'a', policies);
+    if (!x.raw) return { event: ev, sealed: null };
+    const sealed = seal(Buffer.from(JSON.stringify(x.raw), 'utf8'), ev.id, keys.currentId, keys.current);
+    return { event: { ...ev, key, before, after }, sealed };
+  }
+
+  private classOf(x: EventCtx, col: string): ColumnClass {
+    const type = x.ev.types?.[col];
+    const c = x.cols.get(col);
+    return c && c.type === type ? c : this.classifier.column(x.ev.schema, x.ev.table, col, type, seenOf(x));
+  }
+
+  /** Pass 1 over one image; `other`: an image already observed (values equal to its own are skipped). */
+  private observeImage(x: EventCtx, img: Row | null, other: Row | null): void {
+    if (!img) return;
+    for (const col in img) {
+      const v = img[col];
+      if (v === null || (other !== null && other[col] === v)) continue;
+      const c = this.classOf(x, col);
+      let parsed: JsonNode | null | undefined;
+      const open = !c.config && !c.auto;
+      if ((this.classifier.jsonMode(c) && columnPolicy(c) === 'none') || (open && c.kind === 'text' && looksLikeJson(v))) {
+        parsed = v.length <= this.classifier.maxValueChars ? parseJson(v) : null;
+        (x.json ??= new Map()).set(v, parsed);
+      }
+      if (open) this.classifier.observe(c, v, seenOf(x), parsed);
+    }
+  }
+
+  /** Pass 2 over one image: the masked image (the same object where nothing changed); records raw cells. */
+  private maskImage(x: EventCtx, img: Row | null, tag: 'k' | 'b' | 'a', policies: PolicyApplier): Row | null {
+    if (!img) return img;
+    let out: Row | null = null;
+    for (const col in img) {
+      const v = img[col];
+      if (v === null) continue;
+      let m = this.maskCell(x, x.cols.get(col)!, v, policies);
+      if (m === v) continue;
+      if (tag === 'k') m = policies.hash(v);
+      out ??= { ...img };
+      out[col] = m;
+      x.raw ??= {};
+      (x.raw[tag] ??= {})[col] = v;
+    }
+    return out ?? img;
+  }
+
+  private maskCell(x: EventCtx, c: ColumnClass, v: string, policies: PolicyApplier): string {
+    const p = columnPolicy(c);
+    if (p !== 'none') return policies.apply(p, v);
+    if (this.classifier.jsonMode(c)) {
+      const node = x.json?.get(v) ?? (v.length <= this.classifier.maxValueChars ? parseJson(v) : null);
+      if (!node) return c.config === 'none' && !c.paths && !c.patterns ? v : REDACTED;
+      const edits: { node: JsonNode; replacement: string }[] = [];
+      if (node.kind === 'object' || node.kind === 'array') {
+        walkMembers(node, '$', (path, _key, child) => {
+          const pp = this.classifier.pathPolicy(c, path);
+          if (pp === null || pp === 'none') return pp === 'none';
+          edits.push({ node: child, replacement: policies.apply(pp, rawOf(v, child)) });
+          return true;
+        });
+      }
+      const out = splice(v, edits);
+      if (c.config === 'none') return out;
+      return unclassifiable(v, this.classifier.maxValueChars) ? REDACTED : out;
+    }
+    if (c.config === 'none') return v;
+    return unclassifiable(v, this.classifier.maxValueChars) ? REDACTED : v;
+  }
+
+  /** The raw cells sealed for a change. KEY errors on a wrong key, another change's blob, or any altered byte. */
+  open(sealed: Uint8Array, changeId: string): SealedCells {
+    const { keys } = this.needKeys('opening sealed values');
+    if (this.lastOpened && this.lastOpened.id === changeId && this.lastOpened.blob === sealed) return this.lastOpened.cells;
+    const cells = JSON.parse(openSealed(sealed, changeId, (id) => keys.dataKey(id)).toString('utf8')) as SealedCells;
+    this.lastOpened = { id: changeId, blob: sealed, cells };
+    return cells;
+  }
+
+  /** The exact raw change: the masked change with its sealed cells put back. */
+  unmaskEvent(masked: ChangeEvent, sealed: Uint8Array | null): ChangeEvent {
+    if (!sealed) return masked;
+    const cells = this.open(sealed, masked.id);
+    const put = (img: Row | null, raw: Row | undefined): Row | null => (img && raw ? { ...img, ...raw } : img);
+    return { ...masked, key: put(masked.key, cells.k), before: put(masked.before, cells.b), after: put(masked.after, cells.a) };
+  }
+
+  /**
+   * Is the live value the one recorded? Compares against the sealed raw value (exact) where the cell was
+   * sealed, else the shown value where it is clear, else the pseudonym; `unknown` where none of these can
+   * tell (a partial or redacted cell without its blob). Never returns or logs the raw value.
+   */
+  compareForConflict(rec: RecordedCell, live: Value): 'equal' | 'differs' | 'unknown' {
+    if (rec.sealed) {
+      const cells = this.open(rec.sealed, rec.changeId);
+      const img = rec.image === 'after' ? cells.a : cells.b;
+      if (img && rec.column in img) return img[rec.column] === live ? 'equal' : 'differs';
+      return rec.shown === live ? 'equal' : 'differs';
+    }
+    if (rec.shown === null || live === null) return rec.shown === live ? 'equal' : 'differs';
+    if (rec.shown === REDACTED || rec.shown.startsWith('••••')) return 'unknown';
+    if (isPseudonym(rec.shown) && this.policies) return this.policies.hash(live) === rec.shown ? 'equal' : 'differs';
+    return rec.shown === live ? 'equal' : 'differs';
+  }
+}
