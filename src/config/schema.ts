@@ -3,7 +3,7 @@
  * (a typo must not silently disable a feature).
  */
 import { z } from 'zod';
-import { parsePlace } from '../masking/paths.js';
+import { parsePlace } from './masking-paths.js';
 
 const severity = z.enum(['info', 'warning', 'critical']);
 
@@ -95,7 +95,7 @@ export const configSchema = z.strictObject({
       /**
        * `schema.table.column` (or `schema.table.column.$.key.key` inside JSON values; `*` any key) → how to show
        * it: `none` (clear), `hash` (keyed pseudonym `h:…`), `partial` (`••••1111`), `redact`. Overrides the
-       * built-in rules. See src/masking/paths.ts for quoting.
+       * built-in rules. See src/config/masking-paths.ts for quoting.
        */
       columns: z
         .record(

@@ -12,7 +12,7 @@
  */
 import { RowtrailError } from '../errors.js';
 import { columnKind, detectValue, matchName, type ColumnKind, type Detection, type Policy } from './detect.js';
-import { formatPath, literalKey, parsePlace, quoteSegment, tableName, type Place } from './paths.js';
+import { formatPath, literalKey, parsePlace, quoteSegment, tableName, type Place } from '../config/masking-paths.js';
 import { parseJson, rawOf, walkMembers, type JsonNode } from './json.js';
 
 /** Why a place is classified. */

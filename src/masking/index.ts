@@ -47,7 +47,7 @@
  * Not masked here (integration decides): `ddl` statement text and `actor.context` values.
  */
 export * from './detect.js';
-export * from './paths.js';
+export * from '../config/masking-paths.js';
 export { parseJson, type JsonNode } from './json.js';
 export * from './policies.js';
 export * from './seal.js';

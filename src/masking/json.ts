@@ -5,7 +5,7 @@
  * original text with some values replaced by JSON strings (`"h:…"`, `"••••1111"`, `"[redacted]"`) and is
  * always valid JSON.
  */
-import { quoteSegment } from './paths.js';
+import { quoteSegment } from '../config/masking-paths.js';
 
 export interface JsonNode {
   kind: 'object' | 'array' | 'string' | 'number' | 'literal';
