@@ -1,0 +1,183 @@
+/**
+ * A seasonal baseline of a count series (rows per bucket), updated online, serializable.
+ *
+ * Model: expected(t) = seasonal(t) × level. `seasonal` blends the median of the same hour-of-week over the
+ * last weeks with the median of the same hour-of-day over the last days, shrunk toward the series' overall
+ * mean when a slot has little history (so a Monday after a weekend of learning is not judged by Sunday alone).
+ * `level` is the median ratio of the recent buckets to their seasonal expectation: a lasting level shift is
+ * absorbed within about half a day instead of alerting for a week. Dispersion is a negative-binomial size
+ * fitted by moments on recent residuals (counts are overdispersed: bursts), floored so that a few quiet weeks
+ * do not make every burst look impossible.
+ */
+import { median } from 'simple-statistics';
+import { negBinLower, negBinUpper, nbSize, robust, clamp01, normalUpper } from './stats.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+/** Weeks kept per hour-of-week slot, days per hour-of-day slot, recent buckets for the level. */
+const WEEKS = 4;
+const DAYS = 7;
+const RECENT = 24;
+/** Prior weight (in buckets) of the overall mean against a slot's own history. */
+const SHRINK = 2;
+
+export interface BaselineState {
+  v: 1;
+  bucketMs: number;
+  /** Buckets observed (zeros included). */
+  n: number;
+  /** Start (ms) of the newest bucket pushed. */
+  last: number | null;
+  weekly: number[][];
+  daily: number[][];
+  recent: number[];
+  /** Recent (value, expected) pairs, for dispersion and the level factor. */
+  resid: [number, number][];
+  sum: number;
+  sumSq: number;
+}
+
+export interface Expectation {
+  /** Expected value of the bucket. */
+  mu: number;
+  /** Negative-binomial size (Infinity: Poisson). */
+  size: number;
+  /** Robust scale of residuals (for non-count series). */
+  scale: number;
+  /** Buckets of history behind the estimate. */
+  history: number;
+}
+
+export class SeasonalBaseline {
+  private s: BaselineState;
+  /** Slots per week/day at this bucket width (hourly for ≤ 1 h buckets, daily for wider ones). */
+  private readonly slotMs: number;
+
+  constructor(bucketMs: number, state?: BaselineState) {
+    this.slotMs = bucketMs <= HOUR ? HOUR : DAY;
+    const weekSlots = WEEK / this.slotMs;
+    const daySlots = Math.max(1, DAY / this.slotMs);
+    this.s = state ?? {
+      v: 1,
+      bucketMs,
+      n: 0,
+      last: null,
+      weekly: Array.from({ length: weekSlots }, () => []),
+      daily: Array.from({ length: daySlots }, () => []),
+      recent: [],
+      resid: [],
+      sum: 0,
+      sumSq: 0,
+    };
+  }
+
+  /** Validates a stored state; null when it is corrupt (the caller relearns). */
+  static restore(state: unknown): SeasonalBaseline | null {
+    const s = state as BaselineState;
+    if (!s || s.v !== 1 || !(s.bucketMs > 0) || !Array.isArray(s.weekly) || !Array.isArray(s.daily) || !Array.isArray(s.recent)) return null;
+    const b = new SeasonalBaseline(s.bucketMs);
+    if (b.s.weekly.length !== s.weekly.length || b.s.daily.length !== s.daily.length) return null;
+    const finite = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'number' && Number.isFinite(x));
+    if (!s.weekly.every(finite) || !s.daily.every(finite) || !finite(s.recent) || !Number.isFinite(s.n) || !Array.isArray(s.resid)) return null;
+    b.s = s;
+    return b;
+  }
+
+  snapshot(): BaselineState {
+    return this.s;
+  }
+
+  get history(): number {
+    return this.s.n;
+  }
+
+  get lastBucket(): number | null {
+    return this.s.last;
+  }
+
+  private weekSlot(t: number): number {
+    return Math.floor((((t % WEEK) + WEEK) % WEEK) / this.slotMs);
+  }
+
+  private daySlot(t: number): number {
+    return Math.floor((((t % DAY) + DAY) % DAY) / this.slotMs) % this.s.daily.length;
+  }
+
+  /** Seasonal expectation before the level factor. */
+  private seasonal(t: number): number {
+    const mean = this.s.n ? this.s.sum / this.s.n : 0;
+    const w = this.s.weekly[this.weekSlot(t)];
+    const d = this.s.daily[this.daySlot(t)];
+    let num = SHRINK * mean;
+    let den = SHRINK;
+    if (w.length) {
+      num += 2 * w.length * median(w);
+      den += 2 * w.length;
+    }
+    if (d.length && this.slotMs < DAY) {
+      num += 0.5 * d.length * median(d);
+      den += 0.5 * d.length;
+    }
+    return num / den;
+  }
+
+  /** What the bucket starting at `t` is expected to hold. */
+  expect(t: number): Expectation {
+    const seasonal = this.seasonal(t);
+    const r = this.s.resid;
+    let level = 1;
+    if (r.length >= 6) {
+      level = median(r.map(([v, e]) => (v + 1) / (e + 1)));
+      level = Math.min(5, Math.max(0.2, level));
+    }
+    const mu = Math.max(0, (seasonal + 1) * level - 1);
+    // Dispersion from recent residuals against their expectations.
+    let size = Number.POSITIVE_INFINITY;
+    let scale = 0;
+    if (r.length >= 6) {
+      const meanE = r.reduce((a, [, e]) => a + e, 0) / r.length;
+      const varR = r.reduce((a, [v, e]) => a + (v - e * level) ** 2, 0) / r.length;
+      size = nbSize(Math.max(meanE * level, 1e-9), varR);
+      scale = robust(r.map(([v, e]) => v - e * level))?.scale ?? 0;
+    }
+    return { mu, size: Math.max(size, 1), scale, history: this.s.n };
+  }
+
+  /** Records a finished bucket (start time and value). Buckets must be pushed in time order. */
+  push(t: number, value: number): void {
+    if (!Number.isFinite(value) || value < 0) value = 0;
+    const s = this.s;
+    s.weekly[this.weekSlot(t)] = keep(s.weekly[this.weekSlot(t)], value, WEEKS);
+    s.daily[this.daySlot(t)] = keep(s.daily[this.daySlot(t)], value, DAYS);
+    s.recent = keep(s.recent, value, RECENT);
+    if (s.n >= 1) s.resid = keep(s.resid, [value, this.seasonal(t)], RECENT) as [number, number][];
+    s.n++;
+    s.sum += value;
+    s.sumSq += value * value;
+    s.last = t;
+  }
+}
+
+function keep<T>(a: T[], v: T, max: number): T[] {
+  a.push(v);
+  if (a.length > max) a.splice(0, a.length - max);
+  return a;
+}
+
+/**
+ * Tail probability of observing `x` in a bucket expected to hold `e` (scaled by `fraction` of the bucket):
+ * the upper tail for spikes, the lower one for drops. Count series use the negative binomial; others (real
+ * values, or large counts) a normal tail on the robust residual scale.
+ */
+export function tailP(x: number, e: Expectation, fraction = 1, counts = true): { upper: number; lower: number } {
+  const mu = e.mu * fraction;
+  if (counts && mu < 5000) {
+    const size = Number.isFinite(e.size) ? e.size * fraction : e.size;
+    return { upper: negBinUpper(Math.ceil(x), mu, size), lower: negBinLower(Math.floor(x), mu, size) };
+  }
+  const floor = Math.max(Math.sqrt(Math.max(mu, 0)) * (counts ? 1 : 0), Math.abs(mu) * 0.01, 1e-9);
+  const scale = Math.max(e.scale * Math.sqrt(fraction), floor);
+  const z = (x - mu) / scale;
+  return { upper: clamp01(normalUpper(z)), lower: clamp01(normalUpper(-z)) };
+}

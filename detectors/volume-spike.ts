@@ -1,0 +1,233 @@
+/**
+ * volume-spike: rows per (source, actor, table, op) in sliding windows (15 and 60 minutes by default) against
+ * the key's seasonal hourly baseline (detectors/baseline.ts). A window alerts when its count is improbable
+ * under the baseline's negative-binomial tail after a Bonferroni correction for every active key and window
+ * (`alpha / (keys × windows)`), and is also at least `minRatio` times the expectation and `minRows` rows: a
+ * rare but tiny excess is not worth a page. No statistical alert before `learningHours` of history per key
+ * (the absolute detectors still fire). Keys idle for `idleDays` are evicted; at most `maxKeys` are kept
+ * (least recently active evicted first), which bounds memory (~10 kB per key).
+ */
+import { SeasonalBaseline, tailP, type BaselineState } from './baseline.js';
+import { negBinUpper } from './stats.js';
+import { describeActor, num } from './summary.js';
+import type { DetectorSpec, DetectorUnit, Finding, Resolution, RowOp, TxSummary } from './types.js';
+import type { Actor, Severity } from '../src/model/index.js';
+
+const HOUR = 3_600_000;
+const SUB = 5 * 60_000;
+
+export interface VolumeSpikeOptions {
+  enabled: boolean;
+  severity: Severity;
+  /** Sliding windows, minutes (multiples of 5). Default [15, 60]. */
+  windows: number[];
+  /** Family-wise false-alarm rate per evaluation. Default 0.001. */
+  alpha: number;
+  /** A window must hold at least this many rows. Default 20. */
+  minRows: number;
+  /** …and at least this multiple of its expectation. Default 2.5. */
+  minRatio: number;
+  /** Hours of history a key needs before it can alert. Default 168 (a week: the weekly cycle). */
+  learningHours: number;
+  /** Keys kept at most. Default 20000. */
+  maxKeys: number;
+  /** Keys idle this long are forgotten. Default 35. */
+  idleDays: number;
+}
+
+interface KeyState {
+  base: SeasonalBaseline;
+  /** Start of the current (open) hour and its count. */
+  hour: number;
+  count: number;
+  /** 5-minute buckets of the last hour: [start, rows]. */
+  subs: [number, number][];
+  lastSeen: number;
+  actor: Actor;
+  actorText: string;
+  txIds: string[];
+  alerting: boolean;
+}
+
+interface Snapshot {
+  v: 1;
+  keys: [string, { base: BaselineState; hour: number; count: number; subs: [number, number][]; lastSeen: number }][];
+}
+
+class VolumeSpike implements DetectorUnit {
+  private keys = new Map<string, KeyState>();
+  constructor(private readonly o: VolumeSpikeOptions) {}
+
+  observe(tx: TxSummary): Finding[] {
+    const out: Finding[] = [];
+    for (const t of tx.tables) {
+      for (const op of ['insert', 'update', 'delete'] as RowOp[]) {
+        const n = t.ops[op];
+        if (!n) continue;
+        const key = `${tx.source}|${tx.actorName}|${t.table}|${op}`;
+        const st = this.state(key, tx);
+        this.roll(st, tx.commitMs);
+        st.count += n;
+        const sub = Math.floor(Math.max(tx.commitMs, st.hour) / SUB) * SUB;
+        const last = st.subs[st.subs.length - 1];
+        if (last && last[0] === sub) last[1] += n;
+        else st.subs.push([sub, n]);
+        st.lastSeen = Math.max(st.lastSeen, tx.commitMs);
+        st.actor = tx.actor;
+        st.actorText = describeActor(tx);
+        if (st.txIds.length < 100) st.txIds.push(tx.txId);
+        const f = this.evaluate(key, st, tx.commitMs, this.keys.size, tx.source, t.table, op);
+        if (f) out.push(f);
+      }
+    }
+    this.evict(tx.commitMs);
+    return out;
+  }
+
+  tick(now: number): Resolution[] {
+    const out: Resolution[] = [];
+    for (const [key, st] of this.keys) {
+      if (!st.alerting) continue;
+      this.roll(st, now);
+      const worst = this.windows(st, now).some((w) => this.excessive(st, w.count, w.minutes, this.keys.size).alert);
+      if (!worst) {
+        st.alerting = false;
+        st.txIds = [];
+        out.push({ detector: 'volume-spike', key, at: now });
+      }
+    }
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    return {
+      v: 1,
+      keys: [...this.keys].map(([k, s]) => [k, { base: s.base.snapshot(), hour: s.hour, count: s.count, subs: s.subs, lastSeen: s.lastSeen }]),
+    };
+  }
+
+  restore(state: unknown): boolean {
+    const s = state as Snapshot;
+    if (!s || s.v !== 1 || !Array.isArray(s.keys)) return false;
+    let ok = true;
+    for (const entry of s.keys) {
+      const [k, v] = Array.isArray(entry) ? entry : [];
+      const base = v && SeasonalBaseline.restore(v.base);
+      if (typeof k !== 'string' || !base || !Number.isFinite(v.hour) || !Number.isFinite(v.count) || !Array.isArray(v.subs)) {
+        ok = false;
+        continue;
+      }
+      this.keys.set(k, { base, hour: v.hour, count: v.count, subs: v.subs, lastSeen: v.lastSeen, actor: { kind: 'unknown', confidence: 'unknown' }, actorText: '', txIds: [], alerting: false });
+    }
+    return ok;
+  }
+
+  private state(key: string, tx: TxSummary): KeyState {
+    let st = this.keys.get(key);
+    if (!st) {
+      const hour = Math.floor(tx.commitMs / HOUR) * HOUR;
+      st = { base: new SeasonalBaseline(HOUR), hour, count: 0, subs: [], lastSeen: tx.commitMs, actor: tx.actor, actorText: '', txIds: [], alerting: false };
+      this.keys.set(key, st);
+    } else {
+      // Most recently active last: the eviction order.
+      this.keys.delete(key);
+      this.keys.set(key, st);
+    }
+    return st;
+  }
+
+  /** Closes finished hours (idle hours count as 0) up to the hour of `t`. Late commits count in the open hour. */
+  private roll(st: KeyState, t: number): void {
+    const hour = Math.floor(t / HOUR) * HOUR;
+    if (hour <= st.hour) return;
+    st.base.push(st.hour, st.count);
+    // Idle hours in between are zeros (at most 4 weeks of them: older history would be forgotten anyway).
+    const gap = Math.min((hour - st.hour) / HOUR - 1, 4 * 168);
+    for (let i = gap; i >= 1; i--) st.base.push(hour - i * HOUR, 0);
+    st.hour = hour;
+    st.count = 0;
+    st.subs = st.subs.filter(([s]) => s > t - HOUR);
+  }
+
+  private windows(st: KeyState, t: number): { minutes: number; count: number }[] {
+    return this.o.windows.map((minutes) => ({
+      minutes,
+      count: st.subs.reduce((a, [s, n]) => (s > t - minutes * 60_000 && s <= t ? a + n : a), 0),
+    }));
+  }
+
+  private excessive(st: KeyState, count: number, minutes: number, active: number): { alert: boolean; p: number; mu: number; size: number } {
+    const e = st.base.expect(st.hour);
+    const fraction = minutes / 60;
+    const mu = e.mu * fraction;
+    const p = tailP(count, e, fraction, true).upper;
+    const threshold = this.o.alpha / Math.max(1, active * this.o.windows.length);
+    const alert = st.base.history >= this.o.learningHours && p < threshold && count >= this.o.minRows && count >= this.o.minRatio * mu;
+    return { alert, p, mu, size: e.size };
+  }
+
+  private evaluate(key: string, st: KeyState, t: number, active: number, source: string, table: string, op: RowOp): Finding | null {
+    let best: { minutes: number; count: number; p: number; mu: number; size: number } | null = null;
+    for (const w of this.windows(st, t)) {
+      const r = this.excessive(st, w.count, w.minutes, active);
+      if (r.alert && (!best || r.p < best.p)) best = { ...w, p: r.p, mu: r.mu, size: r.size };
+    }
+    if (!best) return null;
+    st.alerting = true;
+    const hourly = st.base.expect(st.hour);
+    const usualHigh = upperQuantile(hourly.mu, hourly.size, 0.99);
+    const verb = op === 'insert' ? 'inserted' : op === 'update' ? 'updated' : 'deleted';
+    return {
+      detector: 'volume-spike',
+      key,
+      severity: this.o.severity,
+      title: `${st.actorText} ${verb} ${num(best.count)} rows of ${table} in ${best.minutes} min (expected ~${num(best.mu)})`,
+      summary:
+        `${st.actorText} ${verb} ${num(best.count)} rows of ${table} in the last ${best.minutes} minutes; ` +
+        `its usual ${op.toUpperCase()} volume on this table at this hour is 0–${num(usualHigh)} rows per hour ` +
+        `(expected ~${num(hourly.mu)}), learned over ${num(st.base.history)} hours.`,
+      source,
+      table,
+      actor: st.actor,
+      at: t,
+      txIds: [...st.txIds],
+      evidence: {
+        observed: best.count,
+        expected: round(best.mu),
+        score: 1 - best.p,
+        pValue: best.p,
+        windowMinutes: best.minutes,
+        expectedPerHour: round(hourly.mu),
+        usualMaxPerHour: usualHigh,
+        historyHours: st.base.history,
+        op,
+      },
+    };
+  }
+
+  private evict(now: number): void {
+    const idle = now - this.o.idleDays * 24 * HOUR;
+    for (const [k, s] of this.keys) {
+      if (this.keys.size <= this.o.maxKeys && s.lastSeen >= idle) break;
+      if (s.lastSeen < idle || this.keys.size > this.o.maxKeys) this.keys.delete(k);
+    }
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** The smallest k with P(X ≥ k) < 1 − q: a readable "usual maximum". */
+function upperQuantile(mu: number, size: number, q: number): number {
+  let k = Math.floor(mu);
+  while (negBinUpper(k + 1, mu, size) >= 1 - q && k < mu * 100 + 100) k++;
+  return k;
+}
+
+export const volumeSpike: DetectorSpec<Omit<VolumeSpikeOptions, 'enabled' | 'severity'>> = {
+  name: 'volume-spike',
+  description: 'rows per (actor, table, op) in 15/60-minute windows against an hour-of-week baseline',
+  defaults: { enabled: true, severity: 'warning', windows: [15, 60], alpha: 0.001, minRows: 20, minRatio: 2.5, learningHours: 168, maxKeys: 20000, idleDays: 35 },
+  create: (o) => new VolumeSpike(o),
+};
