@@ -32,14 +32,19 @@ export function parseTimestamp(s: string): number {
   return Number.NaN;
 }
 
-/** Parses the CSV; throws a one-line RowtrailError naming the line for anything it cannot use. */
-export function parseSeries(text: string, file = 'input'): ParsedRow[] {
+/**
+ * Parses the CSV; throws a one-line RowtrailError naming the line for anything it cannot read. Rows whose
+ * timestamp is not after the previous one (real exports have them: a DST hour twice, a duplicated sample) are
+ * kept and scored in input order; `warnings` gets one line naming the first of them.
+ */
+export function parseSeries(text: string, file = 'input', warnings: string[] = []): ParsedRow[] {
   const lines = text.split(/\r?\n/);
   const header = (lines[0] ?? '').trim().toLowerCase().split(',').map((h) => h.trim().replace(/^"|"$/g, ''));
   if (header.length < 2 || header[0] !== 'timestamp' || header[1] !== 'value') {
     throw new RowtrailError('USAGE', `${file}:1: the header must be 'timestamp,value' (got '${(lines[0] ?? '').slice(0, 60)}')`);
   }
   const rows: ParsedRow[] = [];
+  const unordered: string[] = [];
   let prev = Number.NEGATIVE_INFINITY;
   for (let i = 1; i < lines.length; i++) {
     const raw = lines[i];
@@ -50,18 +55,21 @@ export function parseSeries(text: string, file = 'input'): ParsedRow[] {
     if (!Number.isFinite(ms)) throw new RowtrailError('USAGE', `${file}:${i + 1}: cannot read timestamp '${cells[0].slice(0, 40)}' (use YYYY-MM-DD HH:MM:SS UTC or ISO-8601)`);
     const x = Number(cells[1]);
     if (cells[1] === '' || !Number.isFinite(x)) throw new RowtrailError('USAGE', `${file}:${i + 1}: value '${cells[1].slice(0, 40)}' is not a finite number`);
-    if (ms <= prev) throw new RowtrailError('USAGE', `${file}:${i + 1}: timestamp ${cells[0]} is not after the previous row's (sort the series by time; one row per bucket)`);
-    prev = ms;
+    if (ms <= prev) unordered.push(`${file}:${i + 1}: timestamp ${cells[0]} is not after the previous row's`);
+    prev = Math.max(prev, ms);
     rows.push({ line: i + 1, timestamp: cells[0], ms, value: cells[1], x });
+  }
+  if (unordered.length) {
+    const more = unordered.length > 1 ? ` (and ${unordered.length - 1} more such rows)` : '';
+    warnings.push(`${unordered[0]}${more}: scored in input order; sort the series for a faithful backtest`);
   }
   return rows;
 }
 
 /** The series' bucket width: the median gap between consecutive rows. */
 export function bucketWidth(rows: ParsedRow[]): number {
-  if (rows.length < 2) return 3_600_000;
-  const gaps = rows.slice(1).map((r, i) => r.ms - rows[i].ms).sort((a, b) => a - b);
-  return gaps[Math.floor(gaps.length / 2)];
+  const gaps = rows.slice(1).map((r, i) => r.ms - rows[i].ms).filter((g) => g > 0).sort((a, b) => a - b);
+  return gaps.length ? gaps[Math.floor(gaps.length / 2)] : 3_600_000;
 }
 
 /** Scores every row, online. Rows in the warm-up (one day of buckets, 12 to 288 rows) score 0. */
@@ -74,7 +82,7 @@ export function backtest(rows: ParsedRow[]): BacktestRow[] {
   for (const r of rows) {
     let score = 0;
     if (base.history >= warmup) {
-      const p = tailP(r.x, base.expect(r.ms), 1, counts);
+      const p = tailP(r.x, base.expect(r.ms), 1, counts, base);
       score = 1 - Math.min(1, 2 * Math.min(p.upper, p.lower));
     }
     out.push({ timestamp: r.timestamp, value: r.value, score });

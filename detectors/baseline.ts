@@ -8,6 +8,12 @@
  * absorbed within about half a day instead of alerting for a week. Dispersion is a negative-binomial size
  * fitted by moments on recent residuals (counts are overdispersed: bursts), floored so that a few quiet weeks
  * do not make every burst look impossible.
+ *
+ * Real count series are heavy-tailed (bursts of every size), so a parametric tail alone calls too much
+ * improbable. The baseline also keeps the log-ratios of recent buckets to their expectation and models each
+ * tail the way extreme-value methods for streams do (peaks over threshold, as in SPOT): the empirical
+ * distribution up to its 95th percentile, an exponential tail fitted to the exceedances beyond it. The p-value
+ * used is the larger (more conservative) of the two models once there are enough residuals.
  */
 import { median } from 'simple-statistics';
 import { negBinLower, negBinUpper, nbSize, robust, clamp01, normalUpper } from './stats.js';
@@ -21,6 +27,11 @@ const DAYS = 7;
 const RECENT = 24;
 /** Prior weight (in buckets) of the overall mean against a slot's own history. */
 const SHRINK = 2;
+/** Log-ratio residuals kept for the tail model, and how many it needs before it is used. */
+const LR_MAX = 2016;
+const LR_MIN = 100;
+/** Share of residuals beyond the tail threshold. */
+const TAIL_Q = 0.05;
 
 export interface BaselineState {
   v: 1;
@@ -36,6 +47,15 @@ export interface BaselineState {
   resid: [number, number][];
   sum: number;
   sumSq: number;
+  /** log((value + 1) / (expected + 1)) of recent buckets. */
+  lr?: number[];
+}
+
+/** Peaks-over-threshold tail of one side: sorted residuals, threshold and mean excess. */
+interface Tail {
+  sorted: number[];
+  u: number;
+  beta: number;
 }
 
 export interface Expectation {
@@ -51,6 +71,8 @@ export interface Expectation {
 
 export class SeasonalBaseline {
   private s: BaselineState;
+  private tails: { up: Tail; lo: Tail } | null = null;
+  private sinceTails = 0;
   /** Slots per week/day at this bucket width (hourly for ≤ 1 h buckets, daily for wider ones). */
   private readonly slotMs: number;
 
@@ -144,6 +166,21 @@ export class SeasonalBaseline {
     return { mu, size: Math.max(size, 1), scale, history: this.s.n };
   }
 
+  /**
+   * Tail probabilities of `x` from the residual model (null while there are too few residuals). Refitted at
+   * most every 1% of the kept residuals, so a bucket costs O(1) amortized.
+   */
+  residualTail(x: number, mu: number): { upper: number; lower: number } | null {
+    const lr = this.s.lr;
+    if (!lr || lr.length < LR_MIN) return null;
+    if (!this.tails || this.sinceTails > Math.max(1, lr.length / 100)) {
+      this.tails = { up: fitTail(lr), lo: fitTail(lr.map((v) => -v)) };
+      this.sinceTails = 0;
+    }
+    const r = Math.log((x + 1) / (mu + 1));
+    return { upper: tailProb(this.tails.up, r), lower: tailProb(this.tails.lo, -r) };
+  }
+
   /** Records a finished bucket (start time and value). Buckets must be pushed in time order. */
   push(t: number, value: number): void {
     if (!Number.isFinite(value) || value < 0) value = 0;
@@ -152,11 +189,36 @@ export class SeasonalBaseline {
     s.daily[this.daySlot(t)] = keep(s.daily[this.daySlot(t)], value, DAYS);
     s.recent = keep(s.recent, value, RECENT);
     if (s.n >= 1) s.resid = keep(s.resid, [value, this.seasonal(t)], RECENT) as [number, number][];
+    const lr = (s.lr ??= []);
+    if (s.n >= 1) keep(lr, Math.log((value + 1) / (this.expect(t).mu + 1)), LR_MAX);
+    this.sinceTails++;
     s.n++;
     s.sum += value;
     s.sumSq += value * value;
     s.last = t;
   }
+}
+
+function fitTail(values: number[]): Tail {
+  const sorted = [...values].sort((a, b) => a - b);
+  const u = sorted[Math.floor(sorted.length * (1 - TAIL_Q))];
+  const ex = sorted.filter((v) => v > u);
+  const beta = ex.length ? Math.max(ex.reduce((a, v) => a + (v - u), 0) / ex.length, 0.05) : 0.05;
+  return { sorted, u, beta };
+}
+
+/** P(R ≥ r): empirical below the threshold, exponential beyond it. */
+function tailProb(t: Tail, r: number): number {
+  if (r > t.u) return TAIL_Q * Math.exp(-(r - t.u) / t.beta);
+  // count of residuals ≥ r, by binary search
+  let lo = 0;
+  let hi = t.sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.sorted[mid] < r) lo = mid + 1;
+    else hi = mid;
+  }
+  return (t.sorted.length - lo + 1) / (t.sorted.length + 1);
 }
 
 function keep<T>(a: T[], v: T, max: number): T[] {
@@ -170,7 +232,13 @@ function keep<T>(a: T[], v: T, max: number): T[] {
  * the upper tail for spikes, the lower one for drops. Count series use the negative binomial; others (real
  * values, or large counts) a normal tail on the robust residual scale.
  */
-export function tailP(x: number, e: Expectation, fraction = 1, counts = true): { upper: number; lower: number } {
+export function tailP(x: number, e: Expectation, fraction = 1, counts = true, base?: SeasonalBaseline): { upper: number; lower: number } {
+  const p = parametric(x, e, fraction, counts);
+  const r = fraction === 1 ? base?.residualTail(x, e.mu) : null;
+  return r ? { upper: Math.max(p.upper, r.upper), lower: Math.max(p.lower, r.lower) } : p;
+}
+
+function parametric(x: number, e: Expectation, fraction: number, counts: boolean): { upper: number; lower: number } {
   const mu = e.mu * fraction;
   if (counts && mu < 5000) {
     const size = Number.isFinite(e.size) ? e.size * fraction : e.size;

@@ -160,7 +160,7 @@ class VolumeSpike implements DetectorUnit {
     const e = st.base.expect(st.hour);
     const fraction = minutes / 60;
     const mu = e.mu * fraction;
-    const p = tailP(count, e, fraction, true).upper;
+    const p = tailP(count, e, fraction, true, st.base).upper;
     const threshold = this.o.alpha / Math.max(1, active * this.o.windows.length);
     const alert = st.base.history >= this.o.learningHours && p < threshold && count >= this.o.minRows && count >= this.o.minRatio * mu;
     return { alert, p, mu, size: e.size };

@@ -41,11 +41,14 @@ describe('backtest', () => {
     expect(rows.map((r) => r.x)).toEqual([1.5, 2.5, 0.25]);
     expect(backtest(rows).map((r) => r.value)).toEqual(['1.5', '2.5', '0.25']);
   });
-  it('names the line of a bad row', () => {
+  it('names the line of a bad row, and scores rows out of time order in input order with one warning', () => {
     expect(() => parseSeries('ts,v\n')).toThrow(/:1: the header must be 'timestamp,value'/);
     expect(() => parseSeries('timestamp,value\n2026-01-05 00:00:00,1\nyesterday,2\n')).toThrow(/input:3: cannot read timestamp 'yesterday'/);
     expect(() => parseSeries('timestamp,value\n2026-01-05 00:00:00,1\n2026-01-05 01:00:00,NaN\n')).toThrow(/input:3: value 'NaN' is not a finite number/);
-    expect(() => parseSeries('timestamp,value\n2026-01-05 01:00:00,1\n2026-01-05 00:00:00,2\n', 'x.csv')).toThrow(/x\.csv:3: .* is not after the previous row/);
+    const warnings: string[] = [];
+    const rows = parseSeries('timestamp,value\n2026-01-05 01:00:00,1\n2026-01-05 00:00:00,2\n2026-01-05 00:00:00,3\n', 'x.csv', warnings);
+    expect(warnings).toEqual(["x.csv:3: timestamp 2026-01-05 00:00:00 is not after the previous row's (and 1 more such rows): scored in input order; sort the series for a faithful backtest"]);
+    expect(backtest(rows).map((r) => r.value)).toEqual(['1', '2', '3']);
   });
 });
 
