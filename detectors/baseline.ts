@@ -11,9 +11,10 @@
  *
  * Real count series are heavy-tailed (bursts of every size), so a parametric tail alone calls too much
  * improbable. The baseline also keeps the log-ratios of recent buckets to their expectation and models each
- * tail the way extreme-value methods for streams do (peaks over threshold, as in SPOT): the empirical
- * distribution up to its 95th percentile, an exponential tail fitted to the exceedances beyond it. The p-value
- * used is the larger (more conservative) of the two models once there are enough residuals.
+ * tail empirically, with an exponential tail beyond the largest residual seen whose scale is the mean excess
+ * over the 95th percentile (peaks over threshold, as extreme-value methods for streams such as SPOT do). The
+ * p-value used is the larger (more conservative) of the two models once there are enough residuals: a bursty
+ * key's burst is judged against its own past bursts, a smooth key's against its count distribution.
  */
 import { median } from 'simple-statistics';
 import { negBinLower, negBinUpper, nbSize, robust, clamp01, normalUpper } from './stats.js';
@@ -71,8 +72,8 @@ export interface Expectation {
 
 export class SeasonalBaseline {
   private s: BaselineState;
-  private tails: { up: Tail; lo: Tail } | null = null;
-  private sinceTails = 0;
+  private res: ResidualTail | null = null;
+  private memo: { bucket: number; n: number; e: Expectation } | null = null;
   /** Slots per week/day at this bucket width (hourly for ≤ 1 h buckets, daily for wider ones). */
   private readonly slotMs: number;
 
@@ -144,8 +145,16 @@ export class SeasonalBaseline {
     return num / den;
   }
 
-  /** What the bucket starting at `t` is expected to hold. */
+  /** What the bucket starting at `t` is expected to hold (memoized per bucket until the next push). */
   expect(t: number): Expectation {
+    const bucket = Math.floor(t / this.slotMs);
+    if (this.memo && this.memo.bucket === bucket && this.memo.n === this.s.n) return this.memo.e;
+    const e = this.compute(t);
+    this.memo = { bucket, n: this.s.n, e };
+    return e;
+  }
+
+  private compute(t: number): Expectation {
     const seasonal = this.seasonal(t);
     const r = this.s.resid;
     let level = 1;
@@ -155,7 +164,7 @@ export class SeasonalBaseline {
     }
     const mu = Math.max(0, (seasonal + 1) * level - 1);
     // Dispersion from recent residuals against their expectations.
-    let size = Number.POSITIVE_INFINITY;
+    let size = 50;
     let scale = 0;
     if (r.length >= 6) {
       const meanE = r.reduce((a, [, e]) => a + e, 0) / r.length;
@@ -163,22 +172,16 @@ export class SeasonalBaseline {
       size = nbSize(Math.max(meanE * level, 1e-9), varR);
       scale = robust(r.map(([v, e]) => v - e * level))?.scale ?? 0;
     }
-    return { mu, size: Math.max(size, 1), scale, history: this.s.n };
+    return { mu, size, scale, history: this.s.n };
   }
 
-  /**
-   * Tail probabilities of `x` from the residual model (null while there are too few residuals). Refitted at
-   * most every 1% of the kept residuals, so a bucket costs O(1) amortized.
-   */
+  /** Tail probabilities of `x` from the residual model (null while there are too few residuals). */
   residualTail(x: number, mu: number): { upper: number; lower: number } | null {
-    const lr = this.s.lr;
-    if (!lr || lr.length < LR_MIN) return null;
-    if (!this.tails || this.sinceTails > Math.max(1, lr.length / 100)) {
-      this.tails = { up: fitTail(lr), lo: fitTail(lr.map((v) => -v)) };
-      this.sinceTails = 0;
-    }
-    const r = Math.log((x + 1) / (mu + 1));
-    return { upper: tailProb(this.tails.up, r), lower: tailProb(this.tails.lo, -r) };
+    return this.residuals().p(Math.log((x + 1) / (mu + 1)));
+  }
+
+  private residuals(): ResidualTail {
+    return (this.res ??= new ResidualTail((this.s.lr ??= [])));
   }
 
   /** Records a finished bucket (start time and value). Buckets must be pushed in time order. */
@@ -189,13 +192,40 @@ export class SeasonalBaseline {
     s.daily[this.daySlot(t)] = keep(s.daily[this.daySlot(t)], value, DAYS);
     s.recent = keep(s.recent, value, RECENT);
     if (s.n >= 1) s.resid = keep(s.resid, [value, this.seasonal(t)], RECENT) as [number, number][];
-    const lr = (s.lr ??= []);
-    if (s.n >= 1) keep(lr, Math.log((value + 1) / (this.expect(t).mu + 1)), LR_MAX);
-    this.sinceTails++;
+    // Residuals only once the slot has history: learning-period misfits would stay in the tail for weeks.
+    if (s.weekly[this.weekSlot(t)].length > 0) this.residuals().add(Math.log((value + 1) / (this.expect(t).mu + 1)));
     s.n++;
     s.sum += value;
     s.sumSq += value * value;
     s.last = t;
+  }
+}
+
+/**
+ * The residual model: a ring of log-ratio residuals (the array is the caller's serializable state) and a
+ * peaks-over-threshold fit of each tail, refitted at most every 1% of the ring, so an update is O(1) amortized.
+ */
+export class ResidualTail {
+  private fit: { up: Tail; lo: Tail } | null = null;
+  private since = 0;
+  constructor(
+    readonly values: number[],
+    private readonly cap = LR_MAX,
+  ) {}
+
+  add(r: number): void {
+    keep(this.values, Number.isFinite(r) ? r : 0, this.cap);
+    this.since++;
+  }
+
+  /** P(R ≥ r) and P(R ≤ r), or null with fewer than 100 residuals. */
+  p(r: number): { upper: number; lower: number } | null {
+    if (this.values.length < LR_MIN) return null;
+    if (!this.fit || this.since > Math.max(1, this.values.length / 100)) {
+      this.fit = { up: fitTail(this.values), lo: fitTail(this.values.map((v) => -v)) };
+      this.since = 0;
+    }
+    return { upper: tailProb(this.fit.up, r), lower: tailProb(this.fit.lo, -r) };
   }
 }
 
@@ -207,18 +237,24 @@ function fitTail(values: number[]): Tail {
   return { sorted, u, beta };
 }
 
-/** P(R ≥ r): empirical below the threshold, exponential beyond it. */
+/**
+ * P(R ≥ r): empirical within the residuals seen, and beyond the largest of them an exponential tail anchored
+ * there (the mean excess over the 95th percentile as its scale): a value past everything in the key's history
+ * is as rare as one in the history's length, and rarer the further past it.
+ */
 function tailProb(t: Tail, r: number): number {
-  if (r > t.u) return TAIL_Q * Math.exp(-(r - t.u) / t.beta);
+  const n = t.sorted.length;
+  const max = t.sorted[n - 1];
+  if (r > max) return Math.exp(-(r - max) / t.beta) / (n + 1);
   // count of residuals ≥ r, by binary search
   let lo = 0;
-  let hi = t.sorted.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (t.sorted[mid] < r) lo = mid + 1;
     else hi = mid;
   }
-  return (t.sorted.length - lo + 1) / (t.sorted.length + 1);
+  return (n - lo + 1) / (n + 1);
 }
 
 function keep<T>(a: T[], v: T, max: number): T[] {

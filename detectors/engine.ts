@@ -85,7 +85,9 @@ export class DetectorEngine {
   tick(now: number): AlertChange[] {
     const out: AlertChange[] = [];
     for (const r of this.running) {
-      for (const res of r.unit.tick?.(now) ?? []) {
+      const t = r.unit.tick?.(now);
+      for (const f of t?.findings ?? []) out.push(this.merge(f, r.resolves, null));
+      for (const res of t?.resolutions ?? []) {
         const c = this.resolve(res);
         if (c) out.push(c);
       }
@@ -117,7 +119,8 @@ export class DetectorEngine {
     }
   }
 
-  private merge(f: Finding, resolves: 'condition' | 'event', tx: TxSummary): AlertChange {
+  private merge(f: Finding, resolves: 'condition' | 'event', tx: TxSummary | null): AlertChange {
+    const actorName = tx?.actorName ?? String(f.evidence.actorName ?? f.actor?.agent ?? f.actor?.user ?? 'unknown');
     const k = `${f.detector}|${f.key}`;
     const prev = this.open.get(k);
     if (prev) {
@@ -133,7 +136,7 @@ export class DetectorEngine {
         evidence: { ...f.evidence, transactions: Math.max(Number(a.evidence.transactions ?? 0), txIds.length) },
         txIds: txIds.slice(-MAX_TX_IDS),
       };
-      updated.undo = undoCommand(updated, tx.actorName);
+      updated.undo = undoCommand(updated, actorName);
       prev.alert = updated;
       prev.last = f.at;
       return { type: 'updated', alert: updated };
@@ -154,7 +157,7 @@ export class DetectorEngine {
       state: 'open',
       undo: null,
     };
-    alert.undo = undoCommand(alert, tx.actorName);
+    alert.undo = undoCommand(alert, actorName);
     this.open.set(k, { alert, last: f.at, resolves });
     return { type: 'raised', alert };
   }

@@ -3,6 +3,11 @@
  * (a DST shift moves a routine by one hour and must not alert). Only for actors with a routine: at least
  * `learningDays` of history and active in at most `maxActiveShare` of the week's hours (a 24/7 service has
  * no off-hours). One alert per actor while it lasts; resolved after `quietMinutes` without such writes.
+ *
+ * A routine is also measured, not assumed: after the first week the detector counts the actor's own
+ * "novel-hour episodes" (writes in an hour-of-week it had no history near). An actor that keeps having them —
+ * an agent that runs whenever it is asked — has no off-hours: at most `maxNovelPerWeek` such episodes a week
+ * on average, or it is skipped.
  */
 import { describeActor, num } from './summary.js';
 import type { DetectorSpec, DetectorUnit, Finding, Resolution, TxSummary } from './types.js';
@@ -22,6 +27,8 @@ export interface OffHoursOptions {
   maxActiveShare: number;
   /** Minutes without off-hours writes after which the alert resolves. Default 60. */
   quietMinutes: number;
+  /** Novel-hour episodes per week (after the first) above which an actor has no routine. Default 0.5. */
+  maxNovelPerWeek: number;
 }
 
 interface ActorState {
@@ -29,6 +36,9 @@ interface ActorState {
   txs: number;
   /** Transactions per hour-of-week. */
   hours: number[];
+  /** Novel-hour episodes after the first week, and the time of the last novel write. */
+  novel: number;
+  lastNovel: number;
   /** Open alert: since, last write, rows, txIds. */
   open: { since: number; last: number; rows: number; txIds: string[] } | null;
 }
@@ -46,13 +56,20 @@ class OffHours implements DetectorUnit {
     if (tx.rows === 0 && tx.ddl.length === 0) return [];
     const key = `${tx.source}|${tx.actorName}`;
     let st = this.actors.get(key);
-    if (!st) this.actors.set(key, (st = { first: tx.commitMs, txs: 0, hours: new Array(WEEK_HOURS).fill(0), open: null }));
+    if (!st) this.actors.set(key, (st = { first: tx.commitMs, txs: 0, hours: new Array(WEEK_HOURS).fill(0), novel: 0, lastNovel: 0, open: null }));
     const h = hourOfWeek(tx.commitMs);
     const near = st.hours[h] + st.hours[(h + 1) % WEEK_HOURS] + st.hours[(h + WEEK_HOURS - 1) % WEEK_HOURS];
     const active = st.hours.filter((n) => n > 0).length / WEEK_HOURS;
-    const routine = tx.commitMs - st.first >= this.o.learningDays * 24 * HOUR && st.txs >= this.o.minTransactions && active <= this.o.maxActiveShare;
+    const age = tx.commitMs - st.first;
+    const weeksAfterFirst = Math.max(0, age / (7 * 24 * HOUR) - 1);
+    const regular = weeksAfterFirst > 0 && st.novel <= this.o.maxNovelPerWeek * Math.max(1, weeksAfterFirst);
+    const routine = age >= this.o.learningDays * 24 * HOUR && st.txs >= this.o.minTransactions && active <= this.o.maxActiveShare && regular;
+    if (near === 0 && age >= 7 * 24 * HOUR) {
+      if (tx.commitMs - st.lastNovel > HOUR) st.novel++;
+      st.lastNovel = tx.commitMs;
+    }
     const out: Finding[] = [];
-    if (tx.actorName !== 'unknown' && routine && (near === 0 || st.open)) {
+    if (tx.actorName !== 'unknown' && (st.open || (routine && near === 0))) {
       if (!st.open) st.open = { since: tx.commitMs, last: tx.commitMs, rows: 0, txIds: [] };
       st.open.last = tx.commitMs;
       st.open.rows += tx.rows;
@@ -81,7 +98,7 @@ class OffHours implements DetectorUnit {
     return out;
   }
 
-  tick(now: number): Resolution[] {
+  tick(now: number): { resolutions: Resolution[] } {
     const out: Resolution[] = [];
     for (const [key, st] of this.actors) {
       if (st.open && now - st.open.last >= this.o.quietMinutes * 60_000) {
@@ -89,11 +106,11 @@ class OffHours implements DetectorUnit {
         out.push({ detector: 'off-hours', key, at: now });
       }
     }
-    return out;
+    return { resolutions: out };
   }
 
   snapshot(): unknown {
-    return { v: 1, actors: [...this.actors].map(([k, s]) => [k, { first: s.first, txs: s.txs, hours: s.hours }]) };
+    return { v: 1, actors: [...this.actors].map(([k, s]) => [k, { first: s.first, txs: s.txs, hours: s.hours, novel: s.novel, lastNovel: s.lastNovel }]) };
   }
 
   restore(state: unknown): boolean {
@@ -102,7 +119,7 @@ class OffHours implements DetectorUnit {
     for (const e of s.actors) {
       const v = Array.isArray(e) ? e[1] : null;
       if (typeof e[0] === 'string' && v && Array.isArray(v.hours) && v.hours.length === WEEK_HOURS && Number.isFinite(v.first)) {
-        this.actors.set(e[0], { first: v.first, txs: v.txs || 0, hours: v.hours, open: null });
+        this.actors.set(e[0], { first: v.first, txs: v.txs || 0, hours: v.hours, novel: v.novel || 0, lastNovel: v.lastNovel || 0, open: null });
       }
     }
     return true;
@@ -112,6 +129,6 @@ class OffHours implements DetectorUnit {
 export const offHours: DetectorSpec<Omit<OffHoursOptions, 'enabled' | 'severity'>> = {
   name: 'off-hours',
   description: 'writes in an hour of the week where the actor has no history',
-  defaults: { enabled: true, severity: 'warning', learningDays: 7, minTransactions: 20, maxActiveShare: 0.75, quietMinutes: 60 },
+  defaults: { enabled: true, severity: 'warning', learningDays: 7, minTransactions: 20, maxActiveShare: 0.75, quietMinutes: 60, maxNovelPerWeek: 0.5 },
   create: (o) => new OffHours(o),
 };

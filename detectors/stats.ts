@@ -133,12 +133,13 @@ export function robust(values: number[]): { median: number; scale: number } | nu
 }
 
 /**
- * Negative-binomial size from a sample's mean and variance (method of moments); Infinity (Poisson) when the
- * sample is not overdispersed. Floored so that a few quiet weeks cannot make every burst look impossible.
+ * Negative-binomial size from a sample's mean and variance (method of moments), kept within [0.02, 50]: never
+ * quite Poisson (a few quiet weeks must not make every burst look impossible), and as overdispersed as a
+ * bursty key really is.
  */
-export function nbSize(mean: number, variance: number, floor = 0.5): number {
-  if (!(mean > 0) || !(variance > mean)) return Number.POSITIVE_INFINITY;
-  return Math.max(floor, (mean * mean) / (variance - mean));
+export function nbSize(mean: number, variance: number): number {
+  if (!(mean > 0) || !(variance > mean)) return 50;
+  return Math.min(50, Math.max(0.02, (mean * mean) / (variance - mean)));
 }
 
 export function clamp01(x: number): number {

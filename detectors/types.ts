@@ -81,8 +81,11 @@ export interface DetectorSpec<O extends object = Record<string, unknown>> {
 
 export interface DetectorUnit {
   observe(tx: TxSummary, ctx: DetectorContext): Finding[];
-  /** Called as time passes (with the newest commit time seen); returns resolutions of quiet keys. */
-  tick?(nowMs: number): Resolution[];
+  /**
+   * Called as time passes (with the newest commit time seen, or the wall clock): resolutions of keys whose
+   * activity returned to normal, and findings that only the absence of activity shows (a service gone silent).
+   */
+  tick?(nowMs: number): { findings?: Finding[]; resolutions?: Resolution[] };
   /** Serializable state (baselines); undefined for stateless detectors. */
   snapshot?(): unknown;
   /** Restores a snapshot; a corrupt one is ignored (the detector relearns) and reported by returning false. */
