@@ -324,6 +324,8 @@ ${CLEANUP}
 DO $config$
 BEGIN
   IF pg_catalog.to_regclass('rowtrail.precise_config') IS NOT NULL THEN DROP TABLE rowtrail.precise_config; END IF;
+  -- the per-source registry (precise-scope.ts) goes with the last source
+  IF pg_catalog.to_regclass('rowtrail.precise_sources') IS NOT NULL THEN DROP TABLE rowtrail.precise_sources; END IF;
 END $config$;
 DO $schema$
 DECLARE ns pg_catalog.oid;

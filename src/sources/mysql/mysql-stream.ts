@@ -26,7 +26,7 @@ import {
   type ServerFacts,
 } from './mysql-client.js';
 import { mariadbPurged, mariadbState, mysqlGtidState, parseFilePos, positionKind, type GtidState } from './mysql-position.js';
-import { oldestGtidState, settingProblems } from './mysql-doctor.js';
+import { oldestGtidState, settingProblems } from './mysql-settings.js';
 import { Savepoints, txControl, type TxControl } from './mysql-savepoints.js';
 
 export interface MysqlSourceOptions {
