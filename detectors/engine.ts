@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Alert, Severity } from '../src/model/index.js';
 import { DETECTORS, detectorOptions, type CommonOptions } from './registry.js';
-import type { DetectorContext, DetectorUnit, Finding, Resolution, TxSummary } from './types.js';
+import type { BaselineRow, DetectorContext, DetectorUnit, Finding, Resolution, TxSummary } from './types.js';
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 /** An event alert keeps merging findings with its key for this long. */
@@ -94,6 +94,11 @@ export class DetectorEngine {
     }
     for (const [k, o] of this.open) if (o.resolves === 'event' && now - o.last > EVENT_MERGE_MS) this.open.delete(k);
     return out;
+  }
+
+  /** What every detector has learned (rowtrail baseline show). */
+  describe(now: number): BaselineRow[] {
+    return this.running.flatMap((r) => r.unit.describe?.(now) ?? []);
   }
 
   snapshot(): EngineState {

@@ -10,7 +10,7 @@
  * on average, or it is skipped.
  */
 import { describeActor, num } from './summary.js';
-import type { DetectorSpec, DetectorUnit, Finding, Resolution, TxSummary } from './types.js';
+import type { BaselineRow, DetectorSpec, DetectorUnit, Finding, Resolution, TxSummary } from './types.js';
 import type { Severity } from '../src/model/index.js';
 
 const HOUR = 3_600_000;
@@ -107,6 +107,23 @@ class OffHours implements DetectorUnit {
       }
     }
     return { resolutions: out };
+  }
+
+  describe(now: number): BaselineRow[] {
+    return [...this.actors].map(([key, st]) => {
+      const [source, actor] = key.split('|');
+      const active = st.hours.filter((n) => n > 0).length;
+      return {
+        detector: 'off-hours',
+        source,
+        actor,
+        table: null,
+        op: null,
+        history: `${num((now - st.first) / (24 * HOUR))} d`,
+        normal: `writes in ${active} of the week's 168 hours (UTC); ${num(st.novel)} novel-hour episodes`,
+        learned: now - st.first >= this.o.learningDays * 24 * HOUR && st.txs >= this.o.minTransactions,
+      };
+    });
   }
 
   snapshot(): unknown {

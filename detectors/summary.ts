@@ -12,24 +12,34 @@ export function actorName(ev: Pick<ChangeEvent, 'actor'>): string {
 /** Summarizes one transaction's events (all of one source and one transaction, any order). */
 export function summarize(events: ChangeEvent[]): TxSummary {
   if (events.length === 0) throw new Error('summarize: a transaction without events');
-  const first = events[0];
-  const tables = new Map<string, TableActivity & { values: Map<string, Map<string, number>> }>();
-  const ddl: string[] = [];
-  let rows = 0;
-  for (const ev of events) {
+  const b = new TxBuilder(events[0]);
+  for (const ev of events) b.add(ev);
+  return b.finish();
+}
+
+type Building = TableActivity & { values: Map<string, Map<string, number>> };
+
+/** Builds a TxSummary event by event, so a transaction of a million rows is never held in memory. */
+export class TxBuilder {
+  private readonly tables = new Map<string, Building>();
+  private readonly ddl: string[] = [];
+  private rows = 0;
+  constructor(private readonly first: ChangeEvent) {}
+
+  add(ev: ChangeEvent): void {
     const name = `${ev.schema}.${ev.table}`;
-    let t = tables.get(name);
+    let t = this.tables.get(name);
     if (!t) {
       t = { table: name, ops: NO_OPS(), columns: {}, nulled: {}, sameValue: {}, values: new Map() };
-      tables.set(name, t);
+      this.tables.set(name, t);
     }
     t.ops[ev.op]++;
     if (ev.op === 'ddl') {
-      if (ev.ddl) ddl.push(ev.ddl);
-      continue;
+      if (ev.ddl) this.ddl.push(ev.ddl);
+      return;
     }
-    if (ev.op === 'truncate') continue;
-    rows++;
+    if (ev.op === 'truncate') return;
+    this.rows++;
     const cols = ev.op === 'update' ? ev.changed : ev.op === 'insert' ? Object.keys(ev.after ?? {}) : [];
     for (const c of cols) {
       t.columns[c] = (t.columns[c] ?? 0) + 1;
@@ -43,25 +53,29 @@ export function summarize(events: ChangeEvent[]): TxSummary {
       if (m.has(key) || m.size < 8) m.set(key, (m.get(key) ?? 0) + 1);
     }
   }
-  const out: TableActivity[] = [];
-  for (const t of tables.values()) {
-    for (const [c, m] of t.values) t.sameValue[c] = Math.max(...m.values());
-    const { values: _values, ...rest } = t;
-    out.push(rest);
+
+  finish(): TxSummary {
+    const out: TableActivity[] = [];
+    for (const t of this.tables.values()) {
+      for (const [c, m] of t.values) t.sameValue[c] = Math.max(...m.values());
+      const { values: _values, ...rest } = t;
+      out.push(rest);
+    }
+    const first = this.first;
+    const commitMs = Date.parse(first.tx.commitTime);
+    return {
+      source: first.source,
+      txId: first.tx.id,
+      position: first.tx.position,
+      commitMs: Number.isFinite(commitMs) ? commitMs : 0,
+      commitTime: first.tx.commitTime,
+      actor: first.actor,
+      actorName: actorName(first),
+      tables: out,
+      rows: this.rows,
+      ddl: this.ddl,
+    };
   }
-  const commitMs = Date.parse(first.tx.commitTime);
-  return {
-    source: first.source,
-    txId: first.tx.id,
-    position: first.tx.position,
-    commitMs: Number.isFinite(commitMs) ? commitMs : 0,
-    commitTime: first.tx.commitTime,
-    actor: first.actor,
-    actorName: actorName(first),
-    tables: out,
-    rows,
-    ddl,
-  };
 }
 
 /** Human text for an actor: `AI agent deploy-bot (on svc_app, exact)`. */

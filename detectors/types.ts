@@ -86,8 +86,25 @@ export interface DetectorUnit {
    * activity returned to normal, and findings that only the absence of activity shows (a service gone silent).
    */
   tick?(nowMs: number): { findings?: Finding[]; resolutions?: Resolution[] };
+  /** What the detector has learned, one row per key (for `rowtrail baseline show`). */
+  describe?(nowMs: number): BaselineRow[];
   /** Serializable state (baselines); undefined for stateless detectors. */
   snapshot?(): unknown;
   /** Restores a snapshot; a corrupt one is ignored (the detector relearns) and reported by returning false. */
   restore?(state: unknown): boolean;
+}
+
+/** One learned key, as `rowtrail baseline show` prints it. */
+export interface BaselineRow {
+  detector: string;
+  source: string;
+  actor: string;
+  table: string | null;
+  op: string | null;
+  /** Hours (volume-spike) or days (off-hours) of history behind it. */
+  history: string;
+  /** What is normal now, in words (`~12 rows/h, usually ≤ 30`). */
+  normal: string;
+  /** Whether the key can alert yet (learning period over). */
+  learned: boolean;
 }

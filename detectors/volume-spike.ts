@@ -10,7 +10,7 @@
 import { ResidualTail, SeasonalBaseline, tailP, type BaselineState } from './baseline.js';
 import { negBinUpper } from './stats.js';
 import { describeActor, num } from './summary.js';
-import type { DetectorSpec, DetectorUnit, Finding, Resolution, RowOp, TxSummary } from './types.js';
+import type { BaselineRow, DetectorSpec, DetectorUnit, Finding, Resolution, RowOp, TxSummary } from './types.js';
 import type { Actor, Severity } from '../src/model/index.js';
 
 const HOUR = 3_600_000;
@@ -172,6 +172,23 @@ class VolumeSpike implements DetectorUnit {
 
   private windowCount(st: KeyState, t: number, minutes: number): number {
     return st.subs.reduce((a, [s, n]) => (s > t - minutes * 60_000 && s <= t ? a + n : a), 0);
+  }
+
+  describe(now: number): BaselineRow[] {
+    return [...this.keys].map(([key, st]) => {
+      const [source, actor, table, op] = key.split('|');
+      const e = st.base.expect(Math.floor(now / HOUR) * HOUR);
+      return {
+        detector: 'volume-spike',
+        source,
+        actor,
+        table: table === '*' ? null : table,
+        op: op === '*' ? null : op,
+        history: `${num(st.base.history)} h`,
+        normal: `~${num(e.mu)} rows/h now, usually ≤ ${num(upperQuantile(e.mu, e.size, 0.99))}`,
+        learned: st.base.history >= this.o.learningHours,
+      };
+    });
   }
 
   snapshot(): Snapshot {
