@@ -54,7 +54,7 @@ export interface BaselineState {
 
 /** Peaks-over-threshold tail of one side: sorted residuals, threshold and mean excess. */
 interface Tail {
-  sorted: number[];
+  sorted: Float64Array;
   u: number;
   beta: number;
 }
@@ -221,20 +221,31 @@ export class ResidualTail {
   /** P(R ≥ r) and P(R ≤ r), or null with fewer than 100 residuals. */
   p(r: number): { upper: number; lower: number } | null {
     if (this.values.length < LR_MIN) return null;
-    if (!this.fit || this.since > Math.max(1, this.values.length / 100)) {
-      this.fit = { up: fitTail(this.values), lo: fitTail(this.values.map((v) => -v)) };
+    // Refit after 10% of the ring changed: one sort per refit serves both tails.
+    if (!this.fit || this.since > Math.max(8, this.values.length / 10)) {
+      const sorted = Float64Array.from(this.values).sort();
+      const neg = sorted.map((v) => -v).reverse();
+      this.fit = { up: fitSorted(sorted), lo: fitSorted(neg) };
       this.since = 0;
     }
     return { upper: tailProb(this.fit.up, r), lower: tailProb(this.fit.lo, -r) };
   }
 }
 
-function fitTail(values: number[]): Tail {
-  const sorted = [...values].sort((a, b) => a - b);
-  const u = sorted[Math.floor(sorted.length * (1 - TAIL_Q))];
-  const ex = sorted.filter((v) => v > u);
-  const beta = ex.length ? Math.max(ex.reduce((a, v) => a + (v - u), 0) / ex.length, 0.05) : 0.05;
-  return { sorted, u, beta };
+/** Tail model of ascending residuals: threshold at the 95th percentile and the mean excess beyond it. */
+function fitSorted(sorted: Float64Array): Tail {
+  const n = sorted.length;
+  const from = Math.floor(n * (1 - TAIL_Q));
+  const u = sorted[from];
+  let sum = 0;
+  let k = 0;
+  for (let i = from + 1; i < n; i++) {
+    if (sorted[i] > u) {
+      sum += sorted[i] - u;
+      k++;
+    }
+  }
+  return { sorted, u, beta: Math.max(k ? sum / k : 0, 0.05) };
 }
 
 /**

@@ -341,6 +341,6 @@ function upperQuantile(mu: number, size: number, q: number): number {
 export const volumeSpike: DetectorSpec<Omit<VolumeSpikeOptions, 'enabled' | 'severity'>> = {
   name: 'volume-spike',
   description: 'rows per (actor, table, op) in 15/60-minute windows against an hour-of-week baseline',
-  defaults: { enabled: true, severity: 'warning', windows: [15, 60], alpha: 0.01, minRows: 20, minRatio: 2.5, learningHours: 168, maxKeys: 20000, idleDays: 35, levels: true, silence: true, silenceMinExpected: 30 },
+  defaults: { enabled: true, severity: 'warning', windows: [15, 60], alpha: 0.05, minRows: 20, minRatio: 1.8, learningHours: 168, maxKeys: 20000, idleDays: 35, levels: true, silence: true, silenceMinExpected: 30 },
   create: (o) => new VolumeSpike(o),
 };

@@ -5,8 +5,9 @@
  * names others (1–3 were used for tuning).
  *
  * Scoring: an alarm is a raised alert of severity warning or critical (info alerts are listed apart); it
- * detects an incident when it names the incident's actor (and its table, where the alert has one) and is
- * raised between the incident's start and an hour after its end. Alarms of one actor less than 30 minutes
+ * detects an incident when it names the incident's actor (and its table, where the alert has one, for the
+ * incidents about one table: not for a spike, drift or silence of the writer's whole rate) and is raised
+ * between the incident's start and an hour after its end. Alarms of one actor less than 30 minutes
  * apart form one alert group; a group is true when one of its alarms detects an incident.
  */
 import { DetectorEngine } from '../../detectors/index.js';
@@ -67,7 +68,11 @@ for (const seed of seeds) {
   for (let t = nextTick; t <= sim.end; t += 60_000) collect(engine.tick(t));
   evalDays += (sim.end - sim.evalStart) / 86_400_000;
 
-  const detects = (a: Alarm, i: Incident) => a.actor === i.actor && (a.table === null || a.table === i.table) && a.at >= i.start - 60_000 && a.at <= i.end + 3_600_000;
+  // A spike, a drift or a silence changes the writer's whole rate (every table it writes): an alarm naming the
+  // writer detects it on any of its tables; the other incidents are about one table.
+  const writerWide = (i: Incident) => i.kind === 'spike' || i.kind === 'slow-drift' || i.kind === 'service-silent';
+  const detects = (a: Alarm, i: Incident) =>
+    a.actor === i.actor && (a.table === null || a.table === i.table || writerWide(i)) && a.at >= i.start - 60_000 && a.at <= i.end + 3_600_000;
   for (const i of sim.incidents) {
     const key = `${i.kind} ${i.magnitude}`;
     const k = perKind.get(key) ?? { total: 0, hit: 0, ttd: [], gross: i.gross };
