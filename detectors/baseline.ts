@@ -16,8 +16,7 @@
  * p-value used is the larger (more conservative) of the two models once there are enough residuals: a bursty
  * key's burst is judged against its own past bursts, a smooth key's against its count distribution.
  */
-import { median } from 'simple-statistics';
-import { negBinLower, negBinUpper, nbSize, robust, clamp01, normalUpper } from './stats.js';
+import { negBinLower, negBinUpper, nbSize, clamp01, normalUpper } from './stats.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -29,7 +28,7 @@ const RECENT = 24;
 /** Prior weight (in buckets) of the overall mean against a slot's own history. */
 const SHRINK = 2;
 /** Log-ratio residuals kept for the tail model, and how many it needs before it is used. */
-const LR_MAX = 2016;
+const LR_MAX = 672;
 const LR_MIN = 100;
 /** Share of residuals beyond the tail threshold. */
 const TAIL_Q = 0.05;
@@ -74,6 +73,7 @@ export class SeasonalBaseline {
   private s: BaselineState;
   private res: ResidualTail | null = null;
   private memo: { bucket: number; n: number; e: Expectation } | null = null;
+  private stats: { n: number; level: number; size: number; scale: number } | null = null;
   /** Slots per week/day at this bucket width (hourly for ≤ 1 h buckets, daily for wider ones). */
   private readonly slotMs: number;
 
@@ -135,11 +135,11 @@ export class SeasonalBaseline {
     let num = SHRINK * mean;
     let den = SHRINK;
     if (w.length) {
-      num += 2 * w.length * median(w);
+      num += 2 * w.length * smallMedian(Float64Array.from(w));
       den += 2 * w.length;
     }
     if (d.length && this.slotMs < DAY) {
-      num += 0.5 * d.length * median(d);
+      num += 0.5 * d.length * smallMedian(Float64Array.from(d));
       den += 0.5 * d.length;
     }
     return num / den;
@@ -156,23 +156,38 @@ export class SeasonalBaseline {
 
   private compute(t: number): Expectation {
     const seasonal = this.seasonal(t);
+    const { level, size, scale } = this.recentStats();
+    const mu = Math.max(0, (seasonal + 1) * level - 1);
+    return { mu, size, scale, history: this.s.n };
+  }
+
+  /** Level factor and dispersion from the recent residuals: they change only with a push, so once per push. */
+  private recentStats(): { level: number; size: number; scale: number } {
+    if (this.stats && this.stats.n === this.s.n) return this.stats;
     const r = this.s.resid;
     let level = 1;
-    if (r.length >= 6) {
-      level = median(r.map(([v, e]) => (v + 1) / (e + 1)));
-      level = Math.min(5, Math.max(0.2, level));
-    }
-    const mu = Math.max(0, (seasonal + 1) * level - 1);
-    // Dispersion from recent residuals against their expectations.
     let size = 50;
     let scale = 0;
     if (r.length >= 6) {
-      const meanE = r.reduce((a, [, e]) => a + e, 0) / r.length;
-      const varR = r.reduce((a, [v, e]) => a + (v - e * level) ** 2, 0) / r.length;
-      size = nbSize(Math.max(meanE * level, 1e-9), varR);
-      scale = robust(r.map(([v, e]) => v - e * level))?.scale ?? 0;
+      const ratios = new Float64Array(r.length);
+      for (let i = 0; i < r.length; i++) ratios[i] = (r[i][0] + 1) / (r[i][1] + 1);
+      level = Math.min(5, Math.max(0.2, smallMedian(ratios)));
+      // Dispersion from recent residuals against their expectations.
+      let sumE = 0;
+      let sumSq = 0;
+      const res = new Float64Array(r.length);
+      for (let i = 0; i < r.length; i++) {
+        sumE += r[i][1];
+        res[i] = r[i][0] - r[i][1] * level;
+        sumSq += res[i] * res[i];
+      }
+      size = nbSize(Math.max((sumE / r.length) * level, 1e-9), sumSq / r.length);
+      const m = smallMedian(res.slice());
+      for (let i = 0; i < res.length; i++) res[i] = Math.abs(res[i] - m);
+      scale = smallMedian(res) * 1.4826;
     }
-    return { mu, size, scale, history: this.s.n };
+    this.stats = { n: this.s.n, level, size, scale };
+    return this.stats;
   }
 
   /** Tail probabilities of `x` from the residual model (null while there are too few residuals). */
@@ -266,6 +281,13 @@ function tailProb(t: Tail, r: number): number {
     else hi = mid;
   }
   return (n - lo + 1) / (n + 1);
+}
+
+/** Median of a short array (sorted in place: the caller passes a copy). */
+function smallMedian(a: Float64Array): number {
+  a.sort();
+  const h = a.length >> 1;
+  return a.length % 2 ? a[h] : (a[h - 1] + a[h]) / 2;
 }
 
 function keep<T>(a: T[], v: T, max: number): T[] {

@@ -28,9 +28,17 @@ export function words(name: string): string[] {
   return [...parts, ...joined];
 }
 
+const columnCache = new Map<string, boolean>();
+
 export function isSensitiveColumn(column: string, extra: string[] = []): boolean {
   if (extra.includes(column)) return true;
-  return words(column).some((w) => COLUMN_WORDS.has(w));
+  let v = columnCache.get(column);
+  if (v === undefined) {
+    v = words(column).some((w) => COLUMN_WORDS.has(w));
+    // Column names are few; the cache is bounded anyway.
+    if (columnCache.size < 100_000) columnCache.set(column, v);
+  }
+  return v;
 }
 
 /** A table is sensitive by its name, by config, or when this transaction wrote a sensitive column of it. */

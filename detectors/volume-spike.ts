@@ -5,7 +5,7 @@
  * (`alpha / (keys × windows)`), and is also at least `minRatio` times the expectation and `minRows` rows: a
  * rare but tiny excess is not worth a page. No statistical alert before `learningHours` of history per key
  * (the absolute detectors still fire). Keys idle for `idleDays` are evicted; at most `maxKeys` are kept
- * (least recently active evicted first), which bounds memory (~10 kB per key).
+ * (least recently active evicted first), which bounds memory (about 20 kB per key, 100 MB at the default cap).
  */
 import { ResidualTail, SeasonalBaseline, tailP, type BaselineState } from './baseline.js';
 import { negBinUpper } from './stats.js';
@@ -32,7 +32,7 @@ export interface VolumeSpikeOptions {
   minRatio: number;
   /** Hours of history a key needs before it can alert. Default 168 (a week: the weekly cycle). */
   learningHours: number;
-  /** Keys kept at most. Default 20000. */
+  /** Keys kept at most (least recently active evicted first; about 20 kB each). Default 5000. */
   maxKeys: number;
   /** Keys idle this long are forgotten. Default 35. */
   idleDays: number;
@@ -269,11 +269,13 @@ class VolumeSpike implements DetectorUnit {
     const e = st.base.expect(st.hour);
     const fraction = minutes / 60;
     const mu = e.mu * fraction;
+    // The cheap conditions first: most windows of most transactions are nowhere near an alert.
+    if (st.base.history < this.o.learningHours || count < this.o.minRows || count < this.o.minRatio * mu) return { alert: false, p: 1, mu, size: e.size };
     let p = tailP(count, e, fraction, true, st.base).upper;
     // Windows shorter than the hour: the empirical tail of this key's quarter-hour counts (bursty keys).
     if (minutes <= 15) p = Math.max(p, st.qTail.p(Math.log((count + 1) / ((e.mu * minutes) / 60 + 1)))?.upper ?? 0);
     const threshold = this.o.alpha / Math.max(1, active * this.o.windows.length);
-    const alert = st.base.history >= this.o.learningHours && p < threshold && count >= this.o.minRows && count >= this.o.minRatio * mu;
+    const alert = p < threshold;
     return { alert, p, mu, size: e.size };
   }
 
@@ -341,6 +343,6 @@ function upperQuantile(mu: number, size: number, q: number): number {
 export const volumeSpike: DetectorSpec<Omit<VolumeSpikeOptions, 'enabled' | 'severity'>> = {
   name: 'volume-spike',
   description: 'rows per (actor, table, op) in 15/60-minute windows against an hour-of-week baseline',
-  defaults: { enabled: true, severity: 'warning', windows: [15, 60], alpha: 0.05, minRows: 20, minRatio: 1.8, learningHours: 168, maxKeys: 20000, idleDays: 35, levels: true, silence: true, silenceMinExpected: 30 },
+  defaults: { enabled: true, severity: 'warning', windows: [15, 60], alpha: 0.05, minRows: 20, minRatio: 1.8, learningHours: 168, maxKeys: 5000, idleDays: 35, levels: true, silence: true, silenceMinExpected: 30 },
   create: (o) => new VolumeSpike(o),
 };
