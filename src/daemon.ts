@@ -11,11 +11,14 @@ import { Store, parseDuration } from './store/index.js';
 import { sourceKind, type Source } from './sources/index.js';
 import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
+import { DetectionRunner } from './detection/index.js';
 
 export interface Daemon {
   sources: Source[];
   identities: Identity[];
   store: Store;
+  /** The detectors, fed from the store after each transaction is durable. */
+  detection: DetectionRunner;
   /** Runs the sources and samplers; once. */
   start(): void;
   /** Resolves when every source stopped and the store closed (after stop()); rejects with the first fatal error. */
@@ -33,14 +36,16 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     cfg.elasticsearch && 'elasticsearch (events stay in the embedded store)',
     Object.keys(cfg.alerts).length > 0 && 'alerts',
     Object.keys(cfg.masking.columns).length > 0 && 'masking',
-    Object.keys(cfg.detectors).length > 0 && 'detectors',
   ].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these config sections are not implemented in this version and have no effect yet');
   const store = Store.open(cfg.store.path, { owner: 'rowtrail watch' });
   const ac = new AbortController();
   let identities: Identity[];
   let sources: Source[];
+  let detection: DetectionRunner;
+  let detecting: Promise<void> = Promise.resolve();
   try {
+    detection = new DetectionRunner(store, cfg, log);
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
       sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
@@ -59,6 +64,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     if (closed) return;
     closed = true;
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
+    await detecting;
     store.close();
   };
 
@@ -68,6 +74,8 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     if (cfg.store.retention) keepPruning(store, cfg.store.retention, log, ac.signal);
     // Samplers run beside the sources; they never stop capture (start() does not reject).
     for (const id of identities) void id.start(ac.signal);
+    // Detection reads what is durable and never stops capture (run() does not reject).
+    detecting = detection.run(ac.signal);
     const runs = sources.map((src) =>
       src.run(ac.signal).catch((e) => {
         ac.abort();
@@ -88,6 +96,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     sources,
     identities,
     store,
+    detection,
     start,
     done,
     async stop() {

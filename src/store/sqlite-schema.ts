@@ -1,5 +1,5 @@
 /** The embedded store's schema (SQLite). Bump SCHEMA_VERSION and add a migration step for any change. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -68,4 +68,30 @@ CREATE TABLE IF NOT EXISTS changes (
   PRIMARY KEY (tx_pk, idx)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS changes_row ON changes (schema, tbl, key);
+
+-- Alerts (schema 2): one row per alert id, rewritten as the alert is updated and resolved. body is the Alert
+-- contract as JSON; the columns beside it are for filtering.
+CREATE TABLE IF NOT EXISTS alerts (
+  id         TEXT PRIMARY KEY,
+  detector   TEXT NOT NULL,
+  severity   TEXT NOT NULL,
+  state      TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+  source     TEXT NOT NULL,
+  tbl        TEXT,
+  actor      TEXT,
+  opened_us  INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL,
+  body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_opened ON alerts (opened_us);
+CREATE INDEX IF NOT EXISTS alerts_open ON alerts (state, opened_us);
+
+-- The detectors' state (baselines) and the commit_seq of the last transaction they saw, written in the same
+-- SQLite transaction as the alerts that state produced: a crash replays transactions after seq, never twice.
+CREATE TABLE IF NOT EXISTS detector_state (
+  name       TEXT PRIMARY KEY,
+  seq        INTEGER NOT NULL,
+  state      TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
 `;

@@ -40,7 +40,7 @@ export interface ActorSummary {
   tables: string[];
 }
 
-interface StoredRow {
+export interface StoredRow {
   tx_pk: number;
   idx: number;
   schema: string;
@@ -175,7 +175,7 @@ function txWhere(f: { source?: string; since?: Date; until?: Date }): { where: s
   return { where, args };
 }
 
-function toEvent(r: StoredRow): ChangeEvent {
+export function toEvent(r: StoredRow): ChangeEvent {
   const before: Row | null = r.before ? JSON.parse(r.before) : null;
   const after: Row | null = r.after ? JSON.parse(r.after) : null;
   const ev: ChangeEvent = {

@@ -21,6 +21,8 @@ import { SourceWriter, type WriteSide } from './source-writer.js';
 import { WriteWorker } from './write-worker.js';
 import { lockStore, type StoreLock } from './store-lock.js';
 import { queryActors, queryAttribution, queryChanges, type ActorSummary, type ChangeFilter } from './store-queries.js';
+import { loadDetectorState, queryAlerts, queryTxEvents, saveDetection, type AlertFilter, type SeqEvent } from './store-alerts.js';
+import type { Alert } from '../model/index.js';
 
 type Db = Database.Database;
 
@@ -169,6 +171,26 @@ export class Store implements WriteSide {
     return queryActors(this.db, f);
   }
 
+  /** Committed change events of the transactions after `afterSeq` (commit order), at most `maxTx` transactions. */
+  eventsAfter(afterSeq: number, maxTx: number): IterableIterator<SeqEvent> {
+    return queryTxEvents(this.db, afterSeq, maxTx);
+  }
+
+  /** Writes alerts and the detectors' state (with the last seq it covers) in one SQLite transaction. */
+  saveDetection(alerts: Alert[], name: string, seq: number, state: unknown): void {
+    saveDetection(this.db, alerts, name, seq, state);
+  }
+
+  /** The detectors' stored state, or null. */
+  detectorState(name: string): { seq: number; state: unknown } | null {
+    return loadDetectorState(this.db, name);
+  }
+
+  /** Stored alerts, newest first. */
+  alerts(f: AlertFilter = {}): Alert[] {
+    return queryAlerts(this.db, f);
+  }
+
   /** Closes the connection, stops the write worker (its writers must be drained first), releases the lock. */
   close(): void {
     this.worker?.close();
@@ -184,7 +206,10 @@ function initSchema(db: Db, dir: string, synchronous: 'FULL' | 'NORMAL'): void {
   db.exec(SCHEMA_SQL);
   const v = db.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get() as { v: string } | undefined;
   if (!v) db.prepare(`INSERT INTO meta (k, v) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
-  else if (Number(v.v) > SCHEMA_VERSION) {
+  else if (Number(v.v) < SCHEMA_VERSION) {
+    // Schema 2 only added tables (CREATE IF NOT EXISTS above): record the version.
+    db.prepare(`UPDATE meta SET v = ? WHERE k = 'schema_version'`).run(String(SCHEMA_VERSION));
+  } else if (Number(v.v) > SCHEMA_VERSION) {
     throw new RowtrailError('STORE', `the store at ${dir} was written by a newer rowtrail (schema ${v.v}); upgrade rowtrail`);
   }
 }

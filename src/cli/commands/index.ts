@@ -8,6 +8,9 @@ import { registerSetup } from './setup.js';
 import { registerDoctor } from './doctor.js';
 import { registerActors } from './actors.js';
 import { registerDemo } from './demo.js';
+import { registerAlerts } from './alerts.js';
+import { registerBaseline } from './baseline.js';
+import { registerBacktest } from './backtest.js';
 
 /** Every subcommand; add one line per command file. */
 export function registerCommands(program: Command): void {
@@ -20,4 +23,7 @@ export function registerCommands(program: Command): void {
   registerUndo(program);
   registerBlame(program);
   registerDemo(program);
+  registerAlerts(program);
+  registerBaseline(program);
+  registerBacktest(program);
 }

@@ -1,0 +1,139 @@
+/**
+ * The detectors' I/O edge: reads committed transactions from the store in commit order (after they are
+ * durable, so detection never slows capture), runs the detection engine (detectors/, pure), and stores the
+ * alerts it raises, updates and resolves. The engine's state (baselines) is saved with the commit sequence it
+ * covers at most once a minute and on stop; alerts are saved at once and are idempotent by id, so a crash
+ * replays the transactions after the saved state and raises nothing twice.
+ */
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import type { Alert } from '../model/index.js';
+import type { Store } from '../store/index.js';
+import { sleep } from '../sources/backoff.js';
+import { DetectorEngine, TxBuilder, type AlertChange, type TxSummary } from '../../detectors/index.js';
+import { TableSizes } from './table-sizes.js';
+
+const STATE_NAME = 'engine';
+/** Transactions read per pass. */
+const BATCH_TX = 500;
+
+export interface DetectionOptions {
+  /** How often the store is polled for new transactions (ms). Default 500. */
+  intervalMs?: number;
+  /** How often quiet alerts are checked for resolution (ms). Default 30000. */
+  tickMs?: number;
+  /** How often the baselines are saved (ms). Default 60000. */
+  saveMs?: number;
+  /** Called for every alert change (delivery hooks here). */
+  onChange?: (c: AlertChange) => void;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export interface DetectionStats {
+  transactions: number;
+  raised: number;
+  resolved: number;
+  lastSeq: number;
+}
+
+export class DetectionRunner {
+  readonly engine: DetectorEngine;
+  private readonly sizes: TableSizes;
+  private lastSave = 0;
+  private lastTick = 0;
+  private dirty = false;
+  private readonly counts: DetectionStats = { transactions: 0, raised: 0, resolved: 0, lastSeq: 0 };
+
+  constructor(
+    private readonly store: Store,
+    cfg: Config,
+    private readonly log: Logger,
+    private readonly opts: DetectionOptions = {},
+  ) {
+    this.sizes = new TableSizes(cfg, log);
+    this.engine = new DetectorEngine(cfg.detectors, { tableRows: (s, t) => this.sizes.get(s, t) });
+    const saved = store.detectorState(STATE_NAME);
+    if (saved) {
+      this.engine.restore(saved.state);
+      if (this.engine.relearning.length) log.warn({ detectors: this.engine.relearning }, 'detectors: stored baselines were unreadable; these detectors relearn');
+    }
+    this.counts.lastSeq = this.engine.lastSeq;
+  }
+
+  stats(): DetectionStats {
+    return { ...this.counts, lastSeq: this.engine.lastSeq };
+  }
+
+  /** Runs until the signal aborts; never rejects (a failing pass is logged and retried). */
+  async run(signal: AbortSignal): Promise<void> {
+    const interval = this.opts.intervalMs ?? 500;
+    while (!signal.aborted) {
+      try {
+        const n = await this.runOnce();
+        if (n >= BATCH_TX) continue;
+      } catch (e) {
+        this.log.warn({ err: (e as Error)?.message }, 'detectors: pass failed; retrying');
+      }
+      await sleep(interval, signal);
+    }
+    this.save(true);
+  }
+
+  /** One pass: every committed transaction not yet seen (up to a batch), then the periodic tick and save. */
+  async runOnce(): Promise<number> {
+    const now = this.opts.now?.() ?? Date.now();
+    const txs: { seq: number; tx: TxSummary }[] = [];
+    let builder: TxBuilder | null = null;
+    let seq = -1;
+    for (const { seq: s, event } of this.store.eventsAfter(this.engine.lastSeq, BATCH_TX)) {
+      if (s !== seq) {
+        if (builder) txs.push({ seq, tx: builder.finish() });
+        builder = new TxBuilder(event);
+        seq = s;
+      }
+      builder!.add(event);
+    }
+    if (builder) txs.push({ seq, tx: builder.finish() });
+    const changed = new Map<string, Alert>();
+    for (const { seq: s, tx } of txs) {
+      await this.sizes.prefetch(tx.source, tx.tables.map((t) => t.table));
+      for (const c of this.engine.process(tx, s)) this.note(c, changed);
+      this.counts.transactions++;
+    }
+    if (txs.length) this.dirty = true;
+    if (now - this.lastTick >= (this.opts.tickMs ?? 30_000)) {
+      this.lastTick = now;
+      for (const c of this.engine.tick(now)) this.note(c, changed);
+    }
+    if (changed.size) this.store.saveDetection([...changed.values()], STATE_NAME, this.engine.lastSeq, this.engine.snapshot());
+    else this.save(false);
+    return txs.length;
+  }
+
+  private note(c: AlertChange, changed: Map<string, Alert>): void {
+    changed.set(c.alert.id, c.alert);
+    if (c.type === 'raised') {
+      this.counts.raised++;
+      const a = c.alert;
+      this.log.warn({ alert: a.id, detector: a.detector, severity: a.severity, source: a.source, table: a.table, undo: a.undo }, a.title);
+    } else if (c.type === 'resolved') {
+      this.counts.resolved++;
+      this.log.info({ alert: c.alert.id, detector: c.alert.detector }, `resolved: ${c.alert.title}`);
+    }
+    this.opts.onChange?.(c);
+  }
+
+  /** Saves the baselines when due (or forced) and something changed since the last save. */
+  private save(force: boolean): void {
+    const now = Date.now();
+    if (!this.dirty || (!force && now - this.lastSave < (this.opts.saveMs ?? 60_000))) return;
+    try {
+      this.store.saveDetection([], STATE_NAME, this.engine.lastSeq, this.engine.snapshot());
+      this.lastSave = now;
+      this.dirty = false;
+    } catch (e) {
+      this.log.warn({ err: (e as Error)?.message }, 'detectors: could not save baselines; will retry');
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The store's detection side: committed transactions in commit order for the detectors, alerts, and the
+ * detectors' persisted state. Pure SQL on a connection that store.ts owns.
+ */
+import type Database from 'better-sqlite3';
+import type { Alert, ChangeEvent } from '../model/index.js';
+import { toEvent, type StoredRow } from './store-queries.js';
+
+type Db = Database.Database;
+
+export interface SeqEvent {
+  /** The transaction's commit_seq (commit order in this store). */
+  seq: number;
+  event: ChangeEvent;
+}
+
+export interface AlertFilter {
+  open?: boolean;
+  since?: Date;
+  id?: string;
+  limit?: number;
+}
+
+/** Events of at most `maxTx` committed transactions after `afterSeq`, oldest first, streamed. */
+export function* queryTxEvents(db: Db, afterSeq: number, maxTx: number): IterableIterator<SeqEvent> {
+  const last = db
+    .prepare(`SELECT max(commit_seq) AS s FROM (SELECT commit_seq FROM transactions WHERE state = 'committed' AND commit_seq > ? ORDER BY commit_seq LIMIT ?)`)
+    .get(afterSeq, maxTx) as { s: number | null };
+  if (last.s === null) return;
+  const rows = db
+    .prepare(
+      `SELECT c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
+              t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor, t.commit_seq
+         FROM transactions t JOIN changes c ON c.tx_pk = t.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
+        WHERE t.state = 'committed' AND t.commit_seq > ? AND t.commit_seq <= ?
+        ORDER BY t.commit_seq, c.idx`,
+    )
+    .iterate(afterSeq, last.s) as IterableIterator<StoredRow & { commit_seq: number }>;
+  for (const r of rows) yield { seq: r.commit_seq, event: toEvent(r) };
+}
+
+function hasTable(db: Db, name: string): boolean {
+  return !!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name);
+}
+
+/** Upserts alerts and the detectors' state in one SQLite transaction. */
+export function saveDetection(db: Db, alerts: Alert[], name: string, seq: number, state: unknown): void {
+  const upsert = db.prepare(
+    `INSERT INTO alerts (id, detector, severity, state, source, tbl, actor, opened_us, updated_us, body)
+     VALUES (@id, @detector, @severity, @state, @source, @tbl, @actor, @opened, @updated, @body)
+     ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, state = excluded.state, updated_us = excluded.updated_us, body = excluded.body`,
+  );
+  const st = db.prepare(
+    `INSERT INTO detector_state (name, seq, state, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, state = excluded.state, updated_at = excluded.updated_at`,
+  );
+  db.transaction(() => {
+    for (const a of alerts) {
+      upsert.run({
+        id: a.id,
+        detector: a.detector,
+        severity: a.severity,
+        state: a.state,
+        source: a.source,
+        tbl: a.table,
+        actor: a.actor?.agent ?? a.actor?.user ?? null,
+        opened: Date.parse(a.window.from) * 1000,
+        updated: Date.parse(a.window.to) * 1000,
+        body: JSON.stringify(a),
+      });
+    }
+    st.run(name, seq, JSON.stringify(state), new Date().toISOString());
+  })();
+}
+
+export function loadDetectorState(db: Db, name: string): { seq: number; state: unknown } | null {
+  if (!hasTable(db, 'detector_state')) return null;
+  const r = db.prepare(`SELECT seq, state FROM detector_state WHERE name = ?`).get(name) as { seq: number; state: string } | undefined;
+  if (!r) return null;
+  let state: unknown = null;
+  try {
+    state = JSON.parse(r.state);
+  } catch {
+    // a corrupt row: the detectors relearn (the engine reports which)
+  }
+  return { seq: r.seq, state };
+}
+
+/** Stored alerts, newest first. */
+export function queryAlerts(db: Db, f: AlertFilter = {}): Alert[] {
+  if (!hasTable(db, 'alerts')) return [];
+  const where: string[] = ['1'];
+  const args: unknown[] = [];
+  if (f.id) {
+    where.push('(id = ? OR id LIKE ?)');
+    args.push(f.id, `${f.id}%`);
+  }
+  if (f.open) where.push(`state = 'open'`);
+  if (f.since) {
+    where.push('updated_us >= ?');
+    args.push(f.since.getTime() * 1000);
+  }
+  const limit = f.limit ? ` LIMIT ${Math.max(1, Math.floor(f.limit))}` : '';
+  const rows = db.prepare(`SELECT body FROM alerts WHERE ${where.join(' AND ')} ORDER BY opened_us DESC${limit}`).all(...args) as { body: string }[];
+  return rows.map((r) => JSON.parse(r.body) as Alert);
+}
