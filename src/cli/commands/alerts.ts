@@ -1,36 +1,34 @@
 import type { Command } from 'commander';
-import { common, configFrom, openStoreForRead, out, table, clip, type CommonOpts } from '../shared.js';
-import { parseTimeArg } from '../../store/index.js';
+import { common, configFrom, examples, openStoreForRead, out, positiveInt, when, type CommonOpts } from '../shared.js';
+import { clip, table } from '../../present/index.js';
 import { RowtrailError } from '../../errors.js';
 import type { Alert } from '../../model/index.js';
 
 interface AlertsOpts extends CommonOpts {
   open?: boolean;
-  since?: string;
-  limit?: string;
+  since?: Date;
+  limit?: number;
 }
 
 export function registerAlerts(program: Command): void {
-  common(program.command('alerts'))
+  const cmd = common(program.command('alerts'))
     .description('alerts the detectors raised, newest first (`alerts show ID` for one, with its evidence)')
     .argument('[show]', '`show` to print one alert in full')
     .argument('[id]', 'with show: the alert id (or a unique prefix)')
     .option('--open', 'only open alerts')
-    .option('-s, --since <when>', 'only alerts active since a duration ago (10m, 1d) or a time')
-    .option('-n, --limit <n>', 'at most n alerts')
-    .addHelpText('after', '\nExamples:\n  rowtrail alerts --open\n  rowtrail alerts --since 1d --json\n  rowtrail alerts show volume-spike-3f9a')
-    .action((action: string | undefined, id: string | undefined, opts: AlertsOpts) => {
+    .option('-s, --since <when>', 'only alerts active since a duration ago (10m, 1d) or a time', when)
+    .option('-n, --limit <n>', 'at most n alerts (the newest)', positiveInt);
+  examples(cmd, ['rowtrail alerts --open', 'rowtrail alerts --since 1d --json', 'rowtrail alerts show bulk-transaction-3f9a']);
+  cmd.action((action: string | undefined, id: string | undefined, opts: AlertsOpts) => {
       if (action !== undefined && action !== 'show') throw new RowtrailError('USAGE', `unknown alerts action '${action}' (use \`rowtrail alerts show ID\`)`);
       if (action === 'show') {
         if (!id) throw new RowtrailError('USAGE', 'alerts show needs an alert id (list them with `rowtrail alerts`)');
         return showAlert(id, opts);
       }
-      const limit = opts.limit === undefined ? undefined : Number(opts.limit);
-      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new RowtrailError('USAGE', `--limit must be a positive whole number (got '${opts.limit}')`);
       const cfg = configFrom(opts);
       const store = openStoreForRead(cfg);
       try {
-        const rows = store.alerts({ open: opts.open, since: opts.since ? parseTimeArg(opts.since) : undefined, limit });
+        const rows = store.alerts({ open: opts.open, since: opts.since, limit: opts.limit });
         if (opts.json) {
           for (const a of rows) out(JSON.stringify(a));
           return;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { common, configFrom, openStoreForRead, out, table, clip, type CommonOpts } from '../shared.js';
+import { common, configFrom, examples, nonEmpty, openStoreForRead, out, type CommonOpts } from '../shared.js';
+import { clip, table } from '../../present/index.js';
 import { Store } from '../../store/index.js';
 import { DetectorEngine, TxBuilder } from '../../../detectors/index.js';
 
@@ -10,12 +11,12 @@ interface ShowOpts extends CommonOpts {
 
 export function registerBaseline(program: Command): void {
   const baseline = program.command('baseline').description('what rowtrail considers normal, per actor and table (`show`), and relearning it (`rebuild`)');
-  common(baseline.command('show'))
+  const show = common(baseline.command('show'))
     .description('the learned baselines: per (actor, table, op) volumes by hour of the week, and each actor’s usual hours')
-    .option('-a, --actor <name>', 'only this actor (agent or user)')
-    .option('-t, --table <schema.table>', 'only this table')
-    .addHelpText('after', '\nExamples:\n  rowtrail baseline show --actor deploy-bot\n  rowtrail baseline show --table public.customers --json')
-    .action((opts: ShowOpts) => {
+    .option('-a, --actor <name>', 'only this actor (agent or user)', nonEmpty)
+    .option('-t, --table <schema.table>', 'only this table', nonEmpty);
+  examples(show, ['rowtrail baseline show --actor deploy-bot', 'rowtrail baseline show --table public.customers --json', 'rowtrail baseline rebuild']);
+  show.action((opts: ShowOpts) => {
       const cfg = configFrom(opts);
       const store = openStoreForRead(cfg);
       try {
