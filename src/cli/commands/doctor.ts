@@ -3,7 +3,7 @@
  * (saying which need a restart) and one block of grants that fix everything it found at once.
  */
 import type { Command } from 'commander';
-import { common, configFrom, out, type CommonOpts } from '../shared.js';
+import { common, configFrom, nonEmpty, out, type CommonOpts } from '../shared.js';
 import { sourceUrl, type SourceConfig } from '../../config/index.js';
 import { fixSummary, sourceKind, type Check, type FixSummary } from '../../sources/index.js';
 import { Store } from '../../store/index.js';
@@ -20,7 +20,7 @@ export function registerDoctor(program: Command): void {
     .description(
       'check everything each source needs in one run; one line per problem with the fix, then one settings block and one grant block',
     )
-    .option('--source <name>', 'only this source')
+    .option('--source <name>', 'only this source', nonEmpty)
     .action(async (opts: CommonOpts & { source?: string }) => {
       const cfg = configFrom(opts);
       let failed = 0;

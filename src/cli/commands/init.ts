@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { RowtrailError } from '../../errors.js';
-import { DEFAULT_CONFIG, out } from '../shared.js';
+import { configOption, out } from '../shared.js';
 
 const TEMPLATE = `# rowtrail configuration. Every key is optional except sources.
 sources:
@@ -18,10 +18,8 @@ http:
 `;
 
 export function registerInit(program: Command): void {
-  program
-    .command('init')
+  configOption(program.command('init'), 'file to write')
     .description('write a starter rowtrail.yaml')
-    .option('-c, --config <file>', 'file to write', DEFAULT_CONFIG)
     .option('--force', 'overwrite an existing file')
     .action((opts: { config: string; force?: boolean }) => {
       if (existsSync(opts.config) && !opts.force) {

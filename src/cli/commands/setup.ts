@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { common, configFrom, out, type CommonOpts } from '../shared.js';
+import { common, configFrom, nonEmpty, oneOf, out, type CommonOpts } from '../shared.js';
 import { sourceUrl } from '../../config/index.js';
 import { sourceKind } from '../../sources/index.js';
 import { RowtrailError } from '../../errors.js';
@@ -15,14 +15,12 @@ export function registerSetup(program: Command): void {
   common(program.command('setup'))
     .description('create what capture needs on each source (publication and slot); idempotent')
     .option('--dry-run', 'print the SQL instead of running it')
-    .option('--replica-identity <full>', 'set REPLICA IDENTITY FULL on watched tables without a full before image')
+    .option('--replica-identity <mode>', 'full: set REPLICA IDENTITY FULL where a full before image is missing', oneOf(['full'] as const))
     .option('--uninstall', "remove what setup created for this source (slot, publication, its precise-mode triggers)")
-    .option('--source <name>', 'only this source')
+    .option('--source <name>', 'only this source', nonEmpty)
+    .addHelpText('after', '\nExamples:\n  rowtrail setup --replica-identity full\n  rowtrail setup --dry-run --source app > setup.sql\n  rowtrail setup --uninstall --source app\n')
     .action(async (opts: SetupOpts) => {
       const cfg = configFrom(opts);
-      if (opts.replicaIdentity !== undefined && opts.replicaIdentity !== 'full') {
-        throw new RowtrailError('USAGE', `--replica-identity takes 'full', not '${opts.replicaIdentity}'`);
-      }
       const sources = cfg.sources.filter((s) => !opts.source || s.name === opts.source);
       if (sources.length === 0) throw new RowtrailError('USAGE', `no source named '${opts.source}' in ${cfg.file}`);
       for (const s of sources) {

@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
-import { common, configFrom, type CommonOpts } from '../shared.js';
+import { common, configFrom, examples, type CommonOpts } from '../shared.js';
 import { createLogger } from '../../log/index.js';
 import { createDaemon } from '../../daemon.js';
 import { assessHealth, httpToken, startHttp, stopHttp } from '../../http/index.js';
 import type { AddressInfo } from 'node:net';
 
 export function registerWatch(program: Command): void {
-  common(program.command('watch'))
-    .description('run the daemon: capture every row change of the configured sources into the store')
-    .action(async (opts: CommonOpts) => {
+  const cmd = common(program.command('watch'), 'log lines as JSON (default: pretty at a terminal, JSON otherwise)')
+    .description('run the daemon: capture every row change of the configured sources into the store, run the detectors');
+  examples(cmd, ['rowtrail watch', 'rowtrail watch --config /etc/rowtrail.yaml --json 2>> rowtrail.log']);
+  cmd.action(async (opts: CommonOpts) => {
       const cfg = configFrom(opts);
-      const log = createLogger();
+      const log = createLogger({ pretty: opts.json ? false : undefined });
       // Store first (its lock names a daemon already running), then the HTTP port, then the sources: a taken
       // port fails at once with its one line, before any source connects.
       const daemon = createDaemon(cfg, log);
