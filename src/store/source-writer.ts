@@ -211,7 +211,12 @@ export class SourceWriter {
   /** Hands everything buffered, and the newest resume position, to the write side as one batch. */
   post(): void {
     if (this.failure) throw this.failure;
-    if (this.dirty.size === 0 && this.pendingPosition === null) return;
+    if (this.dirty.size === 0 && this.pendingPosition === null) {
+      // Nothing (left) to post, e.g. the transaction buffered while full was aborted: a wanted post that
+      // stayed set would keep drain() waiting forever.
+      this.postWanted = false;
+      return;
+    }
     if (this.full) {
       this.postWanted = true;
       return;
