@@ -69,7 +69,10 @@ export class SourceWriter {
   readonly database: string;
   private readonly store: WriteSide;
   private readonly onWorker: boolean;
-  /** Transactions with data or state not yet written. */
+  /**
+   * Transactions with data or state not yet written; the committed ones in commit order (see commit()).
+   * Later batches are written after earlier ones, so commit_seq follows commit order across batches too.
+   */
   private dirty = new Set<TxHandle>();
   private pendingRows = 0;
   /** Resume position of the newest committed transaction handed over, not yet posted. */
@@ -123,6 +126,10 @@ export class SourceWriter {
   commit(tx: TxHandle, info: CommitInfo): void {
     tx.commit = info;
     this.inFlight.delete(tx);
+    // Moved to the end of `dirty`: a batch lists committed transactions in the order they committed, and the
+    // write side hands out commit_seq in batch order. A streamed transaction that got a slice earlier in this
+    // batch would otherwise take its place by first data, before transactions that committed first.
+    this.dirty.delete(tx);
     this.markDirty(tx);
     this.unwritten.add(info.position);
     this.pendingPosition = info.resumePosition;
