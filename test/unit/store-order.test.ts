@@ -23,7 +23,9 @@ afterAll(() => {
 });
 
 const actor = { kind: 'unknown' as const, confidence: 'unknown' as const };
-const row = (id: string): RowChange => ({ schema: 'public', table: 't', op: 'insert', key: { id }, before: null, after: { id }, changed: ['id'] });
+const row = (id: string): RowChange => ({
+  schema: 'public', table: 't', op: 'insert', key: { id }, before: null, after: { id }, changed: ['id'],
+});
 const pos = (n: number) => `0/${n.toString(16).toUpperCase()}`;
 
 /** One step of a source: `t` picks among the open transactions (modulo their number). */
