@@ -69,7 +69,10 @@ export class SourceWriter {
   readonly database: string;
   private readonly store: WriteSide;
   private readonly onWorker: boolean;
-  /** Transactions with data or state not yet written. */
+  /**
+   * Transactions with data or state not yet written; the committed ones in commit order (see commit()).
+   * Later batches are written after earlier ones, so commit_seq follows commit order across batches too.
+   */
   private dirty = new Set<TxHandle>();
   private pendingRows = 0;
   /** Resume position of the newest committed transaction handed over, not yet posted. */
@@ -123,6 +126,10 @@ export class SourceWriter {
   commit(tx: TxHandle, info: CommitInfo): void {
     tx.commit = info;
     this.inFlight.delete(tx);
+    // Moved to the end of `dirty`: a batch lists committed transactions in the order they committed, and the
+    // write side hands out commit_seq in batch order. A streamed transaction that got a slice earlier in this
+    // batch would otherwise take its place by first data, before transactions that committed first.
+    this.dirty.delete(tx);
     this.markDirty(tx);
     this.unwritten.add(info.position);
     this.pendingPosition = info.resumePosition;
@@ -211,7 +218,12 @@ export class SourceWriter {
   /** Hands everything buffered, and the newest resume position, to the write side as one batch. */
   post(): void {
     if (this.failure) throw this.failure;
-    if (this.dirty.size === 0 && this.pendingPosition === null) return;
+    if (this.dirty.size === 0 && this.pendingPosition === null) {
+      // Nothing (left) to post, e.g. the transaction buffered while full was aborted: a wanted post that
+      // stayed set would keep drain() waiting forever.
+      this.postWanted = false;
+      return;
+    }
     if (this.full) {
       this.postWanted = true;
       return;

@@ -32,6 +32,7 @@ export interface Batch {
   source: string;
   system: string;
   database: string;
+  /** The committed ones in the order the source committed them: commit_seq is handed out in this order. */
   txs: BatchTx[];
   /** ROW_FIELDS values per change, in order of `txs`. */
   rows: (string | number | null)[];

@@ -135,12 +135,12 @@ export function fromRowtrail(events: ChangeEvent[]): NormTx[] {
 const show = (x: unknown) => JSON.stringify(x);
 
 /**
- * BUG (see pg-found.test.ts, 'assigns commit order …'): rowtrail may store two transactions that commit
- * within one flush interval, one of them streamed, in the wrong order. Until that is fixed the generated
- * tests compare transactions in test_decoding's order after checking both sides have the same ones (the
- * order itself is asserted by the it.fails case there). Set to false once fixed.
+ * Was a BUG (see pg-found.test.ts, 'assigns commit order …'): rowtrail could store two transactions that
+ * commit within one flush interval, one of them streamed, in the wrong order. While set, the generated tests
+ * compare transactions in test_decoding's order after checking both sides have the same ones. Fixed in
+ * SourceWriter.commit: false, so the generated tests assert the stored order too.
  */
-export const COMMIT_ORDER_BUG_OPEN = true;
+export const COMMIT_ORDER_BUG_OPEN = false;
 
 /** The first difference, described for a human (null: same). */
 export function firstDifference(expected: NormTx[], gotInStoreOrder: NormTx[]): string | null {

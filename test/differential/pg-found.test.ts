@@ -1,7 +1,7 @@
 /**
  * Minimal reproductions of what the PostgreSQL differential tests found, each compared with test_decoding
  * on the same WAL. A case that fails because of an open bug is marked `it.fails` with a `// BUG:` note;
- * when the bug is fixed, vitest reports it as failing so the mark is removed.
+ * when the bug is fixed, vitest reports it as failing so the mark is removed (the note then says what was fixed).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,15 +70,15 @@ describe('PostgreSQL differential findings', () => {
     expect(storedOrder(0)).toEqual(td.map((t) => ({ xid: t.xid, n: t.changes.length })));
   });
 
-  // BUG: commit order is lost when a streamed slice of transaction A and the commits of B and then A reach
-  // the store in one batch. test_decoding (commit order): B, A; rowtrail stores A, B. SourceWriter keeps its
-  // dirty transactions in a Set in the order each first got data in the batch (A's slice), and
-  // BatchWriter.run (src/store/sqlite-batch.ts) hands out commit_seq in that order, not in commit order.
-  // Found by pg-differential (seed 320788946) and pg-catchup (seed 121165670): a transaction streamed by the
-  // server (over logical_decoding_work_mem) with a slice in flight while a second session commits, then
-  // commits itself within the source's 50 ms flush interval. `changes`, `blame` and undo (newest first) then
-  // read history in the wrong order. The same calls the PostgreSQL source makes, without the timing:
-  it.fails('assigns commit order in the order transactions commit, not the order their data arrived', () => {
+  // Fixed bug: commit order was lost when a streamed slice of transaction A and the commits of B and then A
+  // reached the store in one batch. test_decoding (commit order): B, A; rowtrail stored A, B: SourceWriter
+  // listed its dirty transactions in the order each first got data in the batch (A's slice), and
+  // BatchWriter.run (src/store/sqlite-batch.ts) hands out commit_seq in batch order. Found by
+  // pg-differential (seed 320788946) and pg-catchup (seed 121165670): a transaction streamed by the server
+  // (over logical_decoding_work_mem) with a slice in flight while a second session commits, then commits
+  // itself within the source's 50 ms flush interval. `changes`, `blame` and undo (newest first) then read
+  // history in the wrong order. The same calls the PostgreSQL source makes, without the timing:
+  it('assigns commit order in the order transactions commit, not the order their data arrived', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rowtrail-order-'));
     const store = Store.open(dir, { synchronous: 'NORMAL' });
     try {

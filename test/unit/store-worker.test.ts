@@ -85,6 +85,25 @@ describe('store write worker', () => {
     expect(count(s)).toBe(6);
   });
 
+  it('drains when the transaction buffered while full was aborted before it could be posted', async () => {
+    const s = open();
+    const w = s.writer('src', 'postgresql', 'db', { worker: true });
+    for (let t = 1; t <= 2; t++) {
+      const tx = w.begin(String(t));
+      w.add(tx, ins(t));
+      w.commit(tx, { position: `0/${t}0`, commitTime: time, actor, resumePosition: `0/${t}8` });
+      w.post();
+    }
+    expect(w.full).toBe(true);
+    const gone = w.begin('3');
+    w.add(gone, ins(3));
+    w.post(); // waits for a reply
+    w.abort(gone); // (a rollback, or a source stopping) nothing is left to post
+    await w.drain(); // never resolved before the fix
+    expect([...s.changes()].map((e) => e.tx.id)).toEqual(['1', '2']);
+    expect(count(s)).toBe(2);
+  });
+
   it('removes what a crash left open when a worker writer opens', async () => {
     const s = open();
     const w = s.writer('src', 'postgresql', 'db', { worker: true });
