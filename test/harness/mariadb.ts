@@ -19,9 +19,10 @@ export interface MariaServer {
   url(database?: string, user?: string, password?: string): string;
   /** Runs SQL through the mariadb client; returns tab-separated output without headers. */
   sql(text: string, database?: string): Promise<string>;
-  stop(): Promise<void>;
+  /** `fast` (default): SIGTERM, a clean shutdown; `immediate`: SIGKILL, a crash (InnoDB recovers at start). */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
-  restart(): Promise<void>;
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -110,7 +111,7 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
       }
       await run(client, [...base(), '-e', 'CREATE DATABASE IF NOT EXISTS test']);
     },
-    async stop() {
+    async stop(mode = 'fast') {
       const c = child;
       child = null;
       if (!c || c.exitCode !== null) return;
@@ -120,11 +121,11 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
           clearTimeout(timer);
           resolve();
         });
-        c.kill('SIGTERM');
+        c.kill(mode === 'immediate' ? 'SIGKILL' : 'SIGTERM');
       });
     },
-    async restart() {
-      await server.stop();
+    async restart(mode) {
+      await server.stop(mode);
       await server.start();
     },
     async destroy() {

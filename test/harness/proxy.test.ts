@@ -5,9 +5,13 @@ import { startProxy } from './proxy.js';
 
 let echo: Server;
 let echoPort = 0;
+/** The echo server's side of each connection. */
+const serverSide = new Set<Socket>();
 
 beforeAll(async () => {
   echo = createServer((s) => {
+    serverSide.add(s);
+    s.on('close', () => serverSide.delete(s));
     s.on('error', () => undefined);
     s.pipe(s);
   });
@@ -95,6 +99,10 @@ describe('fault proxy', () => {
       expect(during.received()).toBe('');
       expect(old.closed()).toBe(false);
       expect(during.closed()).toBe(false);
+      // the server ending its side does not cross the partition either
+      for (const s of serverSide) s.destroy();
+      await sleep(200);
+      expect(old.closed()).toBe(false);
       await p.set({ kind: 'pass' });
       old.sock.write('3');
       const after = await client(p.port);

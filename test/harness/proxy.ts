@@ -4,8 +4,9 @@
  * - `pass`: forwards both ways.
  * - `delay`: forwards both ways after `ms` (order kept per direction).
  * - `blackhole`: stops forwarding and keeps every socket open, like a network partition or a dropped NAT
- *   entry. The connections that saw the blackhole stay dead after switching back (their packets are gone;
- *   only a watchdog on the client can notice); connections made after the switch pass again.
+ *   entry: not even a close crosses it (the server ending its side is not seen by the client). The
+ *   connections that saw the blackhole stay dead after switching back (their packets are gone; only a
+ *   watchdog on the client can notice); connections made after the switch pass again.
  * - `reset`: destroys every open connection once (both sides see the connection end), then passes.
  * - `refuse`: closes the listener (new connections get ECONNREFUSED) and destroys open connections; the
  *   next other mode listens again on the same port.
@@ -85,7 +86,12 @@ export async function startProxy(targetPort: number, opts: { host?: string } = {
     const upstream = connect(targetPort, host);
     const pair: Pair = { client, server: upstream, dead: mode.kind === 'blackhole' };
     pairs.add(pair);
-    const end = () => {
+    const end = (side: Socket) => {
+      // In a partition one side's close never reaches the other: a dead pair only loses the side that closed.
+      if (pair.dead && !(client.destroyed && upstream.destroyed)) {
+        side.destroy();
+        if (!(client.destroyed && upstream.destroyed)) return;
+      }
       if (!pairs.delete(pair)) return;
       note('close', `${pairs.size} open`);
       client.destroy();
@@ -93,8 +99,8 @@ export async function startProxy(targetPort: number, opts: { host?: string } = {
     };
     for (const s of [client, upstream]) {
       s.setNoDelay(true);
-      s.on('error', end);
-      s.on('close', end);
+      s.on('error', () => end(s));
+      s.on('close', () => end(s));
     }
     forward(pair, client, upstream);
     forward(pair, upstream, client);
