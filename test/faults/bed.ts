@@ -79,7 +79,12 @@ export async function mariadbBed(): Promise<Bed> {
   // performance_schema: the sampler reads statement history (attribution), and the fault "sampler goes
   // away" finds the sampler's sessions by their program_name connect attribute.
   const server: MariaServer = await startMariadb({
-    args: ['--performance-schema=ON', '--performance-schema-consumer-events-statements-history-long=ON', '--max-connections=200'],
+    args: [
+      '--performance-schema=ON',
+      '--performance-schema-consumer-events-statements-current=ON',
+      '--performance-schema-consumer-events-statements-history-long=ON',
+      '--max-connections=200',
+    ],
   });
   const admin = () => mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root' });
   const bed: Bed = {
@@ -253,7 +258,7 @@ export class Scenario {
    */
   async finish(): Promise<Verdict & { stopCode: number | null | 'timeout' }> {
     await this.workload.stop();
-    await this.catchUp(45_000);
+    await this.catchUp(20_000);
     this.daemon.kill('SIGTERM');
     const stopCode = await this.daemon.waitExit(20_000);
     const out = await runCli(['changes', '--json', '--config', this.config, '--source', this.bed.source], { timeoutMs: 120_000 });

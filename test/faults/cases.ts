@@ -24,7 +24,7 @@ const capture = (msg: string) => !/^identity/.test(msg);
 const rand = (lo: number, hi: number) => Math.round(lo + Math.random() * (hi - lo));
 
 /** The blackhole lasts until the daemon reports it (+2 s) or this long: past the keepalive/watchdog bound. */
-const BLACKHOLE_MAX_MS = Number(process.env.ROWTRAIL_FAULTS_BLACKHOLE_MAX_MS ?? 45_000);
+const BLACKHOLE_MAX_MS = Number(process.env.ROWTRAIL_FAULTS_BLACKHOLE_MAX_MS ?? 40_000);
 
 /**
  * What /healthz said over a fault. `down`: capture was broken, so it must have said 503 at least once and
@@ -50,6 +50,7 @@ async function conclude(sc: Scenario, rows: Row[]): Promise<void> {
   expect.soft(v.duplicated, 'changes duplicated').toBe(0);
   expect.soft(v.wrongActors, 'changes attributed to another user').toBe(0);
   expect.soft(v.ackedNotInDb, 'commits the database itself lost (harness check)').toBe(0);
+  // depends on (after a blackhole, MariaDB): a daemon that logged "stopped" exits (issue 11)
   expect.soft(v.stopCode, `exit code after SIGTERM: ${sc.daemon.output().slice(-800)}`).toBe(0);
 }
 
@@ -81,17 +82,18 @@ export async function daemonSignals(bed: Bed, signal: 'SIGKILL' | 'SIGTERM'): Pr
     const streaming = d.logs().some((l) => l.msg === 'streaming changes');
     await stop(`during connect${streaming ? ' (already streaming)' : ''}`);
     await sc.proxy.set({ kind: 'pass' });
-    // 3. mid large transaction: 20k rows, signalled while the daemon decodes and stores it
+    // 3. mid large transaction: 10k rows (streamed in progress by PostgreSQL: logical_decoding_work_mem is
+    //    64 kB on the fault server), signalled while the daemon decodes and stores it
     sc.startDaemon();
     await sc.catchUp(60_000);
-    await sc.workload.large(20_000);
+    await sc.workload.large(10_000);
     await sleep(rand(0, 300));
     await stop('mid large tx');
     const t1 = Date.now();
     sc.startDaemon();
     const rec = await sc.catchUp(60_000, t1);
     const healthy = await sc.healthyNow();
-    await conclude(sc, [{ fault: `${signal} of the daemon (mid-stream, during connect, mid 20k-row tx)`, detectMs: undefined, recoverMs: rec, health: healthVerdict(sc, 'after', t1, Date.now(), healthy), note: notes.join('; ') }]);
+    await conclude(sc, [{ fault: `${signal} of the daemon (mid-stream, during connect, mid 10k-row tx)`, detectMs: undefined, recoverMs: rec, health: healthVerdict(sc, 'after', t1, Date.now(), healthy), note: notes.join('; ') }]);
   } finally {
     await sc.cleanup();
   }
