@@ -34,6 +34,15 @@ export interface Bed {
 
 let counter = 0;
 
+/** Bed.restart for a harness server (both kinds stop `fast` or `immediate` and start again). */
+function restartFor(server: { stop(mode: 'fast' | 'immediate'): Promise<void>; start(): Promise<void> }): Bed['restart'] {
+  return async (mode, downMs) => {
+    await server.stop(mode);
+    await sleep(downMs);
+    await server.start();
+  };
+}
+
 export async function postgresBed(): Promise<Bed> {
   // synchronous_commit on: a crash restart must not lose commits the workload saw succeed. A short
   // wal_sender_timeout: after a blackhole the server keeps the old walsender (and the slot) until it times
@@ -42,11 +51,7 @@ export async function postgresBed(): Promise<Bed> {
   const bed: Bed = {
     db: 'PostgreSQL',
     source: 'pg',
-    async restart(mode, downMs) {
-      await server.stop(mode);
-      await sleep(downMs);
-      await server.start();
-    },
+    restart: restartFor(server),
     async killSampler() {
       const out = await server.psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'rowtrail-sampler'`);
       return Number(out.trim());
@@ -90,11 +95,7 @@ export async function mariadbBed(): Promise<Bed> {
   const bed: Bed = {
     db: 'MariaDB',
     source: 'maria',
-    async restart(mode, downMs) {
-      await server.stop(mode);
-      await sleep(downMs);
-      await server.start();
-    },
+    restart: restartFor(server),
     async killSampler() {
       const c = await admin();
       try {
