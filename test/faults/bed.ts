@@ -34,6 +34,12 @@ export interface Bed {
 
 let counter = 0;
 
+/**
+ * The daemon and commands run from the compiled CLI (`npm run test:faults` builds first): a suite that starts
+ * ~50 rowtrail processes spends half the start-up time that way. ROWTRAIL_FAULTS_TSX=1 runs src through tsx.
+ */
+export const BUILT = process.env.ROWTRAIL_FAULTS_TSX !== '1';
+
 /** Bed.restart for a harness server (both kinds stop `fast` or `immediate` and start again). */
 function restartFor(server: { stop(mode: 'fast' | 'immediate'): Promise<void>; start(): Promise<void> }): Bed['restart'] {
   return async (mode, downMs) => {
@@ -69,7 +75,7 @@ export async function postgresBed(): Promise<Bed> {
         `sources:\n  - name: pg\n    kind: postgres\n    url: ${proxy.rewrite(server.url(db))}\n    slot: ${slot}\n    publication: ${slot}\n` +
           `    tables: [public.ledger, public.items]\nstore:\n  path: ${store}\n`,
       );
-      const setup = await runCli(['setup', '--config', config, '--replica-identity', 'full']);
+      const setup = await runCli(['setup', '--config', config, '--replica-identity', 'full'], { built: BUILT });
       if (setup.code !== 0) throw new Error(`setup failed: ${setup.stderr}`);
       return new Scenario(bed, name, dir, config, store, proxy, target, async () => {
         await server.psql(`SELECT pg_drop_replication_slot('${slot}') WHERE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${slot}' AND NOT active)`);
@@ -151,7 +157,7 @@ export class Scenario {
   }
 
   startDaemon(): WatchDaemon {
-    const d = startWatch(this.config);
+    const d = startWatch(this.config, { built: BUILT });
     this.daemons.push(d);
     return d;
   }
@@ -166,7 +172,7 @@ export class Scenario {
       await sleep(100);
     }
     this.workload.start();
-    if ((await this.catchUp(60_000)) === null) throw new Error(`nothing captured: ${d.output().slice(-1500)}`);
+    if ((await this.recovered(60_000)) === null) throw new Error(`nothing captured: ${d.output().slice(-1500)}`);
   }
 
   position(): string | null {
@@ -207,6 +213,20 @@ export class Scenario {
     const target = (await this.truthRetrying()).size;
     const deadline = Date.now() + timeoutMs;
     while (this.storedTx() < target) {
+      if (Date.now() > deadline) return null;
+      await sleep(100);
+    }
+    return Date.now() - from;
+  }
+
+  /**
+   * Waits until capture flows again: the store has every transaction committed before this call and at least
+   * one committed after it (the workload keeps committing). Ms since `from`, or null after `timeoutMs`.
+   */
+  async recovered(timeoutMs = 45_000, from = Date.now()): Promise<number | null> {
+    const before = (await this.truthRetrying()).size;
+    const deadline = Date.now() + timeoutMs;
+    while (this.storedTx() <= before) {
       if (Date.now() > deadline) return null;
       await sleep(100);
     }
@@ -262,7 +282,7 @@ export class Scenario {
     await this.catchUp(20_000);
     this.daemon.kill('SIGTERM');
     const stopCode = await this.daemon.waitExit(20_000);
-    const out = await runCli(['changes', '--json', '--config', this.config, '--source', this.bed.source], { timeoutMs: 120_000 });
+    const out = await runCli(['changes', '--json', '--config', this.config, '--source', this.bed.source], { timeoutMs: 120_000, built: BUILT });
     if (out.code !== 0) throw new Error(`rowtrail changes failed: ${out.stderr}`);
     const events = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChangeEvent);
     const verdict = judge(await this.truthRetrying(), this.workload.acked, events, this.workload.user);

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { Store } from '../../src/store/index.js';
 import { startWatch } from '../harness/daemon.js';
-import type { Bed, Scenario } from './bed.js';
+import { BUILT, type Bed, type Scenario } from './bed.js';
 import { recordFigure, type FaultFigure } from './figures.js';
 
 type Row = Omit<FaultFigure, 'db' | 'committedTx' | 'changes' | 'lost' | 'duplicated' | 'wrongActors'>;
@@ -65,7 +65,7 @@ export async function daemonSignals(bed: Bed, signal: 'SIGKILL' | 'SIGTERM'): Pr
       const committed = (await sc.target.truth()).size;
       const t = Date.now();
       sc.daemon.kill(signal);
-      const code = await sc.daemon.waitExit(20_000);
+      const code = await sc.daemon.waitExit(15_000);
       notes.push(`${label}: ${stored}/${committed} tx stored at the signal, exit ${code} after ${Date.now() - t} ms`);
       // depends on: abort during connect (the 'during connect' signal)
       if (signal === 'SIGTERM') expect.soft(code, `${label}: a clean exit after SIGTERM`).toBe(0);
@@ -85,13 +85,13 @@ export async function daemonSignals(bed: Bed, signal: 'SIGKILL' | 'SIGTERM'): Pr
     // 3. mid large transaction: 10k rows (streamed in progress by PostgreSQL: logical_decoding_work_mem is
     //    64 kB on the fault server), signalled while the daemon decodes and stores it
     sc.startDaemon();
-    await sc.catchUp(60_000);
+    await sc.recovered(60_000);
     await sc.workload.large(10_000);
     await sleep(rand(0, 300));
     await stop('mid large tx');
     const t1 = Date.now();
     sc.startDaemon();
-    const rec = await sc.catchUp(60_000, t1);
+    const rec = await sc.recovered(60_000, t1);
     const healthy = await sc.healthyNow();
     await conclude(sc, [{ fault: `${signal} of the daemon (mid-stream, during connect, mid 10k-row tx)`, detectMs: undefined, recoverMs: rec, health: healthVerdict(sc, 'after', t1, Date.now(), healthy), note: notes.join('; ') }]);
   } finally {
@@ -110,7 +110,7 @@ export async function sigtermUnreachable(bed: Bed): Promise<void> {
     await sleep(1_500);
     const t0 = Date.now();
     d.kill('SIGTERM');
-    const code = await d.waitExit(20_000);
+    const code = await d.waitExit(15_000);
     const stopMs = Date.now() - t0;
     // depends on: abort during connect (issue 11, "Stop during connect hangs")
     expect.soft(code, `exit after SIGTERM while connecting to an unreachable server: ${d.output().slice(-800)}`).toBe(0);
@@ -134,7 +134,7 @@ export async function serverRestarts(bed: Bed): Promise<void> {
       const t0 = Date.now();
       await bed.restart(mode, 2_000);
       const t1 = Date.now();
-      const rec = await sc.catchUp(60_000, t1);
+      const rec = await sc.recovered(60_000, t1);
       const healthy = await sc.healthyNow();
       // depends on: health contract (503 while not streaming)
       const health = healthVerdict(sc, 'down', t0, t1 + (rec ?? 0), healthy);
@@ -160,7 +160,7 @@ export async function blackhole(bed: Bed): Promise<void> {
     if (detect !== null) await sleep(2_000); // let /healthz be sampled while reconnecting
     const t1 = Date.now();
     await sc.proxy.set({ kind: 'pass' });
-    const rec = await sc.catchUp(30_000, t1);
+    const rec = await sc.recovered(30_000, t1);
     const healthy = await sc.healthyNow();
     // depends on: receive watchdog (PostgreSQL: issue 11, "A silently dead PostgreSQL connection")
     expect.soft(detect, `a dead connection noticed within ${BLACKHOLE_MAX_MS} ms`).not.toBeNull();
@@ -185,7 +185,7 @@ export async function resets(bed: Bed): Promise<void> {
       await sleep(1_500);
     }
     const t1 = Date.now();
-    const rec1 = await sc.catchUp(45_000, t1);
+    const rec1 = await sc.recovered(45_000, t1);
     const h1 = healthVerdict(sc, 'after', t0, Date.now(), await sc.healthyNow());
     const rows: Row[] = [{ fault: 'connection reset (3×, 1.5 s apart)', detectMs: sc.detectedAfter(t0, capture), recoverMs: rec1, health: h1 }];
     const t2 = Date.now();
@@ -193,7 +193,7 @@ export async function resets(bed: Bed): Promise<void> {
     await sleep(3_000);
     const t3 = Date.now();
     await sc.proxy.set({ kind: 'pass' });
-    const rec2 = await sc.catchUp(45_000, t3);
+    const rec2 = await sc.recovered(45_000, t3);
     // depends on: health contract
     const h2 = healthVerdict(sc, 'down', t2, t3 + (rec2 ?? 0), await sc.healthyNow());
     expect.soft(h2, '/healthz while connections are refused').toBe('truthful');
@@ -249,7 +249,7 @@ export async function diskFull(bed: Bed): Promise<void> {
       expect.soft(exit, `exit code of a daemon that stopped on a full disk: ${sc.daemon.output().slice(-800)}`).not.toBe(0);
       sc.startDaemon();
     }
-    const rec = await sc.catchUp(60_000, t1);
+    const rec = await sc.recovered(60_000, t1);
     // depends on: health contract
     const health = exit !== undefined ? healthVerdict(sc, 'after', t1, Date.now(), await sc.healthyNow()) : healthVerdict(sc, 'down', t0, t1 + (rec ?? 0), await sc.healthyNow());
     if (exit === undefined) expect.soft(health, '/healthz while the store cannot write').toBe('truthful');
@@ -328,8 +328,8 @@ export async function storeLocked(bed: Bed): Promise<void> {
     await sc.warm();
     await sleep(1_000);
     const t0 = Date.now();
-    const second = startWatch(sc.config);
-    const code = await second.waitExit(20_000);
+    const second = startWatch(sc.config, { built: BUILT });
+    const code = await second.waitExit(15_000);
     const t1 = Date.now();
     const out = second.output().trim();
     expect.soft(code, `the second daemon on a locked store: ${out.slice(-800)}`).not.toBe('timeout');
@@ -344,7 +344,7 @@ export async function storeLocked(bed: Bed): Promise<void> {
         detectMs: code === 'timeout' ? null : t1 - t0,
         recoverMs: undefined,
         health,
-        note: `second daemon: ${code === 'timeout' ? 'still running after 20 s (killed)' : `exit ${code}`}; detect = time until it refused`,
+        note: `second daemon: ${code === 'timeout' ? 'still running after 15 s (killed)' : `exit ${code}`}; detect = time until it refused`,
       },
     ]);
   } finally {

@@ -19,7 +19,8 @@ export interface FaultFigure {
   wrongActors: number;
   /** Fault start → the daemon's first warning or error about it; null: not reported; undefined: n/a. */
   detectMs?: number | null;
-  /** Fault end (or daemon restart) → every change committed so far is in the store; null: not within the wait. */
+  /** Fault end (or daemon restart) → the store has every transaction committed before and one committed after;
+   * null: not within the wait. */
   recoverMs?: number | null;
   /** `truthful`, `n/a`, or what /healthz said that was wrong. */
   health: string;

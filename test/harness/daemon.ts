@@ -53,9 +53,10 @@ export function healthz(port: number): Promise<number> {
   });
 }
 
-export function startWatch(config: string, opts: { env?: NodeJS.ProcessEnv } = {}): WatchDaemon {
+/** Starts `rowtrail watch --config <config>`; `built` runs the compiled CLI (see cli.ts). */
+export function startWatch(config: string, opts: { env?: NodeJS.ProcessEnv; built?: boolean } = {}): WatchDaemon {
   const startedAt = Date.now();
-  const child = spawnCli(['watch', '--config', config], { env: opts.env });
+  const child = spawnCli(['watch', '--config', config], { env: opts.env, built: opts.built });
   const samples: HealthSample[] = [];
   let code: number | null | undefined;
   const done = exited(child).then((c) => {
