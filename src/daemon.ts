@@ -1,24 +1,33 @@
 /**
- * The daemon (`rowtrail watch`): opens the store, runs every configured source under a supervisor, and
- * stops cleanly on SIGINT/SIGTERM. A source that fails fatally stops the daemon with its one-line reason.
+ * The daemon (`rowtrail watch`): opens the store (taking its write lock), runs every configured source under
+ * a supervisor, and stops cleanly on SIGINT/SIGTERM. A source that fails fatally stops the daemon with its
+ * one-line reason. `createDaemon` only opens and builds (nothing connects), so the caller can bind its HTTP
+ * port first and fail before any source connects; `start()` then runs the sources and samplers.
  */
 import type { Config } from './config/index.js';
 import { sourceUrl } from './config/index.js';
 import type { Logger } from './log/index.js';
 import { Store, parseDuration } from './store/index.js';
 import { sourceKind, type Source } from './sources/index.js';
+import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
 
 export interface Daemon {
   sources: Source[];
   identities: Identity[];
   store: Store;
-  /** Resolves when every source stopped (after stop()); rejects with the first fatal error. */
+  /** Runs the sources and samplers; once. */
+  start(): void;
+  /** Resolves when every source stopped and the store closed (after stop()); rejects with the first fatal error. */
   done: Promise<void>;
+  /** Stops everything and waits for `done` (never rejects). Before start(), just closes the store. */
   stop(): Promise<void>;
+  /** Each source's health, null where the source cannot say. */
+  health(): { name: string; kind: string; health: SourceHealth | null }[];
 }
 
-export function startDaemon(cfg: Config, log: Logger): Daemon {
+/** Opens the store and builds sources and identities; nothing connects until start(). */
+export function createDaemon(cfg: Config, log: Logger): Daemon {
   // Parts of the config contract that this version does not act on yet: say so rather than ignore them.
   const notYet = [
     cfg.elasticsearch && 'elasticsearch (events stay in the embedded store)',
@@ -27,55 +36,93 @@ export function startDaemon(cfg: Config, log: Logger): Daemon {
     Object.keys(cfg.detectors).length > 0 && 'detectors',
   ].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these config sections are not implemented in this version and have no effect yet');
-  const store = Store.open(cfg.store.path);
+  const store = Store.open(cfg.store.path, { owner: 'rowtrail watch' });
   const ac = new AbortController();
-  const identities: Identity[] = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
-  const sources: Source[] = cfg.sources.map((s, i) =>
-    sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
-  );
-  // Retention: prune at start and every hour.
-  if (cfg.store.retention) {
-    const keepMs = parseDuration(cfg.store.retention);
-    const prune = () => {
-      try {
-        const n = store.prune(Date.now() - keepMs);
-        if (n) log.info({ transactions: n, retention: cfg.store.retention }, 'retention: removed old transactions');
-      } catch (e) {
-        log.warn({ err: e }, 'retention: prune failed; will retry');
-      }
-    };
-    prune();
-    const timer = setInterval(prune, 3_600_000);
-    timer.unref();
-    ac.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  let identities: Identity[];
+  let sources: Source[];
+  try {
+    identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
+    sources = cfg.sources.map((s, i) =>
+      sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
+    );
+  } catch (e) {
+    store.close();
+    throw e;
   }
-  // Samplers run beside the sources; they never stop capture (start() does not reject).
-  for (const id of identities) void id.start(ac.signal);
-  const runs = sources.map((src) =>
-    src.run(ac.signal).catch((e) => {
-      ac.abort();
-      throw e;
-    }),
-  );
+  let settle!: { resolve: () => void; reject: (e: unknown) => void };
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => undefined); // the caller awaits it; an unobserved rejection must not crash the process
+  let started = false;
+  let closed = false;
+
   const close = async () => {
+    if (closed) return;
+    closed = true;
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
     store.close();
   };
-  // Wait for every source to finish (they drain their in-flight writes on abort) before closing the store;
-  // then report the first failure.
-  const done = Promise.allSettled(runs).then(async (results) => {
-    await close();
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  });
+
+  const start = () => {
+    if (started || ac.signal.aborted) return;
+    started = true;
+    if (cfg.store.retention) keepPruning(store, cfg.store.retention, log, ac.signal);
+    // Samplers run beside the sources; they never stop capture (start() does not reject).
+    for (const id of identities) void id.start(ac.signal);
+    const runs = sources.map((src) =>
+      src.run(ac.signal).catch((e) => {
+        ac.abort();
+        throw e;
+      }),
+    );
+    // Wait for every source to finish (they drain their in-flight writes on abort) before closing the
+    // store; then report the first failure.
+    void Promise.allSettled(runs).then(async (results) => {
+      await close();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) settle.reject(failed.reason);
+      else settle.resolve();
+    });
+  };
+
   return {
     sources,
     identities,
     store,
+    start,
     done,
     async stop() {
       ac.abort();
+      if (!started) {
+        await close();
+        settle.resolve();
+      }
       await done.catch(() => undefined);
     },
+    health: () =>
+      sources.map((s, i) => ({ name: s.name, kind: cfg.sources[i].kind, health: typeof s.health === 'function' ? s.health() : null })),
   };
+}
+
+/** Opens the store, builds and starts everything: createDaemon + start(). */
+export function startDaemon(cfg: Config, log: Logger): Daemon {
+  const d = createDaemon(cfg, log);
+  d.start();
+  return d;
+}
+
+/** Retention: prune at start and every hour until the signal aborts. */
+function keepPruning(store: Store, retention: string, log: Logger, signal: AbortSignal): void {
+  const keepMs = parseDuration(retention);
+  const prune = () => {
+    try {
+      const n = store.prune(Date.now() - keepMs);
+      if (n) log.info({ transactions: n, retention }, 'retention: removed old transactions');
+    } catch (e) {
+      log.warn({ err: e }, 'retention: prune failed; will retry');
+    }
+  };
+  prune();
+  const timer = setInterval(prune, 3_600_000);
+  timer.unref();
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'SERVER_SETTING'
   | 'SLOT_MISSING'
   | 'SLOT_INVALID'
+  | 'SLOT_IN_USE'
   | 'PUBLICATION_MISSING'
   | 'PERMISSION'
   | 'PROTOCOL'
@@ -26,6 +27,7 @@ const FATAL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'SERVER_SETTING',
   'SLOT_MISSING',
   'SLOT_INVALID',
+  'SLOT_IN_USE',
   'PUBLICATION_MISSING',
   'PERMISSION',
   'DECODE',

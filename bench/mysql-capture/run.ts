@@ -3,7 +3,10 @@
  * `mariadb-binlog --read-from-remote-server -v --base64-output=DECODE-ROWS` decoding the same binlog to a
  * file in the same run.
  *
- *   node --import tsx bench/mysql-capture/run.ts [--rows 400000] [--big 1000000]
+ *   node --import tsx bench/mysql-capture/run.ts [--rows 400000] [--big 1000000] [--runs 3] [--profile DIR]
+ *
+ * Each workload is decoded `--runs` times by each tool, alternating, and the medians are compared (single
+ * runs vary ±20% on a shared machine). `--profile DIR` writes a V8 CPU profile of each capture run there.
  *
  * Workload 1 ("mixed"): ROWS row changes in transactions of 1000 (half inserts, a quarter updates, a
  * quarter deletes) on a table of int/varchar/decimal/datetime(6)/bigint/text columns.
@@ -23,6 +26,8 @@ const arg = (name: string, def: number) => {
 };
 const ROWS = arg('rows', 400_000);
 const BIG = arg('big', 1_000_000);
+const RUNS = arg('runs', 3);
+const PROFILE = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : null;
 
 async function mark(m: MariaServer): Promise<{ gtid: string; file: string; pos: number }> {
   const [gtid, status] = await Promise.all([m.sql('SELECT @@GLOBAL.gtid_binlog_pos'), m.sql('SHOW MASTER STATUS')]);
@@ -47,7 +52,9 @@ async function baseline(m: MariaServer, from: { file: string; pos: number }, to:
 
 function capture(m: MariaServer, start: string, expected: number): Promise<{ changes: number; transactions: number; seconds: number; maxRssMb: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-store-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'capture-child.ts'), m.url('bench'), dir, start, String(expected)], {
+  const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
+  const script = join(import.meta.dirname, 'capture-child.ts');
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script, m.url('bench'), dir, start, String(expected)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -83,8 +90,7 @@ async function main() {
     const from = await mark(m);
     await m.sql(stmts.join('\n'), 'bench');
     const to = await mark(m);
-    const base = await baseline(m, from, to);
-    const cap = await capture(m, from.gtid, ROWS);
+    const [base, cap] = await medians(() => baseline(m, from, to), () => capture(m, from.gtid, ROWS));
     report('mixed', ROWS, base, cap);
 
     // --- one big transaction ---
@@ -93,8 +99,7 @@ async function main() {
       const f2 = await mark(m);
       await m.sql(`INSERT INTO big SELECT seq, CONCAT('name-', seq), seq / 100, seq * 1000003 FROM seq_1_to_${BIG}`, 'bench');
       const t2 = await mark(m);
-      const base2 = await baseline(m, f2, t2);
-      const cap2 = await capture(m, f2.gtid, BIG);
+      const [base2, cap2] = await medians(() => baseline(m, f2, t2), () => capture(m, f2.gtid, BIG));
       report(`one ${BIG}-row transaction`, BIG, base2, cap2);
     }
   } finally {
@@ -102,13 +107,37 @@ async function main() {
   }
 }
 
-function report(name: string, n: number, base: { seconds: number; rows: number }, cap: { changes: number; seconds: number; maxRssMb: number; transactions: number }) {
+/** Runs the baseline and the capture RUNS times each, alternating; the run with the median time of each. */
+async function medians<B extends { seconds: number }, C extends { seconds: number; maxRssMb: number }>(
+  base: () => Promise<B>,
+  cap: () => Promise<C>,
+): Promise<[B, C & { runs: number[]; baseRuns: number[] }]> {
+  const bs: B[] = [];
+  const cs: C[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    bs.push(await base());
+    cs.push(await cap());
+  }
+  const mid = <T extends { seconds: number }>(xs: T[]) => [...xs].sort((a, b) => a.seconds - b.seconds)[Math.floor(xs.length / 2)];
+  const c = mid(cs);
+  const maxRssMb = Math.max(...cs.map((x) => x.maxRssMb));
+  return [mid(bs), { ...c, maxRssMb, runs: cs.map((x) => x.seconds), baseRuns: bs.map((x) => x.seconds) }];
+}
+
+function report(
+  name: string,
+  n: number,
+  base: { seconds: number; rows: number },
+  cap: { changes: number; seconds: number; maxRssMb: number; transactions: number; runs: number[]; baseRuns: number[] },
+) {
   const baseRate = base.rows / base.seconds;
   const capRate = cap.changes / cap.seconds;
   console.log(`\n## ${name}: ${n} row changes`);
   console.log(`mariadb-binlog -v DECODE-ROWS to a file: ${base.rows} rows in ${base.seconds.toFixed(3)} s = ${Math.round(baseRate)} rows/s`);
   console.log(`rowtrail MysqlSource into the store:     ${cap.changes} changes (${cap.transactions} tx) in ${cap.seconds.toFixed(3)} s = ${Math.round(capRate)} changes/s, peak RSS ${cap.maxRssMb.toFixed(0)} MB`);
-  console.log(`ratio rowtrail / mariadb-binlog: ${(capRate / baseRate).toFixed(3)}x`);
+  const secs = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(' ');
+  console.log(`runs (s): mariadb-binlog ${secs(cap.baseRuns)} | rowtrail ${secs(cap.runs)} (medians above; peak RSS: the highest run)`);
+  console.log(`ratio rowtrail / mariadb-binlog (medians): ${(capRate / baseRate).toFixed(3)}x`);
 }
 
 main().catch((e) => {

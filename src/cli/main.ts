@@ -23,6 +23,23 @@ export function exitCodeFor(e: unknown): number {
   return 1;
 }
 
+/**
+ * A reader that closes our stdout early (`rowtrail changes --json | head`) ends the command quietly with
+ * exit 0, as Unix tools do; without a listener the stream's EPIPE error would crash with a stack trace.
+ * Node ignores SIGPIPE, so the closed pipe shows up only as this error.
+ */
+export function endQuietlyOnClosedOutput(): void {
+  const closed = (e: NodeJS.ErrnoException) => {
+    if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_DESTROYED') process.exit(0);
+    throw e;
+  };
+  process.stdout.on('error', closed);
+  // Nothing can be said on a closed stderr either: ignore its EPIPE rather than crash.
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (e?.code !== 'EPIPE' && e?.code !== 'ERR_STREAM_DESTROYED') throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {

@@ -1,4 +1,5 @@
 /** Process entry of the `rowtrail` command (bin/rowtrail.js loads the compiled copy of this file). */
-import { main } from './main.js';
+import { endQuietlyOnClosedOutput, main } from './main.js';
 
+endQuietlyOnClosedOutput();
 process.exitCode = await main(process.argv);

@@ -1,8 +1,9 @@
 /**
  * Prometheus text exposition of the daemon's state (pure: state in, text out).
- * Names follow Prometheus conventions: `rowtrail_` prefix, base units, `_total` for counters.
+ * Names follow Prometheus conventions: `rowtrail_` prefix, base units, `_total` for counters. Labels are
+ * bounded: the configured source names and kinds, and `confidence` (exact | inferred | unknown).
  */
-import type { SourceStats } from '../sources/index.js';
+import type { SourceHealth, SourceStats } from '../sources/source.js';
 import type { ResolverStats } from '../identity/index.js';
 
 export interface SourceMetrics {
@@ -10,25 +11,40 @@ export interface SourceMetrics {
   kind: string;
   stats: SourceStats;
   identity: ResolverStats;
+  /** Null when the source cannot report its health: its health series are then left out. */
+  health: SourceHealth | null;
 }
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+const CONFIDENCES = ['exact', 'inferred', 'unknown'] as const;
+
 export function renderMetrics(sources: SourceMetrics[]): string {
   const lines: string[] = [];
-  const family = (name: string, type: 'counter' | 'gauge', help: string, value: (s: SourceMetrics) => number | null) => {
+  const labels = (s: SourceMetrics, extra = '') => `{source="${esc(s.name)}",kind="${esc(s.kind)}"${extra}}`;
+  const family = (name: string, type: 'counter' | 'gauge', help: string, value: (s: SourceMetrics) => number | null | undefined) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const s of sources) {
       const v = value(s);
-      if (v === null || !Number.isFinite(v)) continue;
-      lines.push(`${name}{source="${esc(s.name)}",kind="${esc(s.kind)}"} ${v}`);
+      if (v === null || v === undefined || !Number.isFinite(v)) continue;
+      lines.push(`${name}${labels(s)} ${v}`);
     }
   };
   family('rowtrail_changes_total', 'counter', 'Row changes stored since the daemon started.', (s) => s.stats.changes);
   family('rowtrail_transactions_total', 'counter', 'Transactions stored since the daemon started.', (s) => s.stats.transactions);
-  family('rowtrail_lag_seconds', 'gauge', 'Seconds between now and the commit time of the newest stored transaction.', (s) => s.stats.lagSeconds);
+  family(
+    'rowtrail_lag_seconds',
+    'gauge',
+    "Seconds since the oldest change not yet durable in the store was committed on the server (0 when caught up).",
+    (s) => s.health?.lagSeconds,
+  );
+  family('rowtrail_lag_bytes', 'gauge', "Bytes of log between the server's current position and the durable position.", (s) => s.health?.lagBytes);
+  family('rowtrail_source_connected', 'gauge', '1 while the source is connected and streaming, else 0.', (s) =>
+    s.health ? Number(s.health.state === 'streaming') : null,
+  );
+  family('rowtrail_source_reconnects_total', 'counter', 'Reconnects of the source since the daemon started.', (s) => s.health?.reconnects);
   family('rowtrail_attributed_transactions_total', 'counter', 'Transactions attributed to a session (exact or inferred).', (s) => s.identity.attributed);
   family('rowtrail_exact_transactions_total', 'counter', 'Transactions attributed exactly.', (s) => s.identity.exact);
   family('rowtrail_unknown_transactions_total', 'counter', 'Transactions whose actor is unknown.', (s) => s.identity.unknown);
@@ -38,9 +54,13 @@ export function renderMetrics(sources: SourceMetrics[]): string {
     'Transactions that changed a table with the precise-mode trigger but carried no session message.',
     (s) => s.identity.preciseMissing,
   );
-  family('rowtrail_attribution_ratio', 'gauge', 'Share of transactions attributed exactly since start (1 = all).', (s) => {
+  // One series per confidence: MariaDB attributes mostly `inferred`, which an exact-only ratio reads as 0.
+  const name = 'rowtrail_attribution_ratio';
+  lines.push(`# HELP ${name} Share of transactions since start by attribution confidence (the three sum to 1).`, `# TYPE ${name} gauge`);
+  for (const s of sources) {
     const n = s.identity.exact + s.identity.inferred + s.identity.unknown;
-    return n ? s.identity.exact / n : null;
-  });
+    if (!n) continue;
+    for (const c of CONFIDENCES) lines.push(`${name}${labels(s, `,confidence="${c}"`)} ${s.identity[c] / n}`);
+  }
   return lines.join('\n') + '\n';
 }

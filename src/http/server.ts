@@ -1,5 +1,6 @@
 /**
- * The daemon's HTTP endpoint (I/O edge): `/healthz` (no token) and Prometheus `/metrics` (bearer token).
+ * The daemon's HTTP endpoint (I/O edge): `/healthz` (no token; JSON per source, 200 healthy / 503 not, see
+ * health.ts) and Prometheus `/metrics` (bearer token).
  * Binds to 127.0.0.1 by default; the token comes from the config, ROWTRAIL_HTTP_TOKEN, or is generated
  * once into `<store>/http-token` (mode 0600) and never logged.
  */
@@ -9,13 +10,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RowtrailError } from '../errors.js';
 import { renderMetrics, type SourceMetrics } from './metrics.js';
+import type { HealthReport } from './health.js';
 
 export interface HttpOptions {
   host: string;
   port: number;
   token: string;
   metrics: () => SourceMetrics[];
-  healthy: () => boolean;
+  /** The current verdict (health.ts `assessHealth`). */
+  health: () => HealthReport;
 }
 
 /** The configured token, or one generated into the store directory and reused. */
@@ -36,6 +39,17 @@ function authorized(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * Stops listening and closes every connection, idle keep-alive ones included: a stopped daemon must exit,
+ * and an open keep-alive socket (a Prometheus scraper, a browser) would otherwise keep the process alive.
+ */
+export function stopHttp(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
 export function startHttp(opts: HttpOptions): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -44,8 +58,9 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
       return;
     }
     if (path === '/healthz') {
-      const ok = opts.healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'unhealthy\n');
+      const h = opts.health();
+      const body = { status: h.healthy ? 'ok' : 'unhealthy', sources: h.sources };
+      res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
       return;
     }
     if (path === '/metrics') {

@@ -14,7 +14,7 @@ import { MysqlSampler } from './mysql-sampler.js';
 export * from './resolver.js';
 export { parseStatementContext, parseActorSetting, parseCommentBody, formatComment, type ContextPairs } from './comment.js';
 export { canonicalContext, signContext, verifyContext, withSignature } from './signature.js';
-export { matchKind, type ActorRule } from './rules.js';
+export { matchKind, defaultKind, ROWTRAIL_UNDO, type ActorRule } from './rules.js';
 export { parseSessionMessage, parseDdlMessage, SESSION_PREFIX, DDL_PREFIX, type SessionMessage, type DdlMessage } from './message.js';
 export {
   installPrecise,
@@ -31,7 +31,15 @@ export {
 } from './postgres-precise.js';
 export { PostgresSampler, activityVisibility } from './postgres-sampler.js';
 export { MysqlSampler, historyAvailability } from './mysql-sampler.js';
-export { identityDoctor } from './doctor.js';
+export { identityDoctor, preciseTablesOf } from './doctor.js';
+export {
+  preciseSources,
+  preciseTablesFor,
+  preciseRegisterStatements,
+  preciseUninstallFor,
+  runInTransaction,
+  type ScopedUninstall,
+} from './precise-scope.js';
 
 export interface Identity {
   resolver: IdentityResolver;

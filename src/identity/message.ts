@@ -18,11 +18,12 @@
  * A positional array is used (not an object) to keep the per-transaction WAL record and the work inside the
  * trigger small; the version number allows the format to grow.
  *
- * DDL message: prefix `rowtrail.ddl`, JSON `{"tag","schema","table","object","statement"}` (one per object).
+ * DDL message: prefix `rowtrail.ddl`; its names, shape and parser live in model/precise.ts (the sources read it).
  */
 
-export const SESSION_PREFIX = 'rowtrail';
-export const DDL_PREFIX = 'rowtrail.ddl';
+import { jsonOrUndefined, textOrNull as str } from '../model/precise.js';
+
+export { SESSION_PREFIX, DDL_PREFIX, parseDdlMessage, type DdlMessage } from '../model/precise.js';
 
 export interface SessionMessage {
   pid: string;
@@ -36,24 +37,9 @@ export interface SessionMessage {
   query: string | null;
 }
 
-export interface DdlMessage {
-  tag: string;
-  schema: string | null;
-  table: string | null;
-  object: string | null;
-  statement: string | null;
-}
-
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
-
 /** Parses a session message; null when it is not one (wrong version, garbage). Never throws. */
 export function parseSessionMessage(content: string): SessionMessage | null {
-  let a: unknown;
-  try {
-    a = JSON.parse(content);
-  } catch {
-    return null;
-  }
+  const a = jsonOrUndefined(content);
   if (!Array.isArray(a) || a[0] !== 1 || a.length < 9) return null;
   const pid = str(a[1]);
   if (!pid || !/^\d+$/.test(pid)) return null;
@@ -68,16 +54,4 @@ export function parseSessionMessage(content: string): SessionMessage | null {
     actorSetting: str(a[7]) || null,
     query: str(a[8]),
   };
-}
-
-/** Parses a DDL message (prefix `rowtrail.ddl`); null for garbage. */
-export function parseDdlMessage(content: string): DdlMessage | null {
-  let o: any;
-  try {
-    o = JSON.parse(content);
-  } catch {
-    return null;
-  }
-  if (!o || typeof o !== 'object' || typeof o.tag !== 'string') return null;
-  return { tag: o.tag, schema: str(o.schema), table: str(o.table), object: str(o.object), statement: str(o.statement) };
 }

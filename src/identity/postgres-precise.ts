@@ -31,10 +31,11 @@
  */
 
 import { RowtrailError } from '../errors.js';
+import { TRIGGER_NAME, PRECISE_SCHEMA as SCHEMA } from '../model/precise.js';
 
-export const PRECISE_VERSION = 3;
-export const TRIGGER_NAME = 'rowtrail_session';
-export const SCHEMA = 'rowtrail';
+/** v4: DDL messages carry the table's primary key (model/precise.ts). */
+export const PRECISE_VERSION = 4;
+export { TRIGGER_NAME, SCHEMA };
 
 /** Minimal client: `pg.Client`/`pg.PoolClient` fit. */
 export interface SqlClient {
@@ -258,7 +259,12 @@ ${ddlPrologue}
       'schema', CASE WHEN is_table THEN r.schema_name END,
       'table', CASE WHEN is_table THEN rel END,
       'object', r.object_identity,
-      'statement', stmt)::pg_catalog.text);
+      'statement', stmt,
+      -- the primary key as of this DDL: a stream that reads it later may no longer find the table
+      'key', CASE WHEN is_table THEN (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.ord)
+          FROM pg_catalog.pg_index i CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.attnum
+          WHERE i.indrelid OPERATOR(pg_catalog.=) r.objid AND i.indisprimary) END)::pg_catalog.text);
     IF is_table AND r.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO') AND cfg IS NOT NULL
        AND r.schema_name OPERATOR(pg_catalog.<>) '${SCHEMA}' AND r.schema_name NOT LIKE 'pg_temp%'
        AND (cfg.all_tables OR (r.schema_name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) rel) OPERATOR(pg_catalog.=) ANY (cfg.tables)) THEN
@@ -324,6 +330,8 @@ ${CLEANUP}
 DO $config$
 BEGIN
   IF pg_catalog.to_regclass('rowtrail.precise_config') IS NOT NULL THEN DROP TABLE rowtrail.precise_config; END IF;
+  -- the per-source registry (precise-scope.ts) goes with the last source
+  IF pg_catalog.to_regclass('rowtrail.precise_sources') IS NOT NULL THEN DROP TABLE rowtrail.precise_sources; END IF;
 END $config$;
 DO $schema$
 DECLARE ns pg_catalog.oid;

@@ -62,7 +62,9 @@ export class PostgresSampler extends SamplerLoop {
   }
 
   protected async connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: this.url, application_name: 'rowtrail-sampler' });
+    // A bounded connect (a server that accepts TCP but never answers must not stall the loop) and TCP
+    // keepalive (a dead peer is noticed by the next query failing, then the loop backs off and reconnects).
+    const c = new pg.Client({ connectionString: this.url, application_name: 'rowtrail-sampler', connectionTimeoutMillis: 10_000, keepAlive: true });
     c.on('error', () => undefined); // the loop notices a dead connection and reconnects
     this.client = c;
     await c.connect();

@@ -19,7 +19,7 @@
 import type { Actor, ActorKind } from '../model/index.js';
 import { parseActorSetting, parseStatementContext, type ContextPairs } from './comment.js';
 import { parseSessionMessage } from './message.js';
-import { matchKind, type ActorRule } from './rules.js';
+import { defaultKind, matchKind, type ActorRule } from './rules.js';
 import { verifyContext } from './signature.js';
 
 /** What a source knows about one transaction when it commits. */
@@ -236,7 +236,7 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     }
     const subject = { user: b?.user ?? null, application: b?.application ?? null, clientAddr: b?.clientAddr ?? null, agent };
     let kind: ActorKind = matchKind(rules, subject) ?? 'unknown';
-    if (kind === 'unknown' && agent) kind = 'ai-agent';
+    if (kind === 'unknown') kind = defaultKind(subject);
     const confidence = b ? b.confidence : 'unknown';
     counts[confidence]++;
     if (confidence !== 'unknown') counts.attributed++;

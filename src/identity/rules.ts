@@ -45,6 +45,21 @@ function addrMatch(pattern: string, value: string): boolean {
   return glob(pattern, v);
 }
 
+/** The agent and application name rowtrail's own undo (`rowtrail undo --apply`) runs under. */
+export const ROWTRAIL_UNDO = 'rowtrail-undo';
+
+/**
+ * The kind of an actor no rule matched: an agent is an AI agent, except rowtrail's own undo, which is a
+ * service (where the session's application is known, it must be rowtrail's undo too: a statement comment
+ * alone does not make another program rowtrail). Like any agent context, the claim is only as strong as
+ * the context (sign it with identity.signingKey where that matters).
+ */
+export function defaultKind(s: RuleSubject): ActorKind {
+  if (!s.agent) return 'unknown';
+  if (s.agent === ROWTRAIL_UNDO && (s.application == null || s.application === ROWTRAIL_UNDO)) return 'service';
+  return 'ai-agent';
+}
+
 export function matchKind(rules: readonly ActorRule[], s: RuleSubject): ActorKind | null {
   for (const r of rules) {
     const m = r.match;

@@ -123,3 +123,5 @@ export function changedColumns(before: Row | null, after: Row | null): string[] 
   for (const col of Object.keys(before)) if (!(col in after)) out.push(col);
   return out;
 }
+
+export * from './precise.js';

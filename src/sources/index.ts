@@ -4,15 +4,20 @@
  */
 import type { SourceConfig } from '../config/index.js';
 import { RowtrailError } from '../errors.js';
-import type { Check } from './checks.js';
+import type { Check, DoctorOptions } from './checks.js';
 import type { Source, SourceContext } from './source.js';
-import { PostgresSource, postgresDoctor, postgresSetup, type SetupOptions, type SetupResult } from './postgres/index.js';
-import { MysqlSource, mysqlDoctor } from './mysql/index.js';
+import type { SetupOptions, SetupResult } from './setup.js';
+import { PostgresSource, postgresDoctor, postgresSetup } from './postgres/index.js';
+import { MysqlSource, mysqlDoctor, mysqlGrantStatements, mysqlSetup } from './mysql/index.js';
 
 export interface SourceKind {
   create(ctx: SourceContext): Source;
-  doctor(url: string, cfg: SourceConfig, storedPosition: string | null): Promise<Check[]>;
+  doctor(url: string, cfg: SourceConfig, opts?: DoctorOptions): Promise<Check[]>;
   setup(url: string, cfg: SourceConfig, opts: SetupOptions): Promise<SetupResult>;
+  /** Where doctor's settings block goes, e.g. `my.cnf ([mysqld] section)`. */
+  settingsFile: string;
+  /** The checks' grants as statements to run (see Check.grants). */
+  grantStatements(grants: string[]): string[];
 }
 
 const KINDS: Record<SourceConfig['kind'], SourceKind> = {
@@ -20,12 +25,15 @@ const KINDS: Record<SourceConfig['kind'], SourceKind> = {
     create: (ctx) => new PostgresSource(ctx),
     doctor: postgresDoctor,
     setup: postgresSetup,
+    settingsFile: 'postgresql.conf',
+    grantStatements: (g) => g,
   },
   mysql: {
     create: (ctx) => new MysqlSource(ctx),
-    doctor: (url, cfg, position) => mysqlDoctor(url, cfg, { position }),
-    // The binlog needs no objects on the server: setup only says so; doctor lists the settings to fix.
-    setup: async () => ({ statements: [], notes: ['nothing to create on MySQL/MariaDB; run `rowtrail doctor` to check the binlog settings'] }),
+    doctor: mysqlDoctor,
+    setup: mysqlSetup,
+    settingsFile: 'my.cnf, [mysqld] section',
+    grantStatements: mysqlGrantStatements,
   },
 };
 
@@ -36,5 +44,6 @@ export function sourceKind(cfg: SourceConfig): SourceKind {
 }
 
 export type { Source, SourceContext, SourceStats } from './source.js';
-export type { Check } from './checks.js';
+export type { Check, DoctorOptions, FixSummary } from './checks.js';
+export { fixSummary } from './checks.js';
 export type { SetupOptions, SetupResult };

@@ -25,7 +25,7 @@ export interface SourceStats {
   transactions: number;
   /** Last durable (acknowledged) position. */
   position: string | null;
-  /** Seconds between the newest stored commit and now. */
+  /** The same number as `SourceHealth.lagSeconds` (lag against the server; 0 on a caught-up idle database). */
   lagSeconds: number | null;
 }
 
@@ -58,6 +58,6 @@ export interface Source {
    * Aborting must end the run promptly in every phase, connecting included. */
   run(signal: AbortSignal): Promise<void>;
   stats(): SourceStats;
-  /** Health as `SourceHealth` says; optional only until both sources implement it (issue 11). */
-  health?(): SourceHealth;
+  /** Health as `SourceHealth` says (for /healthz, /metrics and doctor). Cheap: no I/O, callable any time. */
+  health(): SourceHealth;
 }

@@ -1,3 +1,7 @@
-export { Store, SourceWriter, parseChangeId, isoToMicros } from './sqlite-store.js';
-export type { StoreOptions, CommitInfo, TxHandle, ChangeFilter, ActorSummary } from './sqlite-store.js';
+export { Store } from './store.js';
+export type { StoreOptions } from './store.js';
+export { SourceWriter, isoToMicros } from './source-writer.js';
+export type { CommitInfo, TxHandle } from './source-writer.js';
+export { parseChangeId } from './store-queries.js';
+export type { ChangeFilter, ActorSummary } from './store-queries.js';
 export { canonicalKey, parseDuration, parseTimeArg } from './keys.js';

@@ -4,8 +4,10 @@
  *
  * The session is marked so capture attributes the undo: PostgreSQL `application_name = 'rowtrail-undo'` and
  * `SET LOCAL rowtrail.actor/run`, MySQL connect attribute `program_name`, and on every statement the
- * sqlcommenter comment `/*agent='rowtrail-undo',run='<run id>'*\/`.
+ * sqlcommenter comment `/*agent='rowtrail-undo',run='<run id>'*\/`. Where the dialect can carry it
+ * (PostgreSQL's rowtrail.actor), the run's context also names the OS user who ran the undo (`os_user`).
  */
+import { userInfo } from 'node:os';
 import { RowtrailError } from '../errors.js';
 import type { Dialect } from './dialect.js';
 import type { SqlConn } from './source-conn.js';
@@ -23,7 +25,7 @@ export async function applyUndo(conn: SqlConn, d: Dialect, plan: UndoPlan): Prom
   let open = false;
   try {
     open = true;
-    for (const s of d.beginStatements(plan.runId)) await conn.run(s);
+    for (const s of d.beginStatements(plan.runId, osUser())) await conn.run(s);
     let rows = 0;
     for (let k = 0; k < stmts.length; k++) {
       const n = await conn.run(stmts[k].sql);
@@ -43,5 +45,17 @@ export async function applyUndo(conn: SqlConn, d: Dialect, plan: UndoPlan): Prom
     if (e instanceof RowtrailError) throw e;
     const code = e?.code ? ` (${e.code})` : '';
     throw new RowtrailError('UNDO', `the database refused the undo${code}: ${String(e?.message ?? e).split('\n')[0]}; rolled back, nothing was applied`, e);
+  }
+}
+
+/**
+ * The OS user running the undo: the account's name, else $USER / $LOGNAME, else `uid:<n>` (in a container
+ * the uid may have no passwd entry, where userInfo() throws).
+ */
+export function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER || process.env.LOGNAME || `uid:${process.getuid?.() ?? 'unknown'}`;
   }
 }

@@ -8,6 +8,7 @@
  * never leave its literal, a name never its quoted identifier (see test/undo/injection.test.ts).
  */
 import type { SystemKind, Value } from '../model/index.js';
+import { ROWTRAIL_UNDO } from '../identity/rules.js';
 
 /** A table as `schema` + `table` (MySQL: schema = database). */
 export interface TableRef {
@@ -60,8 +61,11 @@ export interface Dialect {
    * anything: every literal and guard is written for them (UTC for MySQL TIMESTAMP, standard strings).
    */
   connectStatements: string[];
-  /** Statements that open the undo transaction and mark the session (the runner executes them in order). */
-  beginStatements(runId: string): string[];
+  /**
+   * Statements that open the undo transaction and mark the session (the runner executes them in order);
+   * `osUser`, the OS user running `undo --apply`, goes into the run's context where the dialect can carry it.
+   */
+  beginStatements(runId: string, osUser?: string): string[];
   commitStatement: string;
   rollbackStatement: string;
   /**
@@ -92,7 +96,7 @@ export function newRunId(now = Date.now()): string {
 }
 
 /** The agent name the undo's statements carry (`/*agent='rowtrail-undo',run='…'*\/`). */
-export const UNDO_AGENT = 'rowtrail-undo';
+export const UNDO_AGENT = ROWTRAIL_UNDO;
 
 /** The run id, checked against RUN_ID (so it is inert inside quotes and comments). */
 export function checkRunId(runId: string): string {

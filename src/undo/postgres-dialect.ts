@@ -6,7 +6,8 @@
  * exactly what the type's input function reads back, so no precision is lost.
  */
 import type { Value } from '../model/index.js';
-import { checkRunId, commentText, header, sqlComment, type Dialect, type ScriptMeta, type ScriptStatement, type TableRef } from './dialect.js';
+import { formatComment } from '../identity/comment.js';
+import { checkRunId, commentText, header, sqlComment, UNDO_AGENT, type Dialect, type ScriptMeta, type ScriptStatement, type TableRef } from './dialect.js';
 
 /** One identifier as format_type prints it: bare, or double-quoted with `""` for a quote. */
 const IDENT = String.raw`(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*|"(?:[^"]|"")+")`;
@@ -92,14 +93,18 @@ export const postgresDialect: Dialect = {
   runComment: sqlComment,
   // Why: the conflict check's literals double only quotes, which is right only with standard strings.
   connectStatements: ['SET standard_conforming_strings = on'],
-  beginStatements(runId) {
+  beginStatements(runId, osUser) {
+    // Pairs, not a bare name: identity lets rowtrail.actor override the statement comment, so the run
+    // must be in it too, or `rowtrail changes --agent-run <run id>` finds nothing. The OS user is encoded
+    // as any context value (formatComment), then quoted as a literal.
+    const pairs: Record<string, string> = { agent: UNDO_AGENT, run: checkRunId(runId) };
+    if (osUser !== undefined) pairs.os_user = osUser;
+    const actor = formatComment(pairs).slice(2, -2).replace(/'/g, "''");
     return [
       'BEGIN',
       'SET LOCAL standard_conforming_strings = on',
       "SET LOCAL application_name = 'rowtrail-undo'",
-      // Pairs, not a bare name: identity lets rowtrail.actor override the statement comment, so the run
-      // must be in it too, or `rowtrail changes --agent-run <run id>` finds nothing.
-      `SET LOCAL rowtrail.actor = 'agent=''rowtrail-undo'',run=''${checkRunId(runId)}'''`,
+      `SET LOCAL rowtrail.actor = '${actor}'`,
       `SET LOCAL rowtrail.run = '${checkRunId(runId)}'`,
     ];
   },

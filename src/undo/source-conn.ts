@@ -10,6 +10,9 @@ import { redactUrls } from '../log/index.js';
 import { postgresDialect } from './postgres-dialect.js';
 import { mysqlDialect } from './mysql-dialect.js';
 import type { Dialect } from './dialect.js';
+import type { SourceConfig } from '../config/index.js';
+import { classifyPgError } from '../sources/postgres/postgres-errors.js';
+import { classify as classifyMysqlError, parseUrl } from '../sources/mysql/mysql-client.js';
 
 export interface SqlConn {
   /** Rows of a query (column names as given). */
@@ -83,7 +86,25 @@ const CONNECTORS: Record<SystemKind, (url: string) => Promise<SqlConn>> = {
   mariadb: connectMysql,
 };
 
-/** Connects to the source; a clear CONNECT error when it is down or refuses. */
+/**
+ * Connection errors classified as the sources classify them (by SQLSTATE / errno: AUTH for a wrong
+ * password, CONNECT for a server that is down, ...), so undo and watch say the same thing about one fault.
+ */
+function classifyConnError(system: SystemKind, e: unknown, url: string, sourceName: string): RowtrailError {
+  if (system === 'postgresql') {
+    // classifyPgError reads only the name and the url (for host:port) of the source's config.
+    return classifyPgError(e, { name: sourceName, url } as SourceConfig);
+  }
+  let info;
+  try {
+    info = parseUrl(url);
+  } catch {
+    info = undefined;
+  }
+  return classifyMysqlError(e, info);
+}
+
+/** Connects to the source; a classified error (AUTH, CONNECT, ...) saying that nothing was applied. */
 export async function connectSource(system: SystemKind, url: string, sourceName: string): Promise<SqlConn> {
   try {
     const conn = await CONNECTORS[system](url);
@@ -95,7 +116,7 @@ export async function connectSource(system: SystemKind, url: string, sourceName:
     }
     return conn;
   } catch (e: any) {
-    const why = e?.code ? `${e.code}: ${e.message ?? ''}` : (e?.message ?? String(e));
-    throw new RowtrailError('CONNECT', `cannot connect to source '${sourceName}': ${redactUrls(String(why)).split('\n')[0]}; nothing was applied`, e);
+    const c = classifyConnError(system, e, url, sourceName);
+    throw new RowtrailError(c.code, `nothing was applied: ${redactUrls(c.message).split('\n')[0]}`, e);
   }
 }

@@ -38,6 +38,14 @@ describe('http', () => {
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const r = await fetch(`${base}/healthz`);
     expect(r.status).toBe(200);
+    const body = (await r.json()) as { status: string; sources: Record<string, Record<string, unknown>> };
+    expect(body.status).toBe('ok');
+    // Per source, what SourceHealth says ('unknown' while the source cannot report it; see http/health.ts).
+    expect(Object.keys(body.sources)).toEqual(['app']);
+    expect(['streaming', 'unknown']).toContain(body.sources.app.state);
+    for (const k of ['connectedSince', 'lastMessageAt', 'reconnects', 'lagBytes', 'lagSeconds', 'lastError', 'healthy', 'problems']) {
+      expect(body.sources.app).toHaveProperty(k);
+    }
   });
 
   it('serves Prometheus metrics only with the generated token (kept 0600 in the store)', async () => {
@@ -56,7 +64,8 @@ describe('http', () => {
     }
     expect(text).toMatch(/rowtrail_changes_total\{source="app",kind="postgres"\} 2/);
     expect(text).toMatch(/rowtrail_exact_transactions_total\{source="app",kind="postgres"\} 1/);
-    expect(text).toMatch(/rowtrail_attribution_ratio\{source="app",kind="postgres"\} 1/);
+    expect(text).toMatch(/rowtrail_attribution_ratio\{source="app",kind="postgres",confidence="exact"\} 1\n/);
+    expect(text).toMatch(/rowtrail_attribution_ratio\{source="app",kind="postgres",confidence="inferred"\} 0\n/);
     expect(text).toMatch(/# TYPE rowtrail_lag_seconds gauge/);
   });
 });

@@ -4,7 +4,7 @@
  * machine's own server on 3306.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +15,8 @@ const run = promisify(execFile);
 export interface MariaServer {
   port: number;
   dir: string;
+  /** With `bare`: the my.cnf the server reads at start; null otherwise. */
+  cnf: string | null;
   /** `mysql://root@127.0.0.1:PORT/DB` */
   url(database?: string, user?: string, password?: string): string;
   /** Runs SQL through the mariadb client; returns tab-separated output without headers. */
@@ -43,6 +45,12 @@ export function findMariadbd(): string | null {
 export interface MariaOptions {
   /** Extra server options, e.g. `['--gtid-strict-mode=ON']`. */
   args?: string[];
+  /**
+   * A server with the distribution's default settings (no binlog, no performance_schema): the CDC options
+   * are left out and the server reads `cnf` (a my.cnf with a `[mysqld]` section) at every start, so a test
+   * can apply settings the way a DBA does (edit my.cnf, restart).
+   */
+  bare?: boolean;
 }
 
 export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer> {
@@ -64,19 +72,17 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
     maxBuffer: 16 << 20,
   });
   let child: ChildProcess | null = null;
+  const cnf = opts.bare ? join(dir, 'my.cnf') : null;
+  if (cnf) writeFileSync(cnf, '[mysqld]\n');
+  const cdc = ['--log-bin=binlog', '--binlog-format=ROW', '--binlog-row-image=FULL', '--binlog-row-metadata=FULL', '--binlog-annotate-row-events=ON', '--server-id=1'];
   const args = () => [
-    '--no-defaults',
+    cnf ? `--defaults-file=${cnf}` : '--no-defaults',
     `--datadir=${data}`,
     `--user=${user}`,
     `--port=${port}`,
     '--bind-address=127.0.0.1',
     `--socket=${sock}`,
-    '--log-bin=binlog',
-    '--binlog-format=ROW',
-    '--binlog-row-image=FULL',
-    '--binlog-row-metadata=FULL',
-    '--binlog-annotate-row-events=ON',
-    '--server-id=1',
+    ...(opts.bare ? [] : cdc),
     `--log-error=${join(dir, 'err.log')}`,
     `--pid-file=${join(dir, 'pid')}`,
     `--tmpdir=${tmp}`,
@@ -94,6 +100,7 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
       return port;
     },
     dir,
+    cnf,
     url: (database = 'test', u = 'root', password) => `mysql://${u}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${database}`,
     async sql(text, database) {
       const { stdout } = await run(client, [...base(), ...(database ? [database] : []), '-e', text], { maxBuffer: 64 << 20 });

@@ -71,6 +71,8 @@ export interface PgOptions {
   password?: string;
   /** Build native/postgres and let the server load it (dynamic_library_path); see native.ts. */
   native?: boolean;
+  /** PostgreSQL's default wal_level, slots and WAL senders (a server as a DBA finds it), instead of the CDC settings. */
+  bare?: boolean;
 }
 
 export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
@@ -82,9 +84,7 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   const native = opts.native ? buildNative(bin) : null;
   const conf: Record<string, string | number> = {
     ...(native?.dir ? { dynamic_library_path: `'${native.dir}:$libdir'` } : {}),
-    wal_level: 'logical',
-    max_replication_slots: 20,
-    max_wal_senders: 20,
+    ...(opts.bare ? {} : { wal_level: 'logical', max_replication_slots: 20, max_wal_senders: 20 }),
     listen_addresses: "'127.0.0.1'",
     unix_socket_directories: `'${dir}'`,
     timezone: "'UTC'",

@@ -223,7 +223,7 @@ describe.each(variants)('PostgreSQL precise mode, $name trigger', ({ tag, native
     expect(actors[1]!.a).toMatchObject({ user: ROLE.alice, currentUser: ROLE.plain, confidence: 'exact' });
     const create = actors.find((x) => x.t.ddl.some((d) => d.includes('CREATE TABLE')))!;
     expect(create.a).toMatchObject({ user: ROLE.alice, confidence: 'exact' });
-    expect(JSON.parse(create.t.ddl[0]!)).toEqual({ tag: 'CREATE TABLE', schema: 'public', table: 'later', object: 'public.later', statement: 'CREATE TABLE later (id int)' });
+    expect(JSON.parse(create.t.ddl[0]!)).toEqual({ tag: 'CREATE TABLE', schema: 'public', table: 'later', object: 'public.later', statement: 'CREATE TABLE later (id int)', key: null });
     expect(create.t.ddl.some((d) => d.includes('rowtrail_session'))).toBe(false);
     const ins = actors.find((x) => x.t.rows.some((r) => r.startsWith('table public.later: INSERT')))!;
     expect(ins.t.messages).toHaveLength(1);

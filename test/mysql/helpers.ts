@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { afterAll, beforeAll } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { silentLogger, type Logger } from '../../src/log/index.js';
 import { unknownResolver, type IdentityResolver, type TxFacts } from '../../src/identity/resolver.js';
 import { Store } from '../../src/store/index.js';
 import type { ChangeEvent } from '../../src/model/index.js';
 import { MysqlSource, type MysqlSourceOptions } from '../../src/sources/mysql/index.js';
-import type { MariaServer } from '../harness/mariadb.js';
+import { startMariadb, type MariaServer } from '../harness/mariadb.js';
 
 export interface Running {
   store: Store;
@@ -104,11 +105,29 @@ export function recordingResolver(): IdentityResolver & { seen: TxFacts[] } {
   return { seen, resolve: (f) => (seen.push(f), { kind: 'unknown', confidence: 'unknown', method: 'none' }) };
 }
 
-/** A pino-compatible logger that keeps warnings (for one-line-reason assertions). */
-export function recordingLogger(): Logger & { warnings: string[] } {
+/** A pino-compatible logger that keeps warnings and info lines (for one-line-reason assertions). */
+export function recordingLogger(): Logger & { warnings: string[]; infos: string[] } {
   const warnings: string[] = [];
-  const l = Object.create(silentLogger) as Logger & { warnings: string[] };
+  const infos: string[] = [];
+  const l = Object.create(silentLogger) as Logger & { warnings: string[]; infos: string[] };
   l.warnings = warnings;
-  (l as unknown as { warn: (a: unknown, b?: string) => void }).warn = (a: unknown, b?: string) => void warnings.push(typeof a === 'string' ? a : String(b));
+  l.infos = infos;
+  const keep = (into: string[]) => (a: unknown, b?: string) => void into.push(typeof a === 'string' ? a : String(b));
+  (l as unknown as { warn: (a: unknown, b?: string) => void }).warn = keep(warnings);
+  (l as unknown as { info: (a: unknown, b?: string) => void }).info = keep(infos);
   return l;
+}
+
+/** One MariaDB server and a client connection for a test file (started before its tests, destroyed after). */
+export function mariadbForFile(): { m: MariaServer; c: mysql.Connection } {
+  const s = {} as { m: MariaServer; c: mysql.Connection };
+  beforeAll(async () => {
+    s.m = await startMariadb();
+    s.c = await client(s.m);
+  });
+  afterAll(async () => {
+    await s.c?.end().catch(() => undefined);
+    await s.m?.destroy();
+  });
+  return s;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { parseConfig } from '../../src/config/index.js';
 import { Store } from '../../src/store/index.js';
-import { PostgresSource, postgresSetup, compareLsn } from '../../src/sources/postgres/index.js';
+import { PostgresSource, postgresSetup, compareLsn, type PostgresSourceOptions } from '../../src/sources/postgres/index.js';
 import { silentLogger, createLogger } from '../../src/log/index.js';
 import { unknownResolver, type IdentityResolver } from '../../src/identity/resolver.js';
 import type { SourceConfig } from '../../src/config/index.js';
@@ -63,11 +63,11 @@ export async function setupSource(url: string, extra: Partial<SourceConfig> = {}
   return cfg;
 }
 
-export function startCapture(url: string, cfg: SourceConfig, opts: { storeDir?: string; identity?: IdentityResolver } = {}): Capture {
+export function startCapture(url: string, cfg: SourceConfig, opts: { storeDir?: string; identity?: IdentityResolver; source?: PostgresSourceOptions } = {}): Capture {
   const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'rowtrail-store-'));
   const store = Store.open(storeDir, { synchronous: 'NORMAL' });
   const root = parseConfig({ sources: [{ name: cfg.name, kind: 'postgres', url }] }, {});
-  const source = new PostgresSource({ config: cfg, root, store, log: process.env.ROWTRAIL_TEST_LOG ? createLogger({ pretty: false }) : silentLogger, identity: opts.identity ?? unknownResolver, url });
+  const source = new PostgresSource({ config: cfg, root, store, log: process.env.ROWTRAIL_TEST_LOG ? createLogger({ pretty: false }) : silentLogger, identity: opts.identity ?? unknownResolver, url }, opts.source);
   const ac = new AbortController();
   const cap: Capture = {
     store,

@@ -150,7 +150,7 @@ describe('undo conflicts on PostgreSQL', () => {
     const down = writeConfig('postgres://postgres@127.0.0.1:1/nothing');
     const r = await cli('undo', '--config', down, '--tx', 'bot1', '--apply', '--yes');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^rowtrail: cannot connect to source 'fx': ECONNREFUSED.*nothing was applied\n$/);
+    expect(r.stderr).toMatch(/^rowtrail: nothing was applied: source 'fx': cannot connect to 127\.0\.0\.1:1 \(connection refused\).*\n$/);
     expect(await rows()).toEqual(before);
   });
 

@@ -9,7 +9,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { sharedPg } from '../harness/shared.js';
@@ -79,7 +79,8 @@ async function undoIsRecorded(r: Rig, agentRun: string, actor: Partial<ChangeEve
     op: 'update',
     before: { id: '2', owner: 'mallory', balance: '0.00' },
     after: { id: '2', owner: 'bob', balance: '50.50' },
-    actor: { agent: 'rowtrail-undo', kind: 'ai-agent', ...actor },
+    // rowtrail's own undo is a service, not an AI agent, without any actors: rule saying so.
+    actor: { agent: 'rowtrail-undo', kind: 'service', ...actor },
   });
   expect((await listed(r, runId)).map((e) => e.id)).toEqual([undo[0].id]);
   return undo[0];
@@ -105,6 +106,8 @@ describe('the undo is recorded (PostgreSQL, precise identity)', () => {
   it('attributes the reverting transaction to rowtrail-undo and its run, exactly', async () => {
     await sql(url, `/*agent='deploy-bot',run='r-17'*/ UPDATE public.accounts SET balance = 0, owner = 'mallory' WHERE id = 2`);
     const undo = await undoIsRecorded(r, 'r-17', { confidence: 'exact', application: 'rowtrail-undo', user: 'postgres' });
+    // Who ran it, as the OS knows them (the CLI ran as this process's user).
+    expect(undo.actor.context).toMatchObject({ agent: 'rowtrail-undo', os_user: userInfo().username });
     expect(undo.actor.method).toBe('precise-message');
     expect((await sql(url, 'SELECT owner, balance FROM public.accounts WHERE id = 2')).rows).toEqual([{ owner: 'bob', balance: '50.50' }]);
   });

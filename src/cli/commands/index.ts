@@ -5,6 +5,7 @@ import { registerUndo } from './undo.js';
 import { registerBlame } from './blame.js';
 import { registerWatch } from './watch.js';
 import { registerSetup } from './setup.js';
+import { registerDoctor } from './doctor.js';
 import { registerActors } from './actors.js';
 import { registerDemo } from './demo.js';
 
@@ -12,6 +13,7 @@ import { registerDemo } from './demo.js';
 export function registerCommands(program: Command): void {
   registerInit(program);
   registerSetup(program);
+  registerDoctor(program);
   registerWatch(program);
   registerChanges(program);
   registerActors(program);

@@ -28,6 +28,11 @@ export function registerInit(program: Command): void {
         throw new RowtrailError('USAGE', `${opts.config} exists; pass --force to overwrite it`);
       }
       writeFileSync(opts.config, TEMPLATE, { mode: 0o600 });
-      out(`wrote ${opts.config}; edit the source url, then run: rowtrail doctor && rowtrail setup && rowtrail watch`);
+      out(`wrote ${opts.config}; edit the source url, then run: rowtrail doctor && rowtrail setup --replica-identity full && rowtrail watch`);
+      // Said now, because it is the moment the user picks the setup command (issue: undo needs old values).
+      out(
+        'PostgreSQL: without --replica-identity full, updates and deletes are captured without their old values and cannot be undone ' +
+          '(setup then sets REPLICA IDENTITY FULL on the watched tables; see README "Set up on your database")',
+      );
     });
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { common, configFrom, type CommonOpts } from '../shared.js';
 import { createLogger } from '../../log/index.js';
-import { startDaemon } from '../../daemon.js';
-import { httpToken, startHttp } from '../../http/index.js';
+import { createDaemon } from '../../daemon.js';
+import { assessHealth, httpToken, startHttp, stopHttp } from '../../http/index.js';
 import type { AddressInfo } from 'node:net';
 
 export function registerWatch(program: Command): void {
@@ -11,15 +11,18 @@ export function registerWatch(program: Command): void {
     .action(async (opts: CommonOpts) => {
       const cfg = configFrom(opts);
       const log = createLogger();
-      const daemon = startDaemon(cfg, log);
+      // Store first (its lock names a daemon already running), then the HTTP port, then the sources: a taken
+      // port fails at once with its one line, before any source connects.
+      const daemon = createDaemon(cfg, log);
       let http;
       try {
         http = await startHttp({
           host: cfg.http.host,
           port: cfg.http.port,
           token: httpToken(cfg.http.token, cfg.store.path),
-          metrics: () => daemon.sources.map((s, i) => ({ name: s.name, kind: cfg.sources[i].kind, stats: s.stats(), identity: daemon.identities[i].stats() })),
-          healthy: () => true,
+          metrics: () =>
+            daemon.health().map((h, i) => ({ ...h, stats: daemon.sources[i].stats(), identity: daemon.identities[i].stats() })),
+          health: () => assessHealth(daemon.health(), Date.now()),
         });
       } catch (e) {
         await daemon.stop();
@@ -36,11 +39,12 @@ export function registerWatch(program: Command): void {
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
+      daemon.start();
       log.info({ sources: cfg.sources.map((s) => s.name), store: cfg.store.path }, 'rowtrail watching');
       try {
         await daemon.done;
       } finally {
-        http.close();
+        await stopHttp(http);
       }
       log.info('stopped');
     });

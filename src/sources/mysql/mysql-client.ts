@@ -1,12 +1,8 @@
 /**
- * The I/O edge of the MySQL source: connections (mysql2, the driver @vlasky/zongji is built on), the
- * server facts the decoder and doctor need, and the binlog dump command.
- *
- * The dump is a mysql2 command of our own, as zongji does it, but it hands each event's raw bytes to the
- * decoder instead of zongji's parsed objects (see docs/decisions.md, "MySQL source").
+ * The I/O edge of the MySQL source: connections (mysql2, the driver @vlasky/zongji is built on), error
+ * classification, and the server facts the decoder and doctor need. The binlog dump is in mysql-dump.ts.
  */
 import mysql from 'mysql2';
-import { EventEmitter } from 'node:events';
 import { RowtrailError } from '../../errors.js';
 import type { ServerCharsets } from './mysql-decoder.js';
 
@@ -18,6 +14,8 @@ export interface ConnInfo {
   user: string;
   password?: string;
   database: string | null;
+  /** The source's serverId (for error messages). */
+  serverId?: number;
 }
 
 /** `mysql://user:pass@host:port/db` → connection facts. */
@@ -41,8 +39,12 @@ export function parseUrl(url: string): ConnInfo {
   };
 }
 
-/** Opens a connection; errors classified by errno (1045 access denied → AUTH). */
-export async function connect(info: ConnInfo): Promise<Conn> {
+/**
+ * Opens a connection; errors classified by errno (1045 access denied → AUTH). When `signal` aborts first,
+ * the half-open connection is destroyed and the promise rejects with `Aborted`.
+ */
+export async function connect(info: ConnInfo, signal?: AbortSignal): Promise<Conn> {
+  if (signal?.aborted) throw new Aborted();
   const conn = mysql.createConnection({
     host: info.host,
     port: info.port,
@@ -55,13 +57,53 @@ export async function connect(info: ConnInfo): Promise<Conn> {
     dateStrings: true,
     connectTimeout: 10_000,
   });
-  await new Promise<void>((resolve, reject) => {
-    conn.connect((err) => (err ? reject(classify(err, info)) : resolve()));
-  });
   conn.on('error', () => {
     /* reported through the command that fails */
   });
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      close(conn);
+      reject(new Aborted());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    conn.connect((err) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (!err) return resolve();
+      close(conn);
+      reject(classify(err, info));
+    });
+  });
   return conn;
+}
+
+/** The stop was requested while a connection or query was pending. */
+export class Aborted extends Error {
+  constructor() {
+    super('aborted');
+    this.name = 'Aborted';
+  }
+}
+
+/**
+ * `p`, or a rejection with `Aborted` as soon as `signal` aborts. Why: mysql2 never settles the commands of a
+ * connection closed on our side (`_closing`), so a query pending at stop would hang the stop.
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 export function query<T = Record<string, unknown>>(conn: Conn, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -74,6 +116,9 @@ export function close(conn: Conn | null | undefined): void {
   if (!conn) return;
   try {
     conn.destroy();
+    // Why: mysql2's destroy() only half-closes the socket (FIN). A MariaDB dump thread waiting for binlog
+    // updates never reads it, so the socket stayed open and kept a stopped daemon's process alive.
+    (conn as unknown as { stream?: { destroy(): void } }).stream?.destroy();
   } catch {
     /* already closed */
   }
@@ -96,16 +141,63 @@ export function classify(err: any, info?: ConnInfo): RowtrailError {
         err,
       );
     case 1236:
-      return new RowtrailError(
-        'POSITION_LOST',
-        `the binlog holding the stored position is gone (${msg}); raise binlog retention (binlog_expire_logs_seconds / expire_logs_days) and reset this source's stored position to capture from now (changes in the gap are lost)`,
-        err,
-      );
+      return binlogReadError(msg, info, err);
+    case ER_SLAVE_SAME_ID:
+      return sameServerId(info, err);
   }
   if (err?.code === 'ECONNREFUSED' || err?.code === 'ETIMEDOUT' || err?.code === 'ECONNRESET' || err?.code === 'PROTOCOL_CONNECTION_LOST' || err?.fatal) {
     return new RowtrailError('CONNECT', `cannot reach MySQL at ${where}: ${err?.code ?? msg}`, err);
   }
   return new RowtrailError('CONNECT', `MySQL error at ${where}: ${msg}`, err);
+}
+
+/** MariaDB ER_SLAVE_SAME_ID: sent to a dump connection when another replica registers with its server id. */
+const ER_SLAVE_SAME_ID = 4052;
+
+function sameServerId(info: ConnInfo | undefined, err: unknown): RowtrailError {
+  const id = info?.serverId !== undefined ? `serverId ${info.serverId}` : 'this serverId';
+  return new RowtrailError(
+    'CONFIG',
+    `another replica (another rowtrail, or a real replica) connected to the server with ${id}, and the server ` +
+      `dropped this one; give each source its own sources[].serverId`,
+    err,
+  );
+}
+
+/**
+ * Error 1236 (ER_MASTER_FATAL_ERROR_READING_BINLOG) is the server's one code for every reason it cannot
+ * send the binlog; the reason is only in the message text (the server gives no other code), so it is
+ * told apart by the server's own wording. Only a purged or missing position is POSITION_LOST.
+ */
+export function binlogReadError(msg: string, info: ConnInfo | undefined, err: unknown): RowtrailError {
+  // MySQL sends a same-server-id kick as 1236 (MariaDB as 4052).
+  if (/same server_uuid\/server_id/i.test(msg)) return sameServerId(info, err);
+  if (/max_allowed_packet/i.test(msg)) {
+    return new RowtrailError(
+      'SERVER_SETTING',
+      `a binlog event is larger than the server's max_allowed_packet (${msg}); raise it on the server: ` +
+        'SET GLOBAL max_allowed_packet=1073741824 (and in my.cnf), then rowtrail resumes where it stopped',
+      err,
+    );
+  }
+  if (/which is not in the master's binlog/i.test(msg)) {
+    return new RowtrailError(
+      'POSITION_LOST',
+      `the server's binlog has no record of the stored position (${msg}): its binlog was reset (RESET MASTER) or ` +
+        "the url names another server; check the url, and only if it is right reset this source's stored position " +
+        '(changes in between cannot be read)',
+      err,
+    );
+  }
+  if (/purged|could not find first log file|could not find GTID state/i.test(msg)) {
+    return new RowtrailError(
+      'POSITION_LOST',
+      `the binlog holding the stored position is gone (${msg}); raise binlog retention (binlog_expire_logs_seconds / ` +
+        "expire_logs_days) and reset this source's stored position to capture from now (changes in the gap are lost)",
+      err,
+    );
+  }
+  return new RowtrailError('CONNECT', `the server cannot send the binlog: ${msg}`, err);
 }
 
 /** What the source and doctor learn about the server on connect. */
@@ -175,7 +267,7 @@ export async function serverCharsets(conn: Conn): Promise<ServerCharsets> {
   }
   // utf8 is utf8mb3 on older servers; both decode as UTF-8.
   if (!collations.has(63)) collations.set(63, 'binary');
-  return { collations, maxLen };
+  return { collations, maxLen, maps: new Map() };
 }
 
 /** The current end of the binlog as a position string (where a source with no stored position starts). */
@@ -188,151 +280,30 @@ export async function currentPosition(conn: Conn, facts: ServerFacts): Promise<s
     const r = await query<{ p: string }>(conn, 'SELECT @@GLOBAL.gtid_executed AS p');
     return String(r[0].p ?? '').replace(/\s/g, '');
   }
-  let r: Record<string, unknown>[];
-  try {
-    r = await query(conn, 'SHOW BINARY LOG STATUS');
-  } catch {
-    r = await query(conn, 'SHOW MASTER STATUS');
-  }
-  if (!r.length) throw new RowtrailError('SERVER_SETTING', 'the binary log is off (log_bin=OFF); start the server with --log-bin');
-  return `${r[0].File}:${r[0].Position}`;
-}
-
-export interface DumpRequest {
-  serverId: number;
-  /** Shown by SHOW SLAVE HOSTS (COM_REGISTER_SLAVE), so doctor can tell rowtrail replicas apart. */
-  hostname: string;
-  mariadb: boolean;
-  /** MariaDB: sent as @slave_connect_state beforehand. MySQL: COM_BINLOG_DUMP_GTID with this encoded set. */
-  gtidSet?: Buffer;
-  file?: string;
-  pos?: number;
-  /** MariaDB: ask for ANNOTATE_ROWS events. */
-  annotate: boolean;
-}
-
-class Out {
-  buffer: Buffer;
-  offset = 4;
-  constructor(len: number) {
-    this.buffer = Buffer.alloc(len + 4);
-  }
-  length() {
-    return this.buffer.length;
-  }
-  writeHeader(seq: number) {
-    this.buffer.writeUIntLE(this.buffer.length - 4, 0, 3);
-    this.buffer[3] = seq;
-  }
+  const end = await binlogEnd(conn, facts);
+  if (!end) throw new RowtrailError('SERVER_SETTING', 'the binary log is off (log_bin=OFF); start the server with --log-bin');
+  return `${end.file}:${end.pos}`;
 }
 
 /**
- * A mysql2 command that sends COM_BINLOG_DUMP (or _GTID) and then receives events until the connection
- * ends. Emits `event(buf, start, end)` with each event's bytes (header included), `error`, `end`.
+ * The end of the server's binlog: file and position of the next event (null when the binlog is off).
+ * MySQL 8.2+ names it SHOW BINARY LOG STATUS (8.4 removed SHOW MASTER STATUS); MariaDB keeps SHOW MASTER STATUS.
  */
-export class DumpCommand extends EventEmitter {
-  next: ((packet: any, conn: any) => any) | null = null;
-  private readonly req: DumpRequest;
-
-  constructor(req: DumpRequest) {
-    super();
-    this.req = req;
-  }
-
-  // mysql2 calls execute(packet, connection) for the command at the head of its queue.
-  execute(packet: any, connection: any): boolean {
-    if (!this.next) {
-      this.next = this.start;
-      connection._resetSequenceId();
+export async function binlogEnd(conn: Conn, facts: ServerFacts): Promise<{ file: string; pos: number } | null> {
+  let r: Record<string, unknown>[];
+  if (facts.mariadb) r = await query(conn, 'SHOW MASTER STATUS');
+  else {
+    try {
+      r = await query(conn, 'SHOW BINARY LOG STATUS');
+    } catch {
+      r = await query(conn, 'SHOW MASTER STATUS');
     }
-    if (packet && packet.isError()) {
-      this.emit('error', packet.asError(connection.clientEncoding));
-      return true;
-    }
-    this.next = this.next!(packet, connection);
-    if (this.next) return false;
-    this.emit('end');
-    return true;
   }
-
-  private start(_packet: any, connection: any) {
-    // COM_REGISTER_SLAVE first: the server lists us (and our server id) in SHOW SLAVE HOSTS.
-    const host = Buffer.from(this.req.hostname.slice(0, 60), 'utf8');
-    const reg = new Out(1 + 4 + 1 + host.length + 1 + 1 + 2 + 4 + 4);
-    const b = reg.buffer;
-    let o = 4;
-    b[o++] = 0x15;
-    b.writeUInt32LE(this.req.serverId, o);
-    o += 4;
-    b[o++] = host.length;
-    host.copy(b, o);
-    o += host.length;
-    b[o++] = 0; // user
-    b[o++] = 0; // password
-    b.writeUInt16LE(0, o); // port
-    connection.writePacket(reg);
-    return this.registered;
-  }
-
-  private registered(_packet: any, connection: any) {
-    // OK packet for the registration (errors are handled in execute()).
-    connection._resetSequenceId();
-    const r = this.req;
-    let out: Out;
-    // Flags: BINLOG_SEND_ANNOTATE_ROWS_EVENT (2) on MariaDB only; on MySQL bit 2 means something else.
-    const flags = r.mariadb && r.annotate ? 2 : 0;
-    if (r.gtidSet && !r.mariadb) {
-      const set = r.gtidSet;
-      out = new Out(1 + 2 + 4 + 4 + 8 + 4 + set.length);
-      const b = out.buffer;
-      let o = 4;
-      b[o++] = 0x1e;
-      b.writeUInt16LE(flags, o);
-      o += 2;
-      b.writeUInt32LE(r.serverId, o);
-      o += 4;
-      b.writeUInt32LE(0, o); // no file name
-      o += 4;
-      b.writeBigUInt64LE(4n, o);
-      o += 8;
-      b.writeUInt32LE(set.length, o);
-      o += 4;
-      set.copy(b, o);
-    } else {
-      const name = Buffer.from(r.file ?? '', 'utf8');
-      out = new Out(1 + 4 + 2 + 4 + name.length);
-      const b = out.buffer;
-      b[4] = 0x12;
-      b.writeUInt32LE(r.pos ?? 4, 5);
-      b.writeUInt16LE(flags, 9);
-      b.writeUInt32LE(r.serverId, 11);
-      name.copy(b, 15);
-    }
-    connection.writePacket(out);
-    return this.data;
-  }
-
-  private data(packet: any, _connection: any) {
-    if (packet.isEOF()) return null;
-    // Payload: 0x00 (OK marker), then the event.
-    this.emit('event', packet.buffer as Buffer, packet.offset + 1, packet.end as number);
-    return this.data;
-  }
+  return r.length ? { file: String(r[0].File), pos: Number(r[0].Position) } : null;
 }
 
-/** Sets the session variables a binlog client must send, then starts the dump on `conn`. */
-export async function startDump(conn: Conn, facts: ServerFacts, req: DumpRequest, mariadbState: string | null, heartbeatSeconds: number): Promise<DumpCommand> {
-  // Announce checksum support, or the server refuses to stream a CRC32 binlog.
-  await query(conn, 'SET @master_binlog_checksum = @@GLOBAL.binlog_checksum');
-  await query(conn, `SET @master_heartbeat_period = ${Math.round(heartbeatSeconds * 1e9)}`);
-  if (facts.mariadb) {
-    // Capability 4 = understands GTID events (else the server rewrites them as BEGIN queries).
-    await query(conn, 'SET @mariadb_slave_capability = 4');
-    if (mariadbState !== null) {
-      await query(conn, 'SET @slave_connect_state = ?', [mariadbState]);
-    }
-  }
-  const cmd = new DumpCommand(req);
-  (conn as any).addCommand(cmd);
-  return cmd;
+/** Binlog file → size in bytes (SHOW BINARY LOGS). */
+export async function binlogSizes(conn: Conn): Promise<Map<string, number>> {
+  const rows = await query<{ Log_name: string; File_size: string | number }>(conn, 'SHOW BINARY LOGS');
+  return new Map(rows.map((r) => [r.Log_name, Number(r.File_size)]));
 }

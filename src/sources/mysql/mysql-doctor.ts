@@ -1,60 +1,38 @@
 /**
- * `rowtrail doctor` for a MySQL / MariaDB source: one line per check, the fix beside every problem.
+ * `rowtrail doctor` for a MySQL / MariaDB source: one line per check, the fix beside every problem. Every
+ * check runs on its own: one that cannot read what it needs says `cannot check …` with the grant, and the
+ * others still run, so one run shows everything to fix (and doctor gathers the settings and grants).
  */
 import type { SourceConfig } from '../../config/index.js';
-import { fail, ok, warn, type Check } from '../checks.js';
+import { cannot, fail, ok, warn, type Check } from '../checks.js';
 import { oneLine } from '../../errors.js';
-import { classify, close, connect, parseUrl, query, serverFacts, type Conn, type ServerFacts } from './mysql-client.js';
+import { classify, close, connect, parseUrl, query, serverFacts, type Conn, type ConnInfo, type ServerFacts } from './mysql-client.js';
 import { mariadbPurged, parseFilePos, positionKind } from './mysql-position.js';
-import { defaultServerId, watchFilter } from './mysql-stream.js';
+import { defaultServerId, missingTables, MY_CNF, oldestGtidState, settingProblems, watchFilter } from './mysql-settings.js';
+import { accountOf, globalGrants, grantOn } from './mysql-grants.js';
 
 export interface MysqlDoctorOptions {
   /** The source's stored position (from the store), to check it is still in the binlog. */
   position?: string | null;
 }
 
-const MY_CNF = '(and the same in my.cnf so it survives a restart)';
-
-/** The server settings without which capture cannot work (also checked by the source when it connects). */
-export function settingProblems(f: ServerFacts): Check[] {
-  const out: Check[] = [];
-  if (!f.logBin) out.push(fail('log_bin', 'the binary log is off (log_bin=OFF)', 'start the server with --log-bin (log_bin in my.cnf) and restart it'));
-  else {
-    if (f.binlogFormat !== 'ROW')
-      out.push(fail('binlog_format', `binlog_format is ${f.binlogFormat}, rows cannot be captured`, `SET GLOBAL binlog_format=ROW; ${MY_CNF}`));
-    if (f.rowImage !== 'FULL')
-      out.push(fail('binlog_row_image', `binlog_row_image is ${f.rowImage}: no full before/after images`, `SET GLOBAL binlog_row_image=FULL; ${MY_CNF}`));
-    if (f.rowMetadata !== 'FULL')
-      out.push(
-        fail(
-          'binlog_row_metadata',
-          f.rowMetadata === null ? `this server (${f.version}) has no binlog_row_metadata: column names are not logged` : `binlog_row_metadata is ${f.rowMetadata}: column names are not logged`,
-          f.rowMetadata === null ? 'upgrade to MySQL 8.0+ or MariaDB 10.6+' : `SET GLOBAL binlog_row_metadata=FULL; ${MY_CNF}`,
-        ),
-      );
-    if (f.trxCompression)
-      out.push(fail('binlog_transaction_compression', 'binlog transaction compression is on: compressed payloads cannot be decoded', `SET GLOBAL binlog_transaction_compression=OFF; ${MY_CNF}`));
-    if (f.rowValueOptions && f.rowValueOptions.toUpperCase().includes('PARTIAL_JSON'))
-      out.push(fail('binlog_row_value_options', 'binlog_row_value_options=PARTIAL_JSON: JSON updates are logged as diffs', `SET GLOBAL binlog_row_value_options=''; ${MY_CNF}`));
-  }
-  return out;
+/** The server's own words for a refused query (classify() would add the replication GRANT to every 1227). */
+function reason(e: unknown, info?: ConnInfo): string {
+  const m = (e as { sqlMessage?: string }).sqlMessage;
+  return m ? m : oneLine(classify(e, info));
 }
 
-/** The GTID state at the start of the oldest binlog file (MariaDB), or null when it cannot be read. */
-export async function oldestGtidState(conn: Conn): Promise<string | null> {
+/** Runs one check; a query it may not run becomes `cannot check` with the reason, never an exception. */
+async function guarded(id: string, what: string, info: ConnInfo, fn: () => Promise<Check[]>): Promise<Check[]> {
   try {
-    const logs = await query<{ Log_name: string }>(conn, 'SHOW BINARY LOGS');
-    if (!logs.length) return null;
-    const r = await query<{ p: string | null }>(conn, 'SELECT BINLOG_GTID_POS(?, 4) AS p', [logs[0].Log_name]);
-    return r[0]?.p ?? null;
-  } catch {
-    return null;
+    return await fn();
+  } catch (e) {
+    return [cannot(id, what, reason(e, info))];
   }
 }
 
 export async function mysqlDoctor(url: string, cfg: SourceConfig, opts: MysqlDoctorOptions = {}): Promise<Check[]> {
-  const checks: Check[] = [];
-  let info;
+  let info: ConnInfo;
   try {
     info = parseUrl(url);
   } catch (e) {
@@ -65,67 +43,94 @@ export async function mysqlDoctor(url: string, cfg: SourceConfig, opts: MysqlDoc
     conn = await connect(info);
   } catch (e) {
     const err = classify(e, info);
-    return [fail('connect', oneLine(err), err.code === 'AUTH' ? 'check the user and password (ROWTRAIL_<NAME>_PASSWORD or the url)' : `check that the server runs at ${info.host}:${info.port}`)];
+    return [
+      fail(
+        'connect',
+        oneLine(err),
+        err.code === 'AUTH'
+          ? 'check the user and password (ROWTRAIL_<NAME>_PASSWORD or the url)'
+          : `check that the server runs at ${info.host}:${info.port}`,
+      ),
+    ];
   }
+  const c = conn;
   try {
-    const f = await serverFacts(conn);
-    checks.push(ok('connect', `connected to ${f.mariadb ? 'MariaDB' : 'MySQL'} ${f.version} at ${info.host}:${info.port} as ${info.user}`));
+    const checks: Check[] = [];
+    // SHOW GLOBAL VARIABLES needs no privilege: the settings can always be checked.
+    const f = await serverFacts(c);
+    const account = await accountOf(c, info.user);
+    checks.push(ok('connect', `connected to ${f.mariadb ? 'MariaDB' : 'MySQL'} ${f.version} at ${info.host}:${info.port} as ${account}`));
     const [maj, min] = f.version.split(/[.-]/).map(Number);
     const supported = f.mariadb ? maj > 10 || (maj === 10 && min >= 6) : maj >= 8;
-    checks.push(supported ? ok('version', `server version ${f.version} is supported`) : warn('version', `server version ${f.version} is older than supported (MySQL 8.0+, MariaDB 10.6+)`, 'upgrade the server'));
-
-    const problems = settingProblems(f);
-    checks.push(...problems);
-    const has = (id: string) => problems.some((p) => p.id === id);
-    if (f.logBin) {
-      checks.push(ok('log_bin', 'the binary log is on'));
-      for (const [id, msg] of [
-        ['binlog_format', 'binlog_format=ROW'],
-        ['binlog_row_image', 'binlog_row_image=FULL'],
-        ['binlog_row_metadata', 'binlog_row_metadata=FULL'],
-      ] as const)
-        if (!has(id)) checks.push(ok(id, msg));
-      if (!has('binlog_transaction_compression'))
-        checks.push(ok('binlog_compression', f.logBinCompress ? 'log_bin_compress=ON: MariaDB compressed row events are decoded' : 'binlog transaction compression is off'));
-      if (!has('binlog_row_value_options')) checks.push(ok('binlog_row_value_options', 'binlog_row_value_options is empty (full JSON images)'));
-      if (f.mariadb) {
-        checks.push(
-          f.annotateRows
-            ? ok('binlog_annotate_row_events', 'binlog_annotate_row_events=ON (statements available for attribution)')
-            : warn('binlog_annotate_row_events', 'binlog_annotate_row_events=OFF: DML carries no statement text, attribution degrades', `SET GLOBAL binlog_annotate_row_events=ON; ${MY_CNF}`),
-        );
-      }
-    }
-
-    checks.push(...(await grantChecks(conn, info.user)));
-    checks.push(...(await serverIdChecks(conn, f, cfg)));
-    if (f.logBin) checks.push(...(await retentionChecks(conn, f, opts.position ?? null)));
-    checks.push(...(await tableChecks(conn, cfg, info.database)));
-  } catch (e) {
-    checks.push(fail('doctor', `doctor could not finish: ${oneLine(classify(e, info))}`));
+    checks.push(
+      supported
+        ? ok('version', `server version ${f.version} is supported`)
+        : warn('version', `server version ${f.version} is older than supported (MySQL 8.0+, MariaDB 10.6+)`, 'upgrade the server'),
+    );
+    checks.push(...settingChecks(f));
+    checks.push(...(await guarded('grants', 'replication grants', info, () => grantChecks(c, info.user, account))));
+    checks.push(...(await guarded('server_id', 'the server id', info, () => serverIdChecks(c, f, cfg, account))));
+    if (f.logBin)
+      checks.push(...(await guarded('binlog_retention', 'binlog retention', info, () => retentionChecks(c, opts.position ?? null))));
+    checks.push(...(await guarded('tables', 'the watched tables', info, () => tableChecks(c, cfg, info.database, account))));
+    return checks;
   } finally {
     close(conn);
   }
-  return checks;
 }
 
-async function grantChecks(conn: Conn, user: string): Promise<Check[]> {
-  let grants: string[];
-  try {
-    grants = (await query<Record<string, string>>(conn, 'SHOW GRANTS FOR CURRENT_USER()')).map((r) => String(Object.values(r)[0]));
-  } catch (e) {
-    return [warn('grants', `cannot read the user's grants: ${oneLine(e)}`)];
+/** settingProblems, plus an `ok` line for each setting that is right. */
+function settingChecks(f: ServerFacts): Check[] {
+  const problems = settingProblems(f);
+  const out = [...problems];
+  const has = (id: string) => problems.some((p) => p.id === id);
+  if (f.logBin) out.push(ok('log_bin', 'the binary log is on'));
+  for (const [id, msg] of [
+    ['binlog_format', 'binlog_format=ROW'],
+    ['binlog_row_image', 'binlog_row_image=FULL'],
+    ['binlog_row_metadata', 'binlog_row_metadata=FULL'],
+  ] as const)
+    if (!has(id)) out.push(ok(id, msg));
+  if (!has('binlog_transaction_compression'))
+    out.push(
+      ok(
+        'binlog_compression',
+        f.logBinCompress ? 'log_bin_compress=ON: MariaDB compressed row events are decoded' : 'binlog transaction compression is off',
+      ),
+    );
+  if (!has('binlog_row_value_options')) out.push(ok('binlog_row_value_options', 'binlog_row_value_options is empty (full JSON images)'));
+  if (f.mariadb) {
+    out.push(
+      f.annotateRows
+        ? ok('binlog_annotate_row_events', 'binlog_annotate_row_events=ON (statements available for attribution)')
+        : warn(
+            'binlog_annotate_row_events',
+            'binlog_annotate_row_events=OFF: DML carries no statement text, attribution degrades',
+            `SET GLOBAL binlog_annotate_row_events=ON; ${MY_CNF}`,
+            {
+              settings: ['binlog_annotate_row_events=ON'],
+            },
+          ),
+    );
   }
-  const global = grants.filter((g) => /\bON\s+\*\.\*\s+TO\b/i.test(g)).join(' ').toUpperCase();
-  const all = /GRANT ALL PRIVILEGES ON \*\.\*/.test(global);
-  const slave = all || /REPLICATION (SLAVE|REPLICA)\b/.test(global);
-  const client = all || /REPLICATION CLIENT|BINLOG MONITOR|SUPER\b/.test(global);
+  return out;
+}
+
+async function grantChecks(conn: Conn, user: string, account: string): Promise<Check[]> {
+  const g = await globalGrants(conn);
+  const slave = g.all || g.has(/REPLICATION (SLAVE|REPLICA)\b/);
+  // MariaDB 10.5+ shows REPLICATION CLIENT as BINLOG MONITOR (same privilege).
+  const client = g.all || g.has(/REPLICATION CLIENT|BINLOG MONITOR|SUPER\b/);
   const missing = [!slave && 'REPLICATION SLAVE', !client && 'REPLICATION CLIENT'].filter(Boolean) as string[];
   if (!missing.length) return [ok('grants', `${user} has REPLICATION SLAVE and REPLICATION CLIENT`)];
-  return [fail('grants', `${user} lacks ${missing.join(' and ')}`, `GRANT ${missing.join(', ')} ON *.* TO '${user}'@'%'`)];
+  return [
+    fail('grants', `${user} lacks ${missing.join(' and ')}`, `GRANT ${missing.join(', ')} ON *.* TO ${account}`, {
+      grants: missing.map((p) => grantOn(p, '*.*', account)),
+    }),
+  ];
 }
 
-async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig): Promise<Check[]> {
+async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig, account: string): Promise<Check[]> {
   const id = cfg.serverId ?? defaultServerId(cfg.name);
   if (id === f.serverId) {
     return [fail('server_id', `serverId ${id} is the server's own server_id`, `set sources[].serverId of ${cfg.name} to another number`)];
@@ -136,18 +141,30 @@ async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig): Pr
   } catch {
     try {
       hosts = await query(conn, 'SHOW SLAVE HOSTS');
-    } catch {
-      return [ok('server_id', `serverId ${id} (replica list not readable, clash with other replicas not checked)`)];
+    } catch (e) {
+      // MariaDB 10.5+ shows replica hosts only to REPLICATION MASTER ADMIN (MySQL: REPLICATION SLAVE).
+      const priv = f.mariadb ? 'REPLICATION MASTER ADMIN' : 'REPLICATION SLAVE';
+      return [
+        cannot('server_id', `that serverId ${id} is unique among the server's replicas`, reason(e), `GRANT ${priv} ON *.* TO ${account}`, {
+          grants: [grantOn(priv, '*.*', account)],
+        }),
+      ];
     }
   }
   const clash = hosts.find((h) => Number(h.Server_id) === id && !String(h.Host ?? '').startsWith(`rowtrail-${cfg.name}`));
   if (clash) {
-    return [fail('server_id', `serverId ${id} is already used by replica ${String(clash.Host ?? '?')}`, `set sources[].serverId of ${cfg.name} to a number no other replica uses`)];
+    return [
+      fail(
+        'server_id',
+        `serverId ${id} is already used by replica ${String(clash.Host ?? '?')}`,
+        `set sources[].serverId of ${cfg.name} to a number no other replica uses`,
+      ),
+    ];
   }
   return [ok('server_id', `serverId ${id} is unique among the server's replicas`)];
 }
 
-async function retentionChecks(conn: Conn, f: ServerFacts, position: string | null): Promise<Check[]> {
+async function retentionChecks(conn: Conn, position: string | null): Promise<Check[]> {
   const out: Check[] = [];
   const v = await query<{ Variable_name: string; Value: string }>(
     conn,
@@ -155,8 +172,21 @@ async function retentionChecks(conn: Conn, f: ServerFacts, position: string | nu
   );
   const m = new Map(v.map((r) => [r.Variable_name, Number(r.Value)]));
   const secs = m.get('binlog_expire_logs_seconds') || (m.get('expire_logs_days') ?? 0) * 86400;
-  if (secs > 0 && secs < 86400) out.push(warn('binlog_retention', `binlogs are kept ${Math.round(secs / 3600)} h: a longer stop of rowtrail loses its position`, 'SET GLOBAL binlog_expire_logs_seconds=604800 (7 days)'));
-  else out.push(ok('binlog_retention', secs > 0 ? `binlogs are kept ${Math.round(secs / 86400)} days` : 'binlogs are kept until purged by hand'));
+  if (secs > 0 && secs < 86400)
+    out.push(
+      warn(
+        'binlog_retention',
+        `binlogs are kept ${Math.round(secs / 3600)} h: a longer stop of rowtrail loses its position`,
+        'SET GLOBAL binlog_expire_logs_seconds=604800 (7 days)',
+        {
+          settings: ['binlog_expire_logs_seconds=604800'],
+        },
+      ),
+    );
+  else
+    out.push(
+      ok('binlog_retention', secs > 0 ? `binlogs are kept ${Math.round(secs / 86400)} days` : 'binlogs are kept until purged by hand'),
+    );
   if (!position) return out;
   let purged = false;
   try {
@@ -172,34 +202,81 @@ async function retentionChecks(conn: Conn, f: ServerFacts, position: string | nu
       purged = Number(r[0].ok) !== 1;
     }
   } catch (e) {
-    out.push(warn('position', `cannot check the stored position ${position}: ${oneLine(e)}`));
+    out.push(cannot('position', `the stored position ${position}`, reason(e)));
     return out;
   }
   out.push(
     purged
-      ? fail('position', `the binlog holding the stored position ${position} was purged: a restart cannot resume`, "reset this source's stored position to capture from now (changes in the gap are lost), and raise binlog retention")
+      ? fail(
+          'position',
+          `the binlog holding the stored position ${position} was purged: a restart cannot resume`,
+          "reset this source's stored position to capture from now (changes in the gap are lost), and raise binlog retention",
+        )
       : ok('position', `the stored position ${position} is still in the binlog`),
   );
-  void f;
   return out;
 }
 
-async function tableChecks(conn: Conn, cfg: SourceConfig, database: string | null): Promise<Check[]> {
+/**
+ * Watched tables exist, and have a primary key. Why information_schema.STATISTICS and not TABLE_CONSTRAINTS:
+ * MariaDB 10.11 shows TABLE_CONSTRAINTS rows only to users with a privilege other than SELECT on the table
+ * (measured: a SELECT-only user saw no primary key on any table), while STATISTICS follows SELECT. Tables the
+ * user may not read are invisible there: that is `cannot check`, never "every table has a primary key".
+ */
+async function tableChecks(conn: Conn, cfg: SourceConfig, database: string | null, account: string): Promise<Check[]> {
   const out: Check[] = [];
-  const rows = await query<{ db: string; t: string; pk: number | string }>(
-    conn,
-    `SELECT t.TABLE_SCHEMA AS db, t.TABLE_NAME AS t,
-        EXISTS (SELECT 1 FROM information_schema.TABLE_CONSTRAINTS c WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA
-          AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = 'PRIMARY KEY') AS pk
-     FROM information_schema.TABLES t WHERE t.TABLE_TYPE = 'BASE TABLE'
-       AND t.TABLE_SCHEMA NOT IN ('mysql','sys','information_schema','performance_schema')`,
-  );
-  const watch = watchFilter(cfg.tables, database);
-  const present = new Set(rows.map((r) => `${r.db}.${r.t}`));
-  for (const t of cfg.tables ?? []) {
-    if (!present.has(t)) out.push(fail('tables', `watched table ${t} does not exist`, `create it, or remove it from sources[].tables of ${cfg.name}`));
+  const readable: { db: string; t: string }[] = [];
+  const blind: string[] = [];
+  if (cfg.tables?.length) {
+    const probe = await missingTables(conn, cfg, database);
+    for (const t of probe.missing)
+      out.push(fail('tables', `watched table ${t} does not exist`, `create it, or remove it from sources[].tables of ${cfg.name}`));
+    blind.push(...probe.unknown);
+    for (const t of probe.readable) readable.push({ db: t.slice(0, t.indexOf('.')), t: t.slice(t.indexOf('.') + 1) });
+  } else {
+    // Every table of the url's database (or of every database): the user must be allowed to list them all.
+    const scope = database ?? '*';
+    const priv = await query<{ n: number | string }>(
+      conn,
+      `SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT')
+            + (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT' AND TABLE_SCHEMA = ?) AS n`,
+      [database ?? ''],
+    );
+    if (Number(priv[0]?.n) === 0) blind.push(`${scope}.*`);
+    const watch = watchFilter(undefined, database);
+    const rows = await query<{ db: string; t: string }>(
+      conn,
+      `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'
+         AND TABLE_SCHEMA NOT IN ('mysql','sys','information_schema','performance_schema')`,
+    );
+    readable.push(...rows.filter((r) => watch(r.db, r.t)));
   }
-  const noPk = rows.filter((r) => watch(r.db, r.t) && Number(r.pk) !== 1).map((r) => `${r.db}.${r.t}`);
+  if (blind.length) {
+    // Why the database and not each table: MariaDB refuses a table-level GRANT on a table that does not exist
+    // (a typo'd name would make the whole block fail), and new tables are covered.
+    const schemas = [...new Set(blind.map((t) => (t.includes('.') ? t.slice(0, t.indexOf('.')) : (database ?? '*'))))];
+    const grants = schemas.map((d) => grantOn('SELECT', d === '*' ? '*.*' : `\`${d.replace(/`/g, '``')}\`.*`, account));
+    out.push(
+      cannot(
+        'primary_key',
+        `primary keys${cfg.tables?.length ? ' (nor whether the table exists)' : ''} of ${blind.join(', ')}`,
+        `${account} may not read ${blind.length > 1 ? 'them' : 'it'}; needs SELECT on ${schemas.map((d) => `${d}.*`).join(', ')} (the binlog already carries every row)`,
+        grants.map((g) => `GRANT ${g}`).join('; '),
+        { grants },
+      ),
+    );
+    if (!readable.length) return out;
+  }
+  const keyed = new Set(
+    (
+      await query<{ db: string; t: string }>(
+        conn,
+        `SELECT DISTINCT TABLE_SCHEMA AS db, TABLE_NAME AS t FROM information_schema.STATISTICS WHERE INDEX_NAME = 'PRIMARY'
+           AND TABLE_SCHEMA NOT IN ('mysql','sys','information_schema','performance_schema')`,
+      )
+    ).map((r) => `${r.db}.${r.t}`),
+  );
+  const noPk = readable.map((r) => `${r.db}.${r.t}`).filter((t) => !keyed.has(t));
   if (noPk.length) {
     out.push(
       warn(
@@ -208,6 +285,6 @@ async function tableChecks(conn: Conn, cfg: SourceConfig, database: string | nul
         `ALTER TABLE ${noPk[0]} ADD PRIMARY KEY (…)`,
       ),
     );
-  } else out.push(ok('primary_key', 'every watched table has a primary key'));
+  } else if (!blind.length) out.push(ok('primary_key', `every watched table has a primary key (${readable.length} checked)`));
   return out;
 }

@@ -91,3 +91,18 @@ export function mariadbPurged(stored: string, oldest: string): boolean {
   }
   return false;
 }
+
+/**
+ * Bytes of binlog from `from` to `to` (file and position), across files with the sizes SHOW BINARY LOGS
+ * gives; 0 when `from` is at or past `to`; null when a file in between is not in `sizes`. Binlog file names
+ * carry a zero-padded sequence number, so they sort in order.
+ */
+export function binlogDistance(from: FilePos, to: FilePos, sizes: ReadonlyMap<string, number>): number | null {
+  if (from.file === to.file) return Math.max(0, to.pos - from.pos);
+  if (from.file > to.file) return 0;
+  const first = sizes.get(from.file);
+  if (first === undefined) return null;
+  let n = Math.max(0, first - from.pos) + to.pos;
+  for (const [file, size] of sizes) if (file > from.file && file < to.file) n += size;
+  return n;
+}

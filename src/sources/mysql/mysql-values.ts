@@ -59,6 +59,13 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
+/** `n` big-endian bytes of a binary DECIMAL at `p`: the sign bit of the first byte (at `first`) flipped, negatives inverted. */
+function decimalGroup(buf: Buffer, p: number, n: number, first: number, mask: number): number {
+  let v = 0;
+  for (let i = p; i < p + n; i++) v = v * 256 + ((i === first ? buf[i] ^ 0x80 : buf[i]) ^ mask);
+  return v;
+}
+
 /** Signed or unsigned little-endian integer of 1, 2, 3, 4 or 8 bytes as decimal text. */
 export function intText(buf: Buffer, off: number, size: 1 | 2 | 3 | 4 | 8, unsigned: boolean): string {
   switch (size) {
@@ -70,8 +77,13 @@ export function intText(buf: Buffer, off: number, size: 1 | 2 | 3 | 4 | 8, unsig
       return String(unsigned ? buf.readUIntLE(off, 3) : buf.readIntLE(off, 3));
     case 4:
       return String(unsigned ? buf.readUInt32LE(off) : buf.readInt32LE(off));
-    case 8:
+    case 8: {
+      // Below 2^53 in magnitude a double holds the value exactly: no BigInt needed (the common case).
+      const lo = buf.readUInt32LE(off);
+      const hi = unsigned ? buf.readUInt32LE(off + 4) : buf.readInt32LE(off + 4);
+      if (hi < 0x200000 && hi >= -0x200000) return String(hi * 4294967296 + lo);
       return (unsigned ? buf.readBigUInt64LE(off) : buf.readBigInt64LE(off)).toString();
+    }
   }
 }
 
@@ -94,28 +106,22 @@ export function decimalText(buf: Buffer, off: number, precision: number, scale: 
   const intg0x = intg % 9;
   const frac0 = Math.floor(scale / 9);
   const frac0x = scale % 9;
-  const size = decimalSize(precision, scale);
-  const b = Buffer.from(buf.subarray(off, off + size));
-  const negative = (b[0] & 0x80) === 0;
-  b[0] ^= 0x80;
-  if (negative) for (let i = 0; i < size; i++) b[i] ^= 0xff;
-  let p = 0;
-  const readBE = (n: number): number => {
-    let v = 0;
-    for (let i = 0; i < n; i++) v = v * 256 + b[p + i];
-    p += n;
-    return v;
-  };
+  const negative = (buf[off] & 0x80) === 0;
+  const mask = negative ? 0xff : 0;
+  let p = off;
   let intPart = '';
-  if (intg0x > 0) intPart += String(readBE(DIG2BYTES[intg0x]));
-  for (let i = 0; i < intg0; i++) {
-    const v = readBE(4);
+  if (intg0x > 0) {
+    intPart += String(decimalGroup(buf, p, DIG2BYTES[intg0x], off, mask));
+    p += DIG2BYTES[intg0x];
+  }
+  for (let i = 0; i < intg0; i++, p += 4) {
+    const v = decimalGroup(buf, p, 4, off, mask);
     intPart += intPart === '' ? String(v) : pad(v, 9);
   }
   intPart = intPart.replace(/^0+/, '') || '0';
   let frac = '';
-  for (let i = 0; i < frac0; i++) frac += pad(readBE(4), 9);
-  if (frac0x > 0) frac += pad(readBE(DIG2BYTES[frac0x]), frac0x);
+  for (let i = 0; i < frac0; i++, p += 4) frac += pad(decimalGroup(buf, p, 4, off, mask), 9);
+  if (frac0x > 0) frac += pad(decimalGroup(buf, p, DIG2BYTES[frac0x], off, mask), frac0x);
   const isZero = intPart === '0' && !/[1-9]/.test(frac);
   return (negative && !isZero ? '-' : '') + intPart + (scale > 0 ? '.' + frac : '');
 }
@@ -289,94 +295,35 @@ export function enumText(index: number, members: string[]): string {
   return index === 0 ? '' : (members[index - 1] ?? '');
 }
 
-/** Character sets whose bytes Node's TextDecoder reads exactly as MySQL does. */
-const DECODER_LABEL: Record<string, string> = {
-  // MySQL's latin1 is Windows-1252 (0x80-0x9F printable), which is also what WHATWG 'latin1' means.
-  latin1: 'windows-1252',
-  ascii: 'windows-1252',
-  cp1250: 'windows-1250',
-  cp1251: 'windows-1251',
-  cp1256: 'windows-1256',
-  cp1257: 'windows-1257',
-  latin2: 'iso-8859-2',
-  latin5: 'windows-1254',
-  latin7: 'iso-8859-13',
-  greek: 'iso-8859-7',
-  hebrew: 'iso-8859-8',
-  koi8r: 'koi8-r',
-  koi8u: 'koi8-u',
-  cp866: 'ibm866',
-  sjis: 'shift_jis',
-  cp932: 'shift_jis',
-  ujis: 'euc-jp',
-  eucjpms: 'euc-jp',
-  euckr: 'euc-kr',
-  gbk: 'gbk',
-  gb2312: 'gbk',
-  gb18030: 'gb18030',
-  big5: 'big5',
-  // Stored big-endian in MySQL.
-  ucs2: 'utf-16be',
-  utf16: 'utf-16be',
-  utf16le: 'utf-16le',
-};
+const utf16be = new TextDecoder('utf-16be', { ignoreBOM: true });
+const utf16le = new TextDecoder('utf-16le', { ignoreBOM: true });
 
-const decoders = new Map<string, InstanceType<typeof TextDecoder>>();
-
-/** Whether text in this character set can be decoded. */
-export function charsetSupported(charset: string): boolean {
-  if (charset === 'utf8mb4' || charset === 'utf8mb3' || charset === 'utf8' || charset === 'binary' || charset === 'utf32') return true;
-  const label = DECODER_LABEL[charset];
-  if (!label) return false;
-  try {
-    new TextDecoder(label);
-    return true;
-  } catch {
-    return false;
+/**
+ * Bytes of a text column in a Unicode charset → string; null for any other charset (those are decoded
+ * with the server's own table: mysql-charsets.ts). ignoreBOM: a leading U+FEFF is column data.
+ */
+export function unicodeDecoder(charset: string): ((buf: Buffer, start: number, end: number) => string) | null {
+  switch (charset) {
+    case 'utf8mb4':
+    case 'utf8mb3':
+    case 'utf8':
+      return (b, s, e) => b.toString('utf8', s, e);
+    // Stored big-endian in MySQL.
+    case 'ucs2':
+    case 'utf16':
+      return (b, s, e) => utf16be.decode(b.subarray(s, e));
+    case 'utf16le':
+      return (b, s, e) => utf16le.decode(b.subarray(s, e));
+    case 'utf32':
+      return (b, s, e) => {
+        let out = '';
+        for (let i = s; i + 4 <= e; i += 4) {
+          const cp = b.readUInt32BE(i);
+          out += cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000) ? '?' : String.fromCodePoint(cp);
+        }
+        return out;
+      };
+    default:
+      return null;
   }
-}
-
-// MySQL latin1 = Windows-1252, with the five bytes 1252 leaves undefined mapped to the C1 controls
-// (strings/ctype-latin1.c). Decoded here because Node's TextDecoder('windows-1252') decodes as ISO-8859-1.
-const CP1252_80 = [
-  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
-  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
-];
-
-function cp1252(buf: Buffer, start: number, end: number): string {
-  let plain = true;
-  for (let i = start; i < end; i++) {
-    const b = buf[i];
-    if (b >= 0x80 && b < 0xa0) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return buf.toString('latin1', start, end);
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const b = buf[i];
-    s += String.fromCharCode(b >= 0x80 && b < 0xa0 ? CP1252_80[b - 0x80] : b);
-  }
-  return s;
-}
-
-/** Bytes of a text column in its character set → string. */
-export function textIn(buf: Buffer, start: number, end: number, charset: string): string {
-  if (charset === 'utf8mb4' || charset === 'utf8mb3' || charset === 'utf8') return buf.toString('utf8', start, end);
-  if (charset === 'utf32') {
-    let s = '';
-    for (let i = start; i + 4 <= end; i += 4) s += String.fromCodePoint(buf.readUInt32BE(i));
-    return s;
-  }
-  if (charset === 'latin1' || charset === 'ascii') return cp1252(buf, start, end);
-  const label = DECODER_LABEL[charset];
-  if (!label) throw new Error(`character set ${charset} is not supported`);
-  let d = decoders.get(label);
-  if (!d) {
-    // ignoreBOM: a leading U+FEFF is column data, not a byte-order mark.
-    d = new TextDecoder(label, { ignoreBOM: true });
-    decoders.set(label, d);
-  }
-  return d.decode(buf.subarray(start, end));
 }

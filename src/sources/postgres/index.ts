@@ -1,4 +1,6 @@
-export { PostgresSource, MESSAGE_PREFIX, DDL_PREFIX, ddlChange } from './postgres-stream.js';
+export { PostgresSource, RECEIVE_TIMEOUT_MS, type PostgresSourceOptions } from './postgres-stream.js';
+export { ddlMessageChange } from './postgres-transactions.js';
+export { CONNECT_TIMEOUT_MS, SLOT_GRACE_MS } from './postgres-connection.js';
 export { PgoutputDecoder } from './postgres-decoder.js';
 export type { PgMessage, RelationMessage, TupleValues } from './postgres-decoder.js';
 export { postgresDoctor } from './postgres-doctor.js';

@@ -1,6 +1,6 @@
 /** Catalog reads shared by doctor, setup and the stream (I/O edge; one query each). */
 import type pg from 'pg';
-import { TRIGGER_NAME } from '../../identity/postgres-precise.js';
+import { TRIGGER_NAME } from '../../model/precise.js';
 
 export interface WatchedTable {
   schema: string;

@@ -6,6 +6,7 @@
 import type { Row, RowChange } from '../../model/index.js';
 import type { RelationMessage, TupleValues } from './postgres-decoder.js';
 import { typeName, type CustomType } from './postgres-types.js';
+import { ddlChange } from '../ddl.js';
 
 /** A relation as the source knows it: the decoder's message plus what the catalog says about its key. */
 export interface Relation {
@@ -149,15 +150,5 @@ export function relationChange(prev: Relation, next: Relation): RowChange | null
   if (prev.replicaIdentity !== next.replicaIdentity) parts.push(`replica identity ${prev.replicaIdentity} -> ${next.replicaIdentity}`);
   if (prev.schema !== next.schema || prev.table !== next.table) parts.push(`renamed from ${prev.schema}.${prev.table}`);
   if (parts.length === 0) return null;
-  return {
-    schema: next.schema,
-    table: next.table,
-    op: 'ddl',
-    key: null,
-    before: null,
-    after: null,
-    changed: [],
-    ddl: `-- schema change seen in the stream: ${parts.join('; ')}`,
-    types: next.types,
-  };
+  return ddlChange(next.schema, next.table, `-- schema change seen in the stream: ${parts.join('; ')}`, next.types);
 }

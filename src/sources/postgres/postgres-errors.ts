@@ -14,18 +14,21 @@ export function publicationName(s: SourceConfig): string {
   return s.publication ?? `rowtrail_${s.name.replace(/[^a-z0-9_]/g, '_')}`;
 }
 
+/** `host:port` of a connection URL, for messages (never the password). */
+export function serverAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}`;
+  } catch {
+    return 'the server';
+  }
+}
+
 export function classifyPgError(e: unknown, s: SourceConfig): RowtrailError {
   if (e instanceof RowtrailError) return e;
   const err = e as { code?: string; message?: string; errno?: number };
   const code = err?.code ?? '';
-  const where = (() => {
-    try {
-      const u = new URL(s.url);
-      return `${u.hostname}:${u.port || 5432}`;
-    } catch {
-      return 'the server';
-    }
-  })();
+  const where = serverAddress(s.url);
   const msg = String(err?.message ?? e).split('\n')[0];
   switch (code) {
     case 'ECONNREFUSED':
@@ -42,7 +45,7 @@ export function classifyPgError(e: unknown, s: SourceConfig): RowtrailError {
     case '08006':
     case '08001':
     case '08003':
-    case '55006': // object_in_use: the slot is still held by a previous connection
+    case '55006': // object_in_use: the slot was taken between the slot check (postgres-connection.ts) and START_REPLICATION
       return new RowtrailError('CONNECT', `source '${s.name}': ${msg}`, e);
     case '28P01':
     case '28000':

@@ -45,3 +45,16 @@ export function pgTimeToIso(us: bigint): string {
 export function pgNow(): bigint {
   return BigInt(Date.now()) * 1000n - PG_EPOCH_US;
 }
+
+/** Standby status update ('r'): written = flushed = applied = `lsn`; `reply` asks the server for a keepalive now. */
+export function standbyStatus(lsn: string, reply: boolean): Buffer {
+  const v = parseLsn(lsn);
+  const b = Buffer.alloc(34);
+  b[0] = 0x72; // 'r'
+  b.writeBigUInt64BE(v, 1);
+  b.writeBigUInt64BE(v, 9);
+  b.writeBigUInt64BE(v, 17);
+  b.writeBigInt64BE(pgNow(), 25);
+  b[33] = reply ? 1 : 0;
+  return b;
+}

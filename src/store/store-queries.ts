@@ -1,0 +1,201 @@
+/**
+ * The store's read queries (on the main-thread connection): change events by filter, per-actor summaries,
+ * attribution counts. Pure SQL builders and row mappers; store.ts owns the connection.
+ */
+import type Database from 'better-sqlite3';
+import type { ChangeEvent, Row, SystemKind } from '../model/index.js';
+import { canonicalKey } from './keys.js';
+
+type Db = Database.Database;
+
+export interface ChangeFilter {
+  source?: string;
+  /** `schema.table` or `table`. */
+  table?: string;
+  txIds?: string[];
+  /** Actor name: matches user, agent or kind. */
+  actor?: string;
+  agentRun?: string;
+  /** ISO time or Date; inclusive. */
+  since?: Date;
+  until?: Date;
+  changeIds?: string[];
+  /** Row key (column → text), with `table`. */
+  key?: Row;
+  op?: string;
+  limit?: number;
+  /** Newest first (default oldest first). */
+  newestFirst?: boolean;
+}
+
+export interface ActorSummary {
+  user: string | null;
+  agent: string | null;
+  kind: string;
+  confidence: string;
+  transactions: number;
+  changes: number;
+  first: string;
+  last: string;
+  tables: string[];
+}
+
+interface StoredRow {
+  tx_pk: number;
+  idx: number;
+  schema: string;
+  tbl: string;
+  op: string;
+  key: string | null;
+  before: string | null;
+  after: string | null;
+  changed: string | null;
+  extra: string | null;
+  types: string | null;
+  source: string;
+  system: string;
+  database: string;
+  xid: string;
+  position: string;
+  commit_time: string;
+  size: number;
+  actor: string | null;
+}
+
+/** Change events matching a filter, oldest first (or newest first). */
+export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<ChangeEvent> {
+  const { where, args } = txWhere(f);
+  if (f.table) {
+    const dot = f.table.indexOf('.');
+    if (dot > 0) {
+      where.push('c.schema = ? AND c.tbl = ?');
+      args.push(f.table.slice(0, dot), f.table.slice(dot + 1));
+    } else {
+      where.push('c.tbl = ?');
+      args.push(f.table);
+    }
+  }
+  if (f.key) {
+    where.push('c.key = ?');
+    args.push(canonicalKey(f.key));
+  }
+  if (f.txIds?.length) {
+    where.push(`(t.xid IN (${f.txIds.map(() => '?').join(',')}) OR t.position IN (${f.txIds.map(() => '?').join(',')}))`);
+    args.push(...f.txIds, ...f.txIds);
+  }
+  if (f.actor) {
+    where.push('(t.actor_user = ? OR t.actor_agent = ? OR t.actor_kind = ?)');
+    args.push(f.actor, f.actor, f.actor);
+  }
+  if (f.agentRun) {
+    where.push('t.agent_run = ?');
+    args.push(f.agentRun);
+  }
+  if (f.op) {
+    where.push('c.op = ?');
+    args.push(f.op);
+  }
+  if (f.changeIds?.length) {
+    const parts: string[] = [];
+    for (const id of f.changeIds) {
+      const p = parseChangeId(id);
+      if (!p) continue;
+      parts.push('(t.source = ? AND t.position = ? AND c.idx = ?)');
+      args.push(p.source, p.position, p.index);
+    }
+    where.push(parts.length ? `(${parts.join(' OR ')})` : '0');
+  }
+  const dir = f.newestFirst ? 'DESC' : 'ASC';
+  const sql = `SELECT c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
+      t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor
+    FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
+    WHERE ${where.join(' AND ')}
+    ORDER BY t.commit_seq ${dir}, c.idx ${dir}${f.limit ? ` LIMIT ${Math.max(0, Math.floor(f.limit))}` : ''}`;
+  for (const r of db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) yield toEvent(r);
+}
+
+
+/** How transactions of a source were attributed since a time (ms since the epoch): counts per confidence. */
+export function queryAttribution(db: Db, source: string, sinceMs: number): { attributed: number; exact: number; inferred: number; unknown: number } {
+  const rows = db
+    .prepare(
+      `SELECT json_extract(actor, '$.confidence') AS c, count(*) AS n FROM transactions
+        WHERE source = ? AND state = 'committed' AND commit_us >= ? GROUP BY 1`,
+    )
+    .all(source, sinceMs * 1000) as { c: string; n: number }[];
+  const by = (k: string) => rows.find((r) => r.c === k)?.n ?? 0;
+  const exact = by('exact');
+  const inferred = by('inferred');
+  return { attributed: exact + inferred, exact, inferred, unknown: rows.reduce((a, r) => a + r.n, 0) - exact - inferred };
+}
+
+/** Who wrote what: per actor (user, agent, kind) and table, change and transaction counts, time range, confidence. */
+export function queryActors(db: Db, f: { source?: string; since?: Date; until?: Date } = {}): ActorSummary[] {
+  const { where, args } = txWhere(f);
+  const rows = db
+    .prepare(
+      `SELECT t.actor_user AS user, t.actor_agent AS agent, t.actor_kind AS kind,
+              json_extract(t.actor, '$.confidence') AS confidence,
+              count(*) AS transactions, sum(t.size) AS changes,
+              min(t.commit_time) AS first, max(t.commit_time) AS last,
+              (SELECT group_concat(x, ',') FROM (SELECT DISTINCT c.schema || '.' || c.tbl AS x FROM changes c JOIN transactions t2 ON t2.tx_pk = c.tx_pk
+                 WHERE t2.state = 'committed' AND t2.actor_user IS t.actor_user AND t2.actor_agent IS t.actor_agent AND t2.actor_kind IS t.actor_kind LIMIT 20)) AS tables
+         FROM transactions t WHERE ${where.join(' AND ')}
+        GROUP BY t.actor_user, t.actor_agent, t.actor_kind, confidence
+        ORDER BY changes DESC`,
+    )
+    .all(...args) as (Omit<ActorSummary, 'tables'> & { tables: string | null })[];
+  return rows.map((r) => ({ ...r, tables: r.tables ? r.tables.split(',') : [] }));
+}
+
+/** WHERE parts on committed transactions: source and commit-time window. */
+function txWhere(f: { source?: string; since?: Date; until?: Date }): { where: string[]; args: unknown[] } {
+  const where = [`t.state = 'committed'`];
+  const args: unknown[] = [];
+  if (f.source) {
+    where.push('t.source = ?');
+    args.push(f.source);
+  }
+  if (f.since) {
+    where.push('t.commit_us >= ?');
+    args.push(f.since.getTime() * 1000);
+  }
+  if (f.until) {
+    where.push('t.commit_us <= ?');
+    args.push(f.until.getTime() * 1000);
+  }
+  return { where, args };
+}
+
+function toEvent(r: StoredRow): ChangeEvent {
+  const before: Row | null = r.before ? JSON.parse(r.before) : null;
+  const after: Row | null = r.after ? JSON.parse(r.after) : null;
+  const ev: ChangeEvent = {
+    id: `${r.source}:${r.position}:${r.idx}`,
+    source: r.source,
+    system: r.system as SystemKind,
+    database: r.database,
+    schema: r.schema,
+    table: r.tbl,
+    op: r.op as ChangeEvent['op'],
+    key: r.key ? JSON.parse(r.key) : null,
+    before,
+    after,
+    changed: r.changed !== null ? JSON.parse(r.changed) : Object.keys((r.op === 'delete' ? before : after) ?? {}),
+    tx: { id: r.xid, position: r.position, commitTime: r.commit_time, index: r.idx, size: r.size },
+    actor: r.actor ? JSON.parse(r.actor) : { kind: 'unknown', confidence: 'unknown' },
+  };
+  if (r.extra) Object.assign(ev, JSON.parse(r.extra));
+  if (r.types) ev.types = JSON.parse(r.types);
+  return ev;
+}
+
+/** `source:position:index` → parts (the position may itself contain ':' for MySQL file:pos). */
+export function parseChangeId(id: string): { source: string; position: string; index: number } | null {
+  const first = id.indexOf(':');
+  const last = id.lastIndexOf(':');
+  if (first <= 0 || last <= first) return null;
+  const index = Number(id.slice(last + 1));
+  if (!Number.isInteger(index) || index < 0) return null;
+  return { source: id.slice(0, first), position: id.slice(first + 1, last), index };
+}

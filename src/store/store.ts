@@ -1,0 +1,190 @@
+/**
+ * The embedded store: SQLite (better-sqlite3) in WAL mode under `store.path`.
+ *
+ * Writes are batched: a source hands over whole transactions (and slices of large ones), and each batch is
+ * written with the source's new position in ONE SQLite transaction, after which that position is durable.
+ * Only that position may be acknowledged to the database. Every write is idempotent on (source, commit
+ * position): a replayed transaction that is already stored is dropped. Sources write through a
+ * SourceWriter (source-writer.ts), on the write worker (write-worker.ts) so decoding and writing overlap;
+ * readers use this (main-thread) connection, which WAL lets read beside the worker's writes. One process
+ * writes a store at a time (store-lock.ts); read-only opens never wait for it.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChangeEvent, SystemKind } from '../model/index.js';
+import { RowtrailError } from '../errors.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
+import { BatchWriter, type Batch } from './sqlite-batch.js';
+import type { WorkerReply } from './sqlite-worker.js';
+import { SourceWriter, type WriteSide } from './source-writer.js';
+import { WriteWorker } from './write-worker.js';
+import { lockStore, type StoreLock } from './store-lock.js';
+import { queryActors, queryAttribution, queryChanges, type ActorSummary, type ChangeFilter } from './store-queries.js';
+
+type Db = Database.Database;
+
+export interface StoreOptions {
+  /** `FULL` (default) survives power loss; `NORMAL` survives a process crash only (benchmarks). */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** Opens without writing or locking (query commands); the store must exist. Default false. */
+  readonly?: boolean;
+  /** Who holds the write lock, as a second writer's error names it (default `rowtrail`). */
+  owner?: string;
+}
+
+export class Store implements WriteSide {
+  readonly db: Db;
+  readonly dir: string;
+  private readonly synchronous: 'FULL' | 'NORMAL';
+  private readonly stmts: ReturnType<Store['prepare']>;
+  /** Writes of synchronous writers (on this connection), and the write worker of the others; both lazy. */
+  private syncWrites: BatchWriter | null = null;
+  private worker: WriteWorker | null = null;
+  private lastId = 0;
+  private readonly lock: StoreLock | null;
+
+  private constructor(dir: string, db: Db, synchronous: 'FULL' | 'NORMAL', lock: StoreLock | null) {
+    this.dir = dir;
+    this.db = db;
+    this.synchronous = synchronous;
+    this.lock = lock;
+    this.stmts = this.prepare();
+  }
+
+  /**
+   * Opens (creating when needed) the store under `dir`. A writable open takes the store's write lock and
+   * fails with a STORE error naming the holder when another process writes it.
+   */
+  static open(dir: string, opts: StoreOptions = {}): Store {
+    let db: Db;
+    let lock: StoreLock | null = null;
+    try {
+      if (!opts.readonly) {
+        mkdirSync(dir, { recursive: true });
+        lock = lockStore(dir, opts.owner ?? 'rowtrail');
+      }
+      db = new Database(join(dir, 'rowtrail.db'), { readonly: !!opts.readonly, fileMustExist: !!opts.readonly });
+    } catch (e: any) {
+      lock?.release();
+      if (e instanceof RowtrailError) throw e;
+      const why = opts.readonly && /unable to open|does not exist/i.test(String(e?.message))
+        ? `no store at ${dir} yet (run \`rowtrail watch\` first, or check store.path)`
+        : `cannot open the store at ${dir}: ${e?.message ?? e}`;
+      throw new RowtrailError('STORE', why, e);
+    }
+    try {
+      if (!opts.readonly) initSchema(db, dir, opts.synchronous ?? 'FULL');
+      db.pragma('busy_timeout = 5000');
+      // 16 MB of page cache: enough for the indexes' hot pages; memory stays bounded whatever the load.
+      db.pragma('cache_size = -16384');
+    } catch (e) {
+      db.close();
+      lock?.release();
+      throw e;
+    }
+    return new Store(dir, db, opts.synchronous ?? 'FULL', lock);
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      isCommitted: db.prepare(`SELECT 1 FROM transactions WHERE source = ? AND position = ? AND state = 'committed'`),
+      getPosition: db.prepare(`SELECT position FROM positions WHERE source = ?`),
+    };
+  }
+
+  /** The last durable position of a source, or null when it never stored one. */
+  position(source: string): string | null {
+    const r = this.stmts.getPosition.get(source) as { position: string } | undefined;
+    return r?.position ?? null;
+  }
+
+  /** Whether the transaction with this commit position is already stored (a replay). */
+  isCommitted(source: string, position: string): boolean {
+    return this.stmts.isCommitted.get(source, position) !== undefined;
+  }
+
+  /**
+   * A writer for one source. Removes what a crash left half-written by that source. With `worker`, its
+   * writes run on the store's write worker (`post()`, `drain()`); without, on this connection (`flush()`).
+   */
+  writer(source: string, system: SystemKind, database: string, opts: { worker?: boolean } = {}): SourceWriter {
+    return new SourceWriter(this, source, system, database, !!opts.worker);
+  }
+
+  /** @internal a new id for a transaction or a shape. */
+  nextId(): number {
+    return ++this.lastId;
+  }
+
+  /** Writes on this (main-thread) connection: crash leftovers, retention, synchronous flushes. */
+  private get writes(): BatchWriter {
+    if (!this.lock) throw new RowtrailError('STORE', `the store at ${this.dir} was opened read-only`);
+    this.syncWrites ??= new BatchWriter(this.db);
+    return this.syncWrites;
+  }
+
+  /** @internal removes open transactions of a source (crash leftovers; the source replays them). */
+  removeOpen(source: string): number {
+    return this.writes.removeOpen(source);
+  }
+
+  /** @internal writes a batch, here (`cb` is called before returning) or on the write worker. */
+  submit(batch: Batch, onWorker: boolean, cb: (r: WorkerReply) => void): void {
+    if (onWorker) {
+      this.worker ??= new WriteWorker(join(this.dir, 'rowtrail.db'), this.synchronous);
+      this.worker.post(batch, cb);
+      return;
+    }
+    let position: string | null;
+    try {
+      position = this.writes.apply(batch);
+    } catch (e: any) {
+      return cb({ no: 0, position: null, error: String(e?.message ?? e) });
+    }
+    cb({ no: 0, position });
+  }
+
+  /** Change events matching a filter, oldest first (or newest first). */
+  changes(f: ChangeFilter = {}): IterableIterator<ChangeEvent> {
+    return queryChanges(this.db, f);
+  }
+
+  /**
+   * Retention: removes committed transactions (and their changes) older than `beforeMs` (ms since the
+   * epoch), in batches so the writer is never blocked for long. Returns how many transactions went.
+   */
+  prune(beforeMs: number, batch = 2000): number {
+    return this.writes.prune(beforeMs * 1000, batch);
+  }
+
+  /** How transactions of a source were attributed since a time (ms since the epoch): counts per confidence. */
+  attribution(source: string, sinceMs: number): { attributed: number; exact: number; inferred: number; unknown: number } {
+    return queryAttribution(this.db, source, sinceMs);
+  }
+
+  /** Who wrote what: per actor (user, agent, kind) and table, change and transaction counts, time range, confidence. */
+  actors(f: { source?: string; since?: Date; until?: Date } = {}): ActorSummary[] {
+    return queryActors(this.db, f);
+  }
+
+  /** Closes the connection, stops the write worker (its writers must be drained first), releases the lock. */
+  close(): void {
+    this.worker?.close();
+    this.worker = null;
+    if (this.db.open) this.db.close();
+    this.lock?.release();
+  }
+}
+
+function initSchema(db: Db, dir: string, synchronous: 'FULL' | 'NORMAL'): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.exec(SCHEMA_SQL);
+  const v = db.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get() as { v: string } | undefined;
+  if (!v) db.prepare(`INSERT INTO meta (k, v) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+  else if (Number(v.v) > SCHEMA_VERSION) {
+    throw new RowtrailError('STORE', `the store at ${dir} was written by a newer rowtrail (schema ${v.v}); upgrade rowtrail`);
+  }
+}
