@@ -69,7 +69,10 @@ describe('rowtrail changes', () => {
       key: { id: '42' }, before: { id: '42', email: 'a@x.io', role: 'user' }, after: { id: '42', email: 'a@x.io', role: 'admin' }, changed: ['role'],
     });
     expect(upd.id).toBe(`app:${upd.tx.position}:0`);
-    expect(upd.actor.confidence).toBeDefined();
+    // sampling mode: the sampler saw this transaction's xid (exact: the psql session) or it did not (unknown), never a guess
+    if (upd.actor.confidence === 'exact') expect(upd.actor).toMatchObject({ user: 'postgres', application: 'psql' });
+    else expect(upd.actor).toMatchObject({ confidence: 'unknown', kind: 'unknown' });
+    expect(upd.actor.user ?? null).toBe(upd.actor.confidence === 'exact' ? 'postgres' : null);
   });
 
   it('filters by transaction and by time', async () => {

@@ -105,7 +105,9 @@ describe('rowtrail demo', () => {
     await until(() => child.output().includes('press Ctrl-C'), 60_000);
     const out = child.output();
     const config = /^config \(the daemon runs in this process\): (\S+)$/m.exec(out)?.[1];
-    expect(config).toBeDefined();
+    // the demo's own config, inside the TMPDIR it was given
+    expect(config).toMatch(/\/rowtrail\.yaml$/);
+    expect(config!.startsWith(`${tmp}/`)).toBe(true);
     // while it runs, a second rowtrail process reads the same store through the printed config
     const actors = await runCli(['actors', '-c', config!]);
     expect(actors.code).toBe(0);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './ports.js';
+import { onFreePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -21,9 +21,10 @@ export interface MariaServer {
   url(database?: string, user?: string, password?: string): string;
   /** Runs SQL through the mariadb client; returns tab-separated output without headers. */
   sql(text: string, database?: string): Promise<string>;
-  stop(): Promise<void>;
+  /** `fast` (default): SIGTERM, a clean shutdown; `immediate`: SIGKILL, a crash (InnoDB recovers at start). */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
-  restart(): Promise<void>;
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -61,7 +62,7 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
   const dir = mkdtempSync(join(tmpdir(), 'rowtrail-maria-'));
   const data = join(dir, 'data');
   const sock = join(dir, 'sock');
-  const port = await freePort();
+  let port = 0;
   const user = process.getuid?.() === 0 ? 'root' : (process.env.USER ?? 'root');
   // A private tmpdir: concurrent bootstraps sharing /tmp collided on their temporary tables (flaky
   // "Unknown table 'mysql.tmp_user_sys'" with parallel test files).
@@ -74,7 +75,7 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
   const cnf = opts.bare ? join(dir, 'my.cnf') : null;
   if (cnf) writeFileSync(cnf, '[mysqld]\n');
   const cdc = ['--log-bin=binlog', '--binlog-format=ROW', '--binlog-row-image=FULL', '--binlog-row-metadata=FULL', '--binlog-annotate-row-events=ON', '--server-id=1'];
-  const args = [
+  const args = () => [
     cnf ? `--defaults-file=${cnf}` : '--no-defaults',
     `--datadir=${data}`,
     `--user=${user}`,
@@ -93,31 +94,31 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
     '--collation-server=utf8mb4_general_ci',
     ...(opts.args ?? []),
   ];
-  const base = ['--protocol=TCP', '-h', '127.0.0.1', '-P', String(port), '-u', 'root', '--batch', '--skip-column-names', '--default-character-set=utf8mb4'];
+  const base = () => ['--protocol=TCP', '-h', '127.0.0.1', '-P', String(port), '-u', 'root', '--batch', '--skip-column-names', '--default-character-set=utf8mb4'];
   const server: MariaServer = {
-    port,
+    get port() {
+      return port;
+    },
     dir,
     cnf,
     url: (database = 'test', u = 'root', password) => `mysql://${u}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${database}`,
     async sql(text, database) {
-      const { stdout } = await run(client, [...base, ...(database ? [database] : []), '-e', text], { maxBuffer: 64 << 20 });
+      const { stdout } = await run(client, [...base(), ...(database ? [database] : []), '-e', text], { maxBuffer: 64 << 20 });
       return stdout;
     },
     async start() {
-      child = spawn(bin, args, { stdio: 'ignore', detached: false });
+      child = spawn(bin, args(), { stdio: 'ignore', detached: false });
       const deadline = Date.now() + 30_000;
       for (;;) {
-        try {
-          await run(client, [...base, '-e', 'select 1']);
-          break;
-        } catch (e) {
-          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`MariaDB did not start on port ${port}; see ${join(dir, 'err.log')}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        // Our server, not another one that holds the port (a collision after freePort()): same datadir.
+        const answer = await run(client, [...base(), '-e', 'select @@datadir']).then((r) => r.stdout.trim(), () => null);
+        if (answer !== null && answer.replace(/\/$/, '') === data) break;
+        if (Date.now() > deadline || child.exitCode !== null || answer !== null) throw new Error(`MariaDB did not start on port ${port}; see ${join(dir, 'err.log')}`);
+        await new Promise((r) => setTimeout(r, 100));
       }
-      await run(client, [...base, '-e', 'CREATE DATABASE IF NOT EXISTS test']);
+      await run(client, [...base(), '-e', 'CREATE DATABASE IF NOT EXISTS test']);
     },
-    async stop() {
+    async stop(mode = 'fast') {
       const c = child;
       child = null;
       if (!c || c.exitCode !== null) return;
@@ -127,11 +128,11 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
           clearTimeout(timer);
           resolve();
         });
-        c.kill('SIGTERM');
+        c.kill(mode === 'immediate' ? 'SIGKILL' : 'SIGTERM');
       });
     },
-    async restart() {
-      await server.stop();
+    async restart(mode) {
+      await server.stop(mode);
       await server.start();
     },
     async destroy() {
@@ -139,6 +140,15 @@ export async function startMariadb(opts: MariaOptions = {}): Promise<MariaServer
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await server.start();
+  // A port another process took between freePort() and the bind: start again on a new one.
+  await onFreePort(async (p) => {
+    port = p;
+    try {
+      await server.start();
+    } catch (e) {
+      await server.stop();
+      throw e;
+    }
+  });
   return server;
 }

@@ -13,3 +13,28 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** True when something listens on 127.0.0.1:port (our own listen fails with EADDRINUSE). */
+export function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE'));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
+  });
+}
+
+/**
+ * Runs `start(port)` on a free port; when it fails and the port turns out taken (another process won the race
+ * between freePort() and the server's bind), tries again on a new port. Other failures are thrown as they are.
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (e) {
+      if (i >= attempts || !(await portTaken(port))) throw e;
+    }
+  }
+}

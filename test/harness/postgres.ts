@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './ports.js';
+import { onFreePort } from './ports.js';
 import { buildNative } from './native.js';
 
 const run = promisify(execFile);
@@ -80,14 +80,12 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   const dir = mkdtempSync(join(tmpdir(), 'rowtrail-pg-'));
   if (isRoot) chmodSync(dir, 0o777);
   const data = join(dir, 'data');
-  const port = await freePort();
   await pgExec(bin, 'initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const native = opts.native ? buildNative(bin) : null;
   const conf: Record<string, string | number> = {
     ...(native?.dir ? { dynamic_library_path: `'${native.dir}:$libdir'` } : {}),
     ...(opts.bare ? {} : { wal_level: 'logical', max_replication_slots: 20, max_wal_senders: 20 }),
     listen_addresses: "'127.0.0.1'",
-    port,
     unix_socket_directories: `'${dir}'`,
     timezone: "'UTC'",
     fsync: 'off',
@@ -106,12 +104,17 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   if (opts.password) {
     writeFileSync(join(data, 'pg_hba.conf'), `local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n`);
   }
-  const server = attachPostgres({ port, dir, bin, password: opts.password });
+  // The port goes last (a later line wins), again on each retry after a port collision.
+  const server = await onFreePort(async (port) => {
+    appendFileSync(join(data, 'postgresql.auto.conf'), `port=${port}\n`);
+    const s = attachPostgres({ port, dir, bin, password: opts.password });
+    await s.start();
+    return s;
+  });
   if (native) server.nativeMissing = native.dir ? null : native.why;
-  await server.start();
   if (opts.password) {
     // Set the password over the unix socket (trusted), then TCP needs it.
-    await pgExec(bin, 'psql', ['-X', '-q', '-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', `ALTER USER postgres PASSWORD '${opts.password.replace(/'/g, "''")}'`]);
+    await pgExec(bin, 'psql', ['-X', '-q', '-h', dir, '-p', String(server.port), '-U', 'postgres', '-d', 'postgres', '-c', `ALTER USER postgres PASSWORD '${opts.password.replace(/'/g, "''")}'`]);
   }
   return server;
 }
