@@ -119,8 +119,9 @@ export function normalize(raw: string | null, type: string, text: (b: Buffer) =>
     case 'float':
       // Why: FLOAT is printed with %g, 6 significant digits (0.029323155 → 0.0293232), like the server's own
       // SELECT output; rowtrail keeps the shortest form that reads back as the same 32-bit float (more
-      // digits, exact for undo). Compared at 6 significant digits.
-      return (got) => got !== null && Number(Number(got).toPrecision(6)) === Number(raw);
+      // digits, exact for undo). Compared at 6 significant digits, or as the same 32-bit float: a subnormal
+      // float has fewer significant bits, so its shortest form (2.1e-44) is shorter than %g's (2.10195e-44).
+      return (got) => got !== null && (Number(Number(got).toPrecision(6)) === Number(raw) || Math.fround(Number(got)) === Math.fround(Number(raw)));
     case 'double':
       // Why: %-.20g (0.1 → 0.10000000000000000555); the server prints the shortest round-trip form.
       return (got) => got !== null && Number(got) === Number(raw);
