@@ -48,5 +48,12 @@ export function registerWatch(program: Command): void {
         await stopHttp(http);
       }
       log.info('stopped');
+      // Everything is closed and the store written: a daemon that said "stopped" must exit. A socket a dead
+      // network left half-open (a driver that never settles a connect) must not keep the process alive, so
+      // after a grace period the process ends anyway, naming what was still open.
+      setTimeout(() => {
+        log.warn({ open: process.getActiveResourcesInfo() }, 'resources still open after stop; exiting');
+        process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      }, 2_000).unref();
     });
 }
