@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:\/@\s]*:)([^@\s]*)(@)/gi;
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
 
 /** Removes the password part of any URL inside a string: `postgres://u:secret@h` → `postgres://u:***@h`. */
 export function redactUrls(s: string): string {

@@ -9,7 +9,7 @@
  * decoders see the same way.
  */
 import fc from 'fast-check';
-import pg from 'pg';
+import type pg from 'pg';
 import { COLUMN_TYPES, COLUMN_TYPE_NAMES, valueOf } from './pg-values.js';
 
 export interface ColSpec {

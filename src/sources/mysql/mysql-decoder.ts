@@ -196,7 +196,7 @@ export class BinlogDecoder {
       case E.ROTATE: {
         const pos = Number(buf.readBigUInt64LE(body));
         // The rotate event sent first on a dump may have no checksum; the name never contains NUL.
-        let nameEnd = stop;
+        const nameEnd = stop;
         const name = buf.toString('latin1', body + 8, nameEnd).replace(/\0.*$/s, '');
         return { kind: 'rotate', file: name, position: pos };
       }
