@@ -110,7 +110,7 @@ export class DetectorEngine {
   /** Restores a snapshot. A corrupt detector state is dropped (that detector relearns, listed in `relearning`). */
   restore(state: unknown): void {
     const s = state as EngineState;
-    if (!s || s.v !== 1 || typeof s.detectors !== 'object' || s.detectors === null) {
+    if (s?.v !== 1 || typeof s.detectors !== 'object' || s.detectors === null) {
       this.relearning.push(...this.running.filter((r) => r.unit.restore).map((r) => r.name));
       return;
     }

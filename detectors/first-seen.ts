@@ -94,7 +94,7 @@ class FirstSeen implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as { v: number; started: number | null; actors: [string, ActorState][] };
-    if (!s || s.v !== 1 || !Array.isArray(s.actors)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.actors)) return false;
     this.started = typeof s.started === 'number' ? s.started : null;
     for (const e of s.actors) {
       if (Array.isArray(e) && typeof e[0] === 'string' && Array.isArray(e[1]?.tables) && Array.isArray(e[1]?.addrs)) this.actors.set(e[0], e[1]);

@@ -132,7 +132,7 @@ class OffHours implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as { v: number; actors: [string, ActorState][] };
-    if (!s || s.v !== 1 || !Array.isArray(s.actors)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.actors)) return false;
     for (const e of s.actors) {
       const v = Array.isArray(e) ? e[1] : null;
       if (typeof e[0] === 'string' && v && Array.isArray(v.hours) && v.hours.length === WEEK_HOURS && Number.isFinite(v.first)) {

@@ -61,7 +61,7 @@ class SensitiveColumn implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as { v: number; started: number | null; seen: string[] };
-    if (!s || s.v !== 1 || !Array.isArray(s.seen)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.seen)) return false;
     this.started = typeof s.started === 'number' ? s.started : null;
     for (const k of s.seen) if (typeof k === 'string') this.seen.add(k);
     return true;

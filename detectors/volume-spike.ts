@@ -200,7 +200,7 @@ class VolumeSpike implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as Snapshot;
-    if (!s || s.v !== 1 || !Array.isArray(s.keys)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.keys)) return false;
     let ok = true;
     for (const entry of s.keys) {
       const [k, v] = Array.isArray(entry) ? entry : [];

@@ -15,7 +15,7 @@
  * Unknown types are refused.
  */
 import type { SystemKind, Value } from '../model/index.js';
-import { checkRunId, commentText, header, sqlComment, type Dialect, type ScriptMeta, type ScriptStatement, type TableRef } from './dialect.js';
+import { checkRunId, commentText, header, sqlComment, type Dialect, type ScriptMeta, type TableRef } from './dialect.js';
 
 type Kind = 'int' | 'decimal' | 'float' | 'bit' | 'binary' | 'geometry' | 'temporal' | 'string' | 'json';
 

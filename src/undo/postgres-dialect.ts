@@ -64,7 +64,7 @@ export const postgresDialect: Dialect = {
   typeProblem(type, value) {
     if (type === undefined) return 'no column type recorded';
     if (!TYPE_NAME.test(type)) return `type '${commentText(type)}' is not understood`;
-    if (value !== null && value.includes('\u0000')) return 'value contains a NUL character';
+    if (value?.includes('\u0000')) return 'value contains a NUL character';
     return null;
   },
   literal,

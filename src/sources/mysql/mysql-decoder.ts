@@ -12,7 +12,7 @@
 import type { RowChange } from '../../model/index.js';
 import { mapDecoder, needsServerMap, type CharsetMap } from './mysql-charsets.js';
 import { allSet, columnReader, makeChange, readImage, type Column, type ColumnContext, type TableSchema } from './mysql-columns.js';
-import { DecodeError, lenenc, readMeta, readOptionalMetadata, uncompress, type Cursor, type OptionalMetadata } from './mysql-metadata.js';
+import { DecodeError, lenenc, readMeta, readOptionalMetadata, uncompress, type Cursor } from './mysql-metadata.js';
 import { unicodeDecoder } from './mysql-values.js';
 
 export { DecodeError, lenenc, uncompress, type Cursor } from './mysql-metadata.js';

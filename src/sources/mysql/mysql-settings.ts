@@ -23,7 +23,7 @@ export function defaultServerId(name: string): number {
 
 /** Which tables a source watches: the configured `db.table` list, else the url's database, else all user tables. */
 export function watchFilter(tables: string[] | undefined, database: string | null): (db: string, table: string) => boolean {
-  if (tables && tables.length) {
+  if (tables?.length) {
     const set = new Set(tables);
     return (db, t) => set.has(`${db}.${t}`);
   }
@@ -91,7 +91,7 @@ export function settingProblems(f: ServerFacts): Check[] {
         },
       ),
     );
-  if (f.rowValueOptions && f.rowValueOptions.toUpperCase().includes('PARTIAL_JSON'))
+  if (f.rowValueOptions?.toUpperCase().includes('PARTIAL_JSON'))
     out.push(
       fail(
         'binlog_row_value_options',

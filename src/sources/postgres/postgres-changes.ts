@@ -33,7 +33,7 @@ export function buildRelation(msg: RelationMessage, types: ReadonlyMap<number, C
   for (const c of msg.columns) t[c.name] = typeName(c.typeOid, c.typeMod, types);
   const identityCols = msg.columns.flatMap((c, i) => (c.isKey ? [i] : []));
   let keyCols: number[];
-  if (primaryKey && primaryKey.length && primaryKey.every((k) => names.includes(k))) keyCols = primaryKey.map((k) => names.indexOf(k));
+  if (primaryKey?.length && primaryKey.every((k) => names.includes(k))) keyCols = primaryKey.map((k) => names.indexOf(k));
   else if (msg.replicaIdentity === 'd' || msg.replicaIdentity === 'i') keyCols = identityCols;
   else keyCols = [];
   return { relid: msg.relid, schema: msg.schema, table: msg.table, replicaIdentity: msg.replicaIdentity, names, types: t, identityCols, keyCols };
