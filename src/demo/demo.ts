@@ -350,7 +350,7 @@ async function checksums(c: pg.Client): Promise<Record<string, { n: string; sum:
 }
 
 /** Polls the store until `probe` finds what it looks for; fails on timeout or when the daemon failed. */
-async function waitFor<T>(p: Printer, signal: AbortSignal, failed: () => unknown, what: string, probe: () => T | null): Promise<T> {
+async function waitFor<T>(_p: Printer, signal: AbortSignal, failed: () => unknown, what: string, probe: () => T | null): Promise<T> {
   const deadline = Date.now() + CAPTURE_TIMEOUT_MS;
   for (;;) {
     if (signal.aborted) throw new Interrupted();

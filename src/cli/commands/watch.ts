@@ -15,7 +15,7 @@ export function registerWatch(program: Command): void {
       // Store first (its lock names a daemon already running), then the HTTP port, then the sources: a taken
       // port fails at once with its one line, before any source connects.
       const daemon = createDaemon(cfg, log);
-      let http;
+      let http: Awaited<ReturnType<typeof startHttp>>;
       try {
         http = await startHttp({
           host: cfg.http.host,
