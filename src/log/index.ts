@@ -69,7 +69,10 @@ export function createLogger(opts: LogOptions = {}): Logger {
     },
   };
   if (pretty) {
-    return pino(base, pino.transport({ target: 'pino-pretty', options: { destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }));
+    return pino(
+      base,
+      pino.transport({ target: 'pino-pretty', options: { destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }),
+    );
   }
   if (opts.stream) return pino(base, opts.stream);
   return pino(base, pino.destination({ fd, sync: true }));

@@ -30,7 +30,10 @@ export function registerWatch(program: Command): void {
         throw e;
       }
       const addr = http.address() as AddressInfo;
-      log.info({ url: `http://${addr.address}:${addr.port}/metrics`, tokenFrom: cfg.http.token ? 'http.token' : `${cfg.store.path}/http-token` }, 'metrics endpoint');
+      log.info(
+        { url: `http://${addr.address}:${addr.port}/metrics`, tokenFrom: cfg.http.token ? 'http.token' : `${cfg.store.path}/http-token` },
+        'metrics endpoint',
+      );
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;
