@@ -47,7 +47,9 @@ class FirstSeen implements DetectorUnit {
           key: `${key}|actor`,
           severity: sensitive.length ? 'warning' : 'info',
           title: `new ${who} writes to ${tables.slice(0, 3).join(', ') || 'the database'}`,
-          summary: `${who} was never seen on ${tx.source} before; it wrote to ${tables.join(', ') || 'no table'} at ${tx.commitTime}${sensitive.length ? ` (sensitive: ${sensitive.join(', ')})` : ''}.`,
+          summary:
+            `${who} was never seen on ${tx.source} before; it wrote to ${tables.join(', ') || 'no table'} at ${tx.commitTime}` +
+            `${sensitive.length ? ` (sensitive: ${sensitive.join(', ')})` : ''}.`,
           table: sensitive[0] ?? tables[0] ?? null,
           evidence: { observed: 1, expected: 0, score: 1, kind: 'new-actor', tables, sensitiveTables: sensitive },
         });

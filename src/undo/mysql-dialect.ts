@@ -124,7 +124,9 @@ export function mysqlDialect(system: Extract<SystemKind, 'mysql' | 'mariadb'>): 
       if (!kind) return `type '${commentText(type)}' is not supported by undo`;
       const shape = SHAPES[kind];
       if (value !== null && shape && !shape.test(value)) return `value is not in the text form of ${commentText(type)}`;
-      if (value !== null && kind === 'float' && !Number.isFinite(/^\s*float/i.test(type) ? Math.fround(Number(value)) : Number(value))) return `value is out of the range of ${commentText(type)}`;
+      if (value !== null && kind === 'float' && !Number.isFinite(/^\s*float/i.test(type) ? Math.fround(Number(value)) : Number(value))) {
+        return `value is out of the range of ${commentText(type)}`;
+      }
       return null;
     },
     literal,

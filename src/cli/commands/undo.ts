@@ -63,7 +63,8 @@ export function registerUndo(program: Command): void {
             for (const c of plan.conflicts) {
               const kind = blocked ? 'conflict' : 'skipped conflict';
               const since = c.since.map((s) => `${s.actor} (${s.op} at ${s.time}, ${s.changeId})`).join(', ');
-              process.stderr.write(`rowtrail: ${kind} ${c.table} ${JSON.stringify(c.key)}: ${c.reason}${c.since.length ? `; changed since by ${since}` : ''}\n`);
+              const tail = c.since.length ? `; changed since by ${since}` : '';
+              process.stderr.write(`rowtrail: ${kind} ${c.table} ${JSON.stringify(c.key)}: ${c.reason}${tail}\n`);
             }
           }
           if (blocked) {

@@ -176,7 +176,9 @@ export async function checkPurged(conn: Conn, facts: ServerFacts, position: stri
   if (oldest !== null && mariadbPurged(position, oldest)) {
     throw new RowtrailError(
       'POSITION_LOST',
-      `the binlog holding stored position ${position} was purged (oldest binlog starts after ${oldest}); raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) and reset this source's stored position to capture from now (changes in the gap are lost)`,
+      `the binlog holding stored position ${position} was purged (oldest binlog starts after ${oldest}); ` +
+        'raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) ' +
+        "and reset this source's stored position to capture from now (changes in the gap are lost)",
     );
   }
 }

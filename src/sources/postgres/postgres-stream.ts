@@ -93,7 +93,12 @@ export class PostgresSource implements Source {
   }
 
   stats(): SourceStats {
-    return { changes: this.counts.changes, transactions: this.counts.transactions, position: this.position, lagSeconds: this.lag.seconds(this.position, Date.now()) };
+    return {
+      changes: this.counts.changes,
+      transactions: this.counts.transactions,
+      position: this.position,
+      lagSeconds: this.lag.seconds(this.position, Date.now()),
+    };
   }
 
   health(): SourceHealth {
