@@ -52,7 +52,9 @@ export function parseSeries(text: string, file = 'input', warnings: string[] = [
     const cells = raw.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
     if (cells.length < 2) throw new RowtrailError('USAGE', `${file}:${i + 1}: expected 'timestamp,value', got '${raw.slice(0, 60)}'`);
     const ms = parseTimestamp(cells[0]);
-    if (!Number.isFinite(ms)) throw new RowtrailError('USAGE', `${file}:${i + 1}: cannot read timestamp '${cells[0].slice(0, 40)}' (use YYYY-MM-DD HH:MM:SS UTC or ISO-8601)`);
+    if (!Number.isFinite(ms)) {
+      throw new RowtrailError('USAGE', `${file}:${i + 1}: cannot read timestamp '${cells[0].slice(0, 40)}' (use YYYY-MM-DD HH:MM:SS UTC or ISO-8601)`);
+    }
     const x = Number(cells[1]);
     if (cells[1] === '' || !Number.isFinite(x)) throw new RowtrailError('USAGE', `${file}:${i + 1}: value '${cells[1].slice(0, 40)}' is not a finite number`);
     if (ms <= prev) unordered.push(`${file}:${i + 1}: timestamp ${cells[0]} is not after the previous row's`);

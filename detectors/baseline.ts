@@ -98,7 +98,7 @@ export class SeasonalBaseline {
   /** Validates a stored state; null when it is corrupt (the caller relearns). */
   static restore(state: unknown): SeasonalBaseline | null {
     const s = state as BaselineState;
-    if (!s || s.v !== 1 || !(s.bucketMs > 0) || !Array.isArray(s.weekly) || !Array.isArray(s.daily) || !Array.isArray(s.recent)) return null;
+    if (s?.v !== 1 || !(s.bucketMs > 0) || !Array.isArray(s.weekly) || !Array.isArray(s.daily) || !Array.isArray(s.recent)) return null;
     const b = new SeasonalBaseline(s.bucketMs);
     if (b.s.weekly.length !== s.weekly.length || b.s.daily.length !== s.daily.length) return null;
     const finite = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'number' && Number.isFinite(x));

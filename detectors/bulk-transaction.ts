@@ -35,7 +35,8 @@ class Bulk implements DetectorUnit {
       const byFraction = fraction !== null && changed >= this.o.fractionMinRows && fraction >= this.o.fraction;
       if (!byFraction && total < this.o.rows) continue;
       const critical = (fraction !== null && fraction >= this.o.criticalFraction && changed >= this.o.fractionMinRows) || total >= this.o.rows * 10;
-      const parts = (['delete', 'update', 'insert'] as const).filter((op) => t.ops[op] > 0).map((op) => `${op === 'delete' ? 'deleted' : op === 'update' ? 'updated' : 'inserted'} ${num(t.ops[op])}`);
+      const verb = { delete: 'deleted', update: 'updated', insert: 'inserted' } as const;
+      const parts = (['delete', 'update', 'insert'] as const).filter((op) => t.ops[op] > 0).map((op) => `${verb[op]} ${num(t.ops[op])}`);
       const share = fraction !== null ? ` (${Math.round(fraction * 100)}% of the table)` : '';
       const who = describeActor(tx);
       out.push({

@@ -71,7 +71,9 @@ class Destructive implements DetectorUnit {
         key: `${tx.source}|${tx.txId}|ddl|${i}`,
         severity: destructive ? 'critical' : kind === 'rename' ? 'warning' : 'info',
         title: `${who} ran ${kind === 'other' ? 'DDL' : kind.replace('-', ' … ').toUpperCase()}: ${text.slice(0, 80)}`,
-        summary: `${who} ran \`${text}\` at ${tx.commitTime}.${destructive ? ' Dropped data and structure are not in the change log: undo cannot restore them.' : ''}`,
+        summary:
+          `${who} ran \`${text}\` at ${tx.commitTime}.` +
+          (destructive ? ' Dropped data and structure are not in the change log: undo cannot restore them.' : ''),
         table: null,
         evidence: { observed: 1, score: 1, operation: kind, statement: text },
       });

@@ -110,7 +110,7 @@ export class DetectorEngine {
   /** Restores a snapshot. A corrupt detector state is dropped (that detector relearns, listed in `relearning`). */
   restore(state: unknown): void {
     const s = state as EngineState;
-    if (!s || s.v !== 1 || typeof s.detectors !== 'object' || s.detectors === null) {
+    if (s?.v !== 1 || typeof s.detectors !== 'object' || s.detectors === null) {
       this.relearning.push(...this.running.filter((r) => r.unit.restore).map((r) => r.name));
       return;
     }
@@ -120,7 +120,9 @@ export class DetectorEngine {
       if (!r.unit.restore(s.detectors[r.name])) this.relearning.push(r.name);
     }
     for (const a of Array.isArray(s.open) ? s.open : []) {
-      if (a && typeof a.id === 'string' && a.state === 'open') this.open.set(`${a.detector}|${keyOf(a)}`, { alert: a, last: Date.parse(a.window.to), resolves: 'condition' });
+      if (a && typeof a.id === 'string' && a.state === 'open') {
+        this.open.set(`${a.detector}|${keyOf(a)}`, { alert: a, last: Date.parse(a.window.to), resolves: 'condition' });
+      }
     }
   }
 
@@ -172,7 +174,8 @@ export class DetectorEngine {
     const o = this.open.get(k);
     if (!o) return null;
     this.open.delete(k);
-    return { type: 'resolved', alert: { ...o.alert, state: 'resolved', window: { ...o.alert.window, to: iso(Math.max(r.at, Date.parse(o.alert.window.to))) } } };
+    const to = iso(Math.max(r.at, Date.parse(o.alert.window.to)));
+    return { type: 'resolved', alert: { ...o.alert, state: 'resolved', window: { ...o.alert.window, to } } };
   }
 }
 

@@ -47,7 +47,9 @@ class FirstSeen implements DetectorUnit {
           key: `${key}|actor`,
           severity: sensitive.length ? 'warning' : 'info',
           title: `new ${who} writes to ${tables.slice(0, 3).join(', ') || 'the database'}`,
-          summary: `${who} was never seen on ${tx.source} before; it wrote to ${tables.join(', ') || 'no table'} at ${tx.commitTime}${sensitive.length ? ` (sensitive: ${sensitive.join(', ')})` : ''}.`,
+          summary:
+            `${who} was never seen on ${tx.source} before; it wrote to ${tables.join(', ') || 'no table'} at ${tx.commitTime}` +
+            `${sensitive.length ? ` (sensitive: ${sensitive.join(', ')})` : ''}.`,
           table: sensitive[0] ?? tables[0] ?? null,
           evidence: { observed: 1, expected: 0, score: 1, kind: 'new-actor', tables, sensitiveTables: sensitive },
         });
@@ -94,7 +96,7 @@ class FirstSeen implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as { v: number; started: number | null; actors: [string, ActorState][] };
-    if (!s || s.v !== 1 || !Array.isArray(s.actors)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.actors)) return false;
     this.started = typeof s.started === 'number' ? s.started : null;
     for (const e of s.actors) {
       if (Array.isArray(e) && typeof e[0] === 'string' && Array.isArray(e[1]?.tables) && Array.isArray(e[1]?.addrs)) this.actors.set(e[0], e[1]);

@@ -82,13 +82,22 @@ class OffHours implements DetectorUnit {
         key,
         severity: this.o.severity,
         title: `${who} writes at an unusual hour (${day} UTC)`,
-        summary: `${who} wrote ${num(st.open.rows)} rows (${tables.slice(0, 3).join(', ')}) at ${day} UTC; in ${num((tx.commitMs - st.first) / (24 * HOUR))} days of history it never wrote within an hour of this time of the week.`,
+        summary:
+          `${who} wrote ${num(st.open.rows)} rows (${tables.slice(0, 3).join(', ')}) at ${day} UTC; ` +
+          `in ${num((tx.commitMs - st.first) / (24 * HOUR))} days of history it never wrote within an hour of this time of the week.`,
         source: tx.source,
         table: tables[0] ?? null,
         actor: tx.actor,
         at: tx.commitMs,
         txIds: [...st.open.txIds],
-        evidence: { observed: st.open.rows, expected: 0, score: 1, hourOfWeek: h, historyDays: Math.floor((tx.commitMs - st.first) / (24 * HOUR)), activeHourShare: Math.round(active * 100) / 100 },
+        evidence: {
+          observed: st.open.rows,
+          expected: 0,
+          score: 1,
+          hourOfWeek: h,
+          historyDays: Math.floor((tx.commitMs - st.first) / (24 * HOUR)),
+          activeHourShare: Math.round(active * 100) / 100,
+        },
       });
     } else {
       // Learned only from routine activity: an off-hours episode does not teach itself as normal.
@@ -132,7 +141,7 @@ class OffHours implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as { v: number; actors: [string, ActorState][] };
-    if (!s || s.v !== 1 || !Array.isArray(s.actors)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.actors)) return false;
     for (const e of s.actors) {
       const v = Array.isArray(e) ? e[1] : null;
       if (typeof e[0] === 'string' && v && Array.isArray(v.hours) && v.hours.length === WEEK_HOURS && Number.isFinite(v.first)) {

@@ -43,7 +43,9 @@ class SensitiveColumn implements DetectorUnit {
         key: `${tx.source}|${tx.actorName}|${t.table}|${fresh.join(',')}`,
         severity: this.o.severity,
         title: `${who} changed ${fresh.join(', ')} of ${t.table} for the first time`,
-        summary: `${who} wrote ${fresh.join(', ')} in ${num(rows)} rows of ${t.table} at ${tx.commitTime}; it never wrote ${fresh.length > 1 ? 'these columns' : 'this column'} before.`,
+        summary:
+          `${who} wrote ${fresh.join(', ')} in ${num(rows)} rows of ${t.table} at ${tx.commitTime}; ` +
+          `it never wrote ${fresh.length > 1 ? 'these columns' : 'this column'} before.`,
         source: tx.source,
         table: t.table,
         actor: tx.actor,
@@ -61,7 +63,7 @@ class SensitiveColumn implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as { v: number; started: number | null; seen: string[] };
-    if (!s || s.v !== 1 || !Array.isArray(s.seen)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.seen)) return false;
     this.started = typeof s.started === 'number' ? s.started : null;
     for (const k of s.seen) if (typeof k === 'string') this.seen.add(k);
     return true;

@@ -82,8 +82,10 @@ class ValuePattern implements DetectorUnit {
 
   restore(state: unknown): boolean {
     const s = state as { v: number; ins: [string, { inserts: number; deletes: number }][] };
-    if (!s || s.v !== 1 || !Array.isArray(s.ins)) return false;
-    for (const e of s.ins) if (Array.isArray(e) && typeof e[0] === 'string' && Number.isFinite(e[1]?.inserts) && Number.isFinite(e[1]?.deletes)) this.ins.set(e[0], e[1]);
+    if (s?.v !== 1 || !Array.isArray(s.ins)) return false;
+    for (const e of s.ins) {
+      if (Array.isArray(e) && typeof e[0] === 'string' && Number.isFinite(e[1]?.inserts) && Number.isFinite(e[1]?.deletes)) this.ins.set(e[0], e[1]);
+    }
     return true;
   }
 }

@@ -65,7 +65,10 @@ interface KeyState {
 
 interface Snapshot {
   v: 1;
-  keys: [string, { base: BaselineState; hour: number; count: number; subs: [number, number][]; lastSeen: number; q?: number; qCount?: number; lrq?: number[] }][];
+  keys: [
+    string,
+    { base: BaselineState; hour: number; count: number; subs: [number, number][]; lastSeen: number; q?: number; qCount?: number; lrq?: number[] },
+  ][];
 }
 
 class VolumeSpike implements DetectorUnit {
@@ -194,13 +197,16 @@ class VolumeSpike implements DetectorUnit {
   snapshot(): Snapshot {
     return {
       v: 1,
-      keys: [...this.keys].map(([k, s]) => [k, { base: s.base.snapshot(), hour: s.hour, count: s.count, subs: s.subs, lastSeen: s.lastSeen, q: s.q, qCount: s.qCount, lrq: s.qTail.values }]),
+      keys: [...this.keys].map(([k, s]) => [
+        k,
+        { base: s.base.snapshot(), hour: s.hour, count: s.count, subs: s.subs, lastSeen: s.lastSeen, q: s.q, qCount: s.qCount, lrq: s.qTail.values },
+      ]),
     };
   }
 
   restore(state: unknown): boolean {
     const s = state as Snapshot;
-    if (!s || s.v !== 1 || !Array.isArray(s.keys)) return false;
+    if (s?.v !== 1 || !Array.isArray(s.keys)) return false;
     let ok = true;
     for (const entry of s.keys) {
       const [k, v] = Array.isArray(entry) ? entry : [];
@@ -213,7 +219,20 @@ class VolumeSpike implements DetectorUnit {
       const q = Number.isFinite(v.q) ? (v.q as number) : v.hour;
       const qCount = Number.isFinite(v.qCount) ? (v.qCount as number) : 0;
       const actor = { kind: 'unknown' as const, confidence: 'unknown' as const };
-      this.keys.set(k, { base, hour: v.hour, count: v.count, subs: v.subs, q, qCount, qTail: new ResidualTail(lrq, Q_MAX), lastSeen: v.lastSeen, actor, actorText: '', txIds: [], alerting: false });
+      this.keys.set(k, {
+        base,
+        hour: v.hour,
+        count: v.count,
+        subs: v.subs,
+        q,
+        qCount,
+        qTail: new ResidualTail(lrq, Q_MAX),
+        lastSeen: v.lastSeen,
+        actor,
+        actorText: '',
+        txIds: [],
+        alerting: false,
+      });
     }
     return ok;
   }
@@ -223,7 +242,20 @@ class VolumeSpike implements DetectorUnit {
     if (!st) {
       const hour = Math.floor(tx.commitMs / HOUR) * HOUR;
       const q = Math.floor(tx.commitMs / QUARTER) * QUARTER;
-      st = { base: new SeasonalBaseline(HOUR), hour, count: 0, subs: [], q, qCount: 0, qTail: new ResidualTail([], Q_MAX), lastSeen: tx.commitMs, actor: tx.actor, actorText: '', txIds: [], alerting: false };
+      st = {
+        base: new SeasonalBaseline(HOUR),
+        hour,
+        count: 0,
+        subs: [],
+        q,
+        qCount: 0,
+        qTail: new ResidualTail([], Q_MAX),
+        lastSeen: tx.commitMs,
+        actor: tx.actor,
+        actorText: '',
+        txIds: [],
+        alerting: false,
+      };
       this.keys.set(key, st);
     } else {
       // Most recently active last: the eviction order.
@@ -343,6 +375,19 @@ function upperQuantile(mu: number, size: number, q: number): number {
 export const volumeSpike: DetectorSpec<Omit<VolumeSpikeOptions, 'enabled' | 'severity'>> = {
   name: 'volume-spike',
   description: 'rows per (actor, table, op) in 15/60-minute windows against an hour-of-week baseline',
-  defaults: { enabled: true, severity: 'warning', windows: [15, 60], alpha: 0.05, minRows: 20, minRatio: 1.8, learningHours: 168, maxKeys: 5000, idleDays: 35, levels: true, silence: true, silenceMinExpected: 30 },
+  defaults: {
+    enabled: true,
+    severity: 'warning',
+    windows: [15, 60],
+    alpha: 0.05,
+    minRows: 20,
+    minRatio: 1.8,
+    learningHours: 168,
+    maxKeys: 5000,
+    idleDays: 35,
+    levels: true,
+    silence: true,
+    silenceMinExpected: 30,
+  },
   create: (o) => new VolumeSpike(o),
 };

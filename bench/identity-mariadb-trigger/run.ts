@@ -266,59 +266,57 @@ async function mixed(cl: Client, iterations: number): Promise<Expect> {
 async function mixedCase(q: (sql: string, dupMayFail?: boolean) => Promise<void>, exp: Expect, idx: number, i: number) {
   const ins = (v: number, id = 'NULL') => `INSERT INTO w1 (id, conn, v, pad) VALUES (${id}, CONNECTION_ID(), ${v}, 'p')`;
   const upd = (v: number, id: number) => `UPDATE w2 SET v = ${v}, conn = CONNECTION_ID() WHERE id = ${id}`;
-  {
-    switch ((i + idx) % 7) {
-      case 0: // autocommit insert
-        await q(ins(i));
-        exp.txs++;
-        exp.rows += 1;
-        break;
-      case 1: // 10 updates
-        await q('BEGIN');
-        for (const id of randIds(idx, 10)) await q(upd(i, id));
-        await q('COMMIT');
-        exp.txs++;
-        exp.rows += 10;
-        break;
-      case 2: // full rollback
-        await q('BEGIN');
-        await q(ins(-1));
-        await q(upd(-1, randIds(idx, 1)[0]));
-        await q('ROLLBACK');
-        break;
-      case 3: // the first (recording) write rolled back to a savepoint, then another write
-        await q('BEGIN');
-        await q('SAVEPOINT a');
-        await q(ins(-1));
-        await q('ROLLBACK TO SAVEPOINT a');
-        await q(ins(i));
-        await q('COMMIT');
-        exp.txs++;
-        exp.rows += 1;
-        break;
-      case 4: // a write after the savepoint rolled back, the first one kept
-        await q('BEGIN');
-        await q(ins(i));
-        await q('SAVEPOINT a');
-        await q(upd(-1, randIds(idx, 1)[0]));
-        await q('ROLLBACK TO SAVEPOINT a');
-        await q(upd(i, randIds(idx, 1)[0]));
-        await q('COMMIT');
-        exp.txs++;
-        exp.rows += 2;
-        break;
-      case 5: // a statement that fails after its first row fired the trigger, then a good one
-        await q('BEGIN');
-        await q(`INSERT INTO w1 (id, conn, v, pad) VALUES (NULL, CONNECTION_ID(), -1, 'p'), (1, CONNECTION_ID(), -1, 'p')`, true);
-        await q(ins(i));
-        await q('COMMIT');
-        exp.txs++;
-        exp.rows += 1;
-        break;
-      case 6: // failing autocommit statement
-        await q(`INSERT INTO w1 (id, conn, v, pad) VALUES (NULL, CONNECTION_ID(), -1, 'p'), (1, CONNECTION_ID(), -1, 'p')`, true);
-        break;
-    }
+  switch ((i + idx) % 7) {
+    case 0: // autocommit insert
+      await q(ins(i));
+      exp.txs++;
+      exp.rows += 1;
+      break;
+    case 1: // 10 updates
+      await q('BEGIN');
+      for (const id of randIds(idx, 10)) await q(upd(i, id));
+      await q('COMMIT');
+      exp.txs++;
+      exp.rows += 10;
+      break;
+    case 2: // full rollback
+      await q('BEGIN');
+      await q(ins(-1));
+      await q(upd(-1, randIds(idx, 1)[0]));
+      await q('ROLLBACK');
+      break;
+    case 3: // the first (recording) write rolled back to a savepoint, then another write
+      await q('BEGIN');
+      await q('SAVEPOINT a');
+      await q(ins(-1));
+      await q('ROLLBACK TO SAVEPOINT a');
+      await q(ins(i));
+      await q('COMMIT');
+      exp.txs++;
+      exp.rows += 1;
+      break;
+    case 4: // a write after the savepoint rolled back, the first one kept
+      await q('BEGIN');
+      await q(ins(i));
+      await q('SAVEPOINT a');
+      await q(upd(-1, randIds(idx, 1)[0]));
+      await q('ROLLBACK TO SAVEPOINT a');
+      await q(upd(i, randIds(idx, 1)[0]));
+      await q('COMMIT');
+      exp.txs++;
+      exp.rows += 2;
+      break;
+    case 5: // a statement that fails after its first row fired the trigger, then a good one
+      await q('BEGIN');
+      await q(`INSERT INTO w1 (id, conn, v, pad) VALUES (NULL, CONNECTION_ID(), -1, 'p'), (1, CONNECTION_ID(), -1, 'p')`, true);
+      await q(ins(i));
+      await q('COMMIT');
+      exp.txs++;
+      exp.rows += 1;
+      break;
+    case 6: // failing autocommit statement
+      await q(`INSERT INTO w1 (id, conn, v, pad) VALUES (NULL, CONNECTION_ID(), -1, 'p'), (1, CONNECTION_ID(), -1, 'p')`, true);
+      break;
   }
 }
 

@@ -109,7 +109,10 @@ export const STORY: StoryStep[] = [
       {
         actor: ALICE,
         says: 'adds a new customer',
-        statements: [`INSERT INTO customers (name, email, city, created_at) VALUES ('Ada Lindqvist', 'ada.lindqvist@inbox.example', 'Malmo', '2024-11-20 08:30:00+00')`],
+        statements: [
+          'INSERT INTO customers (name, email, city, created_at) ' +
+            "VALUES ('Ada Lindqvist', 'ada.lindqvist@inbox.example', 'Malmo', '2024-11-20 08:30:00+00')",
+        ],
       },
     ],
   },

@@ -213,7 +213,8 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   // What `rowtrail changes` prints for these changes, with the session and a count after its heading.
   const [heading, ...body] = [...changesText(samples)];
   p.out(`  ${heading}`);
-  p.out(`    session: role ${a.user}, application ${a.application}, pid ${a.sessionId}; context: ${Object.entries(a.context ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  const pairs = Object.entries(a.context ?? {}).map(([k, v]) => `${k}=${v}`);
+  p.out(`    session: role ${a.user}, application ${a.application}, pid ${a.sessionId}; context: ${pairs.join(', ')}`);
   p.out(`    ${tx.size} row changes: ${changesSummary(agentEvents)}; some of them:`);
   p.indent(body);
   p.out(p.dim(`  … and ${agentEvents.length - samples.length} more (rowtrail changes --tx ${tx.id} --json prints them all)`));
@@ -256,7 +257,10 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.indent(
     table(
       ['table', 'before the agent', 'after the agent', 'after the undo', ''],
-      TABLES.map((t) => [t, cell(before[t]!), cell(afterAgent[t]!), cell(afterUndo[t]!), before[t]!.sum === afterUndo[t]!.sum && before[t]!.n === afterUndo[t]!.n ? 'restored' : 'DIFFERENT']),
+      TABLES.map((t) => {
+        const same = before[t]!.sum === afterUndo[t]!.sum && before[t]!.n === afterUndo[t]!.n;
+        return [t, cell(before[t]!), cell(afterAgent[t]!), cell(afterUndo[t]!), same ? 'restored' : 'DIFFERENT'];
+      }),
     ),
   );
   p.out(p.dim('  checksum: md5 of every row in its text form, in key order (first 12 hex digits shown)'));
@@ -350,7 +354,7 @@ async function checksums(c: pg.Client): Promise<Record<string, { n: string; sum:
 }
 
 /** Polls the store until `probe` finds what it looks for; fails on timeout or when the daemon failed. */
-async function waitFor<T>(p: Printer, signal: AbortSignal, failed: () => unknown, what: string, probe: () => T | null): Promise<T> {
+async function waitFor<T>(_p: Printer, signal: AbortSignal, failed: () => unknown, what: string, probe: () => T | null): Promise<T> {
   const deadline = Date.now() + CAPTURE_TIMEOUT_MS;
   for (;;) {
     if (signal.aborted) throw new Interrupted();

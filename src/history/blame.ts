@@ -36,7 +36,9 @@ export function blameKey(store: Store, q: BlameQuery): Row {
   if (values.length !== free.length) {
     throw new RowtrailError('USAGE', `table ${q.table} has key (${cols.join(', ')}): give ${free.length} value(s) or --key col=value`);
   }
-  free.forEach((c, i) => (key[c] = values[i]));
+  free.forEach((c, i) => {
+    key[c] = values[i];
+  });
   for (const c of Object.keys(key)) if (!cols.includes(c)) throw new RowtrailError('USAGE', `${c} is not a key column of ${q.table} (key: ${cols.join(', ')})`);
   return key;
 }

@@ -75,7 +75,15 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
   });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new RowtrailError('CONFIG', e.code === 'EADDRINUSE' ? `http: ${opts.host}:${opts.port} is in use; set http.port (or ROWTRAIL_HTTP_PORT)` : `http: cannot listen on ${opts.host}:${opts.port}: ${e.message}`, e)),
+      reject(
+        new RowtrailError(
+          'CONFIG',
+          e.code === 'EADDRINUSE'
+            ? `http: ${opts.host}:${opts.port} is in use; set http.port (or ROWTRAIL_HTTP_PORT)`
+            : `http: cannot listen on ${opts.host}:${opts.port}: ${e.message}`,
+          e,
+        ),
+      ),
     );
     server.listen(opts.port, opts.host, () => resolve(server));
   });

@@ -85,7 +85,7 @@ export function parseCommentBody(body: string): ContextPairs | null {
       i = end;
     }
     const key = decode(rawKey);
-    if (!/^[A-Za-z_][A-Za-z0-9_.\-]*$/.test(key) || key.length > MAX_KEY_LENGTH) continue;
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key) || key.length > MAX_KEY_LENGTH) continue;
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
     if (!(key in out)) n++;
     out[key] = decode(value);
@@ -140,7 +140,7 @@ export function parseActorSetting(value: string | null | undefined, maxBytes = 2
   const v = value.trim();
   if (!v) return { pairs: null };
   if (byteLength(v) > maxBytes) return { pairs: null, error: 'oversize' };
-  if (v.includes("='") || /^[A-Za-z_][A-Za-z0-9_.\-]*=/.test(v)) {
+  if (v.includes("='") || /^[A-Za-z_][A-Za-z0-9_.-]*=/.test(v)) {
     const pairs = parseCommentBody(v);
     return pairs ? { pairs } : { pairs: null, error: 'unparsable' };
   }

@@ -96,7 +96,8 @@ async function postgresChecks(source: SourceConfig, url: string): Promise<Identi
           out.push(
             warn(
               'identity_precise',
-              `the installed statement trigger is the ${st.native ? 'native (C)' : 'PL/pgSQL'} one, the config asks for ${source.preciseNative ? 'native' : 'PL/pgSQL'}`,
+              `the installed statement trigger is the ${st.native ? 'native (C)' : 'PL/pgSQL'} one, ` +
+                `the config asks for ${source.preciseNative ? 'native' : 'PL/pgSQL'}`,
               'rowtrail setup (replaces it)',
             ),
           );
@@ -217,7 +218,8 @@ async function mysqlChecks(url: string): Promise<IdentityLines> {
             : warn(
                 'identity_history',
                 'the performance_schema statement history consumers are off: attribution relies on sampling the current statement',
-                "UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME IN ('events_statements_current', 'events_statements_history_long') (and in my.cnf)",
+                "UPDATE performance_schema.setup_consumers SET ENABLED='YES' " +
+                  "WHERE NAME IN ('events_statements_current', 'events_statements_history_long') (and in my.cnf)",
                 { settings: HISTORY_SETTINGS },
               ),
         );

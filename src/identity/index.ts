@@ -60,7 +60,10 @@ export function signingKey(root: Config): string | null {
  */
 export function createIdentity(root: Config, source: SourceConfig, deps: { url: string; log: Logger; kind: 'postgres' | 'mysql' }): Identity {
   const intervalMs = root.identity?.sampleIntervalMs ?? 20;
-  const sampler = deps.kind === 'postgres' ? new PostgresSampler(deps.url, { intervalMs, log: deps.log }) : new MysqlSampler(deps.url, { intervalMs, log: deps.log });
+  const sampler =
+    deps.kind === 'postgres'
+      ? new PostgresSampler(deps.url, { intervalMs, log: deps.log })
+      : new MysqlSampler(deps.url, { intervalMs, log: deps.log });
   const warned = new Map<string, number>();
   const resolver = createResolver({
     rules: root.actors ?? [],

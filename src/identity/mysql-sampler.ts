@@ -36,13 +36,15 @@ export async function historyAvailability(c: mysql.Connection): Promise<HistoryA
   const [ps] = (await c.query('SELECT @@performance_schema AS ps')) as any;
   if (!Number(ps[0]?.ps)) return { performanceSchema: false, history: null };
   const [rows] = (await c.query(
-    "SELECT NAME, ENABLED FROM performance_schema.setup_consumers WHERE NAME IN ('events_statements_history_long', 'events_statements_history', 'events_statements_current')",
+    'SELECT NAME, ENABLED FROM performance_schema.setup_consumers ' +
+      "WHERE NAME IN ('events_statements_history_long', 'events_statements_history', 'events_statements_current')",
   )) as any;
   const on = new Set((rows as any[]).filter((r) => r.ENABLED === 'YES').map((r) => r.NAME));
   // The history consumers record nothing while events_statements_current is off (consumer hierarchy;
   // measured on MariaDB 10.11, where it is off by default).
   if (!on.has('events_statements_current')) return { performanceSchema: true, history: null };
-  return { performanceSchema: true, history: on.has('events_statements_history_long') ? 'history_long' : on.has('events_statements_history') ? 'history' : null };
+  const history = on.has('events_statements_history_long') ? 'history_long' : on.has('events_statements_history') ? 'history' : null;
+  return { performanceSchema: true, history };
 }
 
 function hostOnly(h: unknown): string | null {
@@ -91,8 +93,10 @@ export class MysqlSampler extends SamplerLoop {
     if (!h.history) {
       reasons.push(
         h.performanceSchema
-          ? "statement history is off: UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME IN ('events_statements_current', 'events_statements_history_long')"
-          : 'performance_schema is off (start the server with --performance-schema=ON --performance-schema-consumer-events-statements-current=ON --performance-schema-consumer-events-statements-history-long=ON)',
+          ? "statement history is off: UPDATE performance_schema.setup_consumers SET ENABLED='YES' " +
+            "WHERE NAME IN ('events_statements_current', 'events_statements_history_long')"
+          : 'performance_schema is off (start the server with --performance-schema=ON ' +
+            '--performance-schema-consumer-events-statements-current=ON --performance-schema-consumer-events-statements-history-long=ON)',
       );
     }
     if (Number(priv[0]?.n) === 0) reasons.push('only own sessions visible unless the user has the PROCESS privilege (GRANT PROCESS ON *.* TO …)');
@@ -141,7 +145,8 @@ export class MysqlSampler extends SamplerLoop {
     if (this.history) {
       const table = this.history === 'history_long' ? 'events_statements_history_long' : 'events_statements_history';
       const [hist] = (await c.query(
-        `SELECT t.PROCESSLIST_ID AS ID, t.PROCESSLIST_USER AS U, t.PROCESSLIST_HOST AS H, h.SQL_TEXT AS T, CAST(h.TIMER_START AS CHAR) AS TS FROM performance_schema.${table} h
+        `SELECT t.PROCESSLIST_ID AS ID, t.PROCESSLIST_USER AS U, t.PROCESSLIST_HOST AS H, h.SQL_TEXT AS T, CAST(h.TIMER_START AS CHAR) AS TS
+         FROM performance_schema.${table} h
          JOIN performance_schema.threads t ON t.THREAD_ID = h.THREAD_ID
          WHERE h.TIMER_START > ${this.lastTimer.toString()} AND t.PROCESSLIST_ID IS NOT NULL AND h.SQL_TEXT IS NOT NULL`,
       )) as any;

@@ -140,7 +140,10 @@ function sessionOnce(maxQuery: number): string {
 }
 
 function triggerSql(table: string): string {
-  return `CREATE OR REPLACE TRIGGER ${TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION rowtrail.capture_session();`;
+  return (
+    `CREATE OR REPLACE TRIGGER ${TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} ` +
+    'FOR EACH STATEMENT EXECUTE FUNCTION rowtrail.capture_session();'
+  );
 }
 
 /** Removes every rowtrail trigger, event trigger and function (any version). */
@@ -193,7 +196,8 @@ export function preciseInstallStatements(tables: readonly string[] | null, opts:
 );`);
   parts.push(`REVOKE ALL ON rowtrail.precise_config FROM PUBLIC;`);
   parts.push(`INSERT INTO rowtrail.precise_config (id, version, all_tables, tables, revoked_emit)
-VALUES (1, ${PRECISE_VERSION}, ${tables === null}, ARRAY[${(tables ?? []).map(q).join(', ')}]::text[], COALESCE((SELECT revoked_emit FROM rowtrail.precise_config WHERE id = 1), false))
+VALUES (1, ${PRECISE_VERSION}, ${tables === null}, ARRAY[${(tables ?? []).map(q).join(', ')}]::text[],
+  COALESCE((SELECT revoked_emit FROM rowtrail.precise_config WHERE id = 1), false))
 ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, all_tables = EXCLUDED.all_tables, tables = EXCLUDED.tables;`);
   parts.push(`CREATE FUNCTION rowtrail.session_start() RETURNS pg_catalog.timestamptz LANGUAGE plpgsql AS $fn$
 DECLARE st pg_catalog.timestamptz;
@@ -377,7 +381,9 @@ export async function preciseStatus(client: SqlClient): Promise<PreciseStatus> {
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.tgname = $1 AND t.tgenabled <> 'D' ORDER BY 1`,
     [TRIGGER_NAME],
   );
-  const ev = await client.query(`SELECT count(*)::int AS n FROM pg_catalog.pg_event_trigger WHERE evtname IN ('rowtrail_ddl', 'rowtrail_drop') AND evtenabled <> 'D'`);
+  const ev = await client.query(
+    `SELECT count(*)::int AS n FROM pg_catalog.pg_event_trigger WHERE evtname IN ('rowtrail_ddl', 'rowtrail_drop') AND evtenabled <> 'D'`,
+  );
   const pub = await client.query(
     `SELECT bool_or(pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')) AS b FROM pg_catalog.pg_proc p
      WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::regnamespace`,
@@ -419,12 +425,24 @@ export async function installPrecise(client: SqlClient, tables: readonly string[
   let revoke = opts.revokePublicEmit ?? true;
   if (!su) {
     if (ddl) warnings.push('not a superuser: DDL event triggers not installed (DDL is not attributed, tables created later get no trigger)');
-    if (revoke) warnings.push('not a superuser: PUBLIC keeps EXECUTE on pg_logical_emit_message, so a role could forge a rowtrail message; run as a superuser: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean,text,text) FROM PUBLIC');
+    if (revoke) {
+      warnings.push(
+        'not a superuser: PUBLIC keeps EXECUTE on pg_logical_emit_message, so a role could forge a rowtrail message; ' +
+          'run as a superuser: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean,text,text) FROM PUBLIC',
+      );
+    }
     ddl = false;
     revoke = false;
   }
-  if (opts.native && !su) throw new RowtrailError('PERMISSION', 'the native precise trigger is a C function: only a superuser can create it; run setup as a superuser or set preciseNative: false');
-  if (!before.walLogical) warnings.push('wal_level is not logical: the triggers emit messages nobody can read until it is (ALTER SYSTEM SET wal_level = logical; restart)');
+  if (opts.native && !su) {
+    throw new RowtrailError(
+      'PERMISSION',
+      'the native precise trigger is a C function: only a superuser can create it; run setup as a superuser or set preciseNative: false',
+    );
+  }
+  if (!before.walLogical) {
+    warnings.push('wal_level is not logical: the triggers emit messages nobody can read until it is (ALTER SYSTEM SET wal_level = logical; restart)');
+  }
   await client.query('BEGIN');
   try {
     await client.query(preciseInstallSql(tables, { ...opts, ddl, revokePublicEmit: revoke }));
@@ -434,7 +452,8 @@ export async function installPrecise(client: SqlClient, tables: readonly string[
     if (opts.native && /could not access file|could not load library|could not find function/i.test((e as Error).message)) {
       throw new RowtrailError(
         'SERVER_SETTING',
-        `the server cannot load the native precise trigger (${(e as Error).message}): build and install native/postgres on the database host (make && make install), or set preciseNative: false`,
+        `the server cannot load the native precise trigger (${(e as Error).message}): ` +
+          'build and install native/postgres on the database host (make && make install), or set preciseNative: false',
       );
     }
     throw e;

@@ -37,7 +37,10 @@ export async function activityVisibility(client: { query(sql: string): Promise<{
   const row = r.rows[0];
   if (row?.ok) return null;
   const u = row?.u ?? 'this role';
-  return `role ${u} cannot see other roles' sessions in pg_stat_activity (xid, address and query are hidden): their transactions stay unknown; fix: GRANT pg_read_all_stats TO ${JSON.stringify(u)}`;
+  return (
+    `role ${u} cannot see other roles' sessions in pg_stat_activity (xid, address and query are hidden): ` +
+    `their transactions stay unknown; fix: GRANT pg_read_all_stats TO ${JSON.stringify(u)}`
+  );
 }
 
 function iso(v: unknown): string | null {

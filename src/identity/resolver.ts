@@ -208,7 +208,10 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     }
     if (tx.preciseExpected && b?.method !== 'precise-message') {
       counts.preciseMissing++;
-      warn('a transaction changed a table with the precise-mode trigger but carried no session message (trigger disabled, session_replication_role=replica, or the session set rowtrail.tx itself): attributed from samples instead');
+      warn(
+        'a transaction changed a table with the precise-mode trigger but carried no session message (trigger disabled, ' +
+          'session_replication_role=replica, or the session set rowtrail.tx itself): attributed from samples instead',
+      );
     }
     let agent: string | null = null;
     let ctx: Record<string, string | boolean> | null = null;
@@ -219,7 +222,10 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
       if (key) {
         trusted = verifyContext(pairs, key);
         ctx.verified = trusted;
-        if (!trusted) warn(`agent context ${pairs.sig ? 'with a bad signature' : 'without a signature'} not trusted${rest.agent ? ` (claims agent ${JSON.stringify(rest.agent)})` : ''}`);
+        if (!trusted) {
+          const claim = rest.agent ? ` (claims agent ${JSON.stringify(rest.agent)})` : '';
+          warn(`agent context ${pairs.sig ? 'with a bad signature' : 'without a signature'} not trusted${claim}`);
+        }
       }
       if (typeof rest.agent === 'string' && rest.agent) {
         if (trusted) agent = rest.agent;

@@ -28,7 +28,10 @@ export class BoundedMap<K, V> {
   }
 }
 
-/** Statement text → the key samplers and the resolver agree on (whitespace-trimmed, no final `;`, first 1024 chars: performance_schema cuts SQL_TEXT at 1024 by default). */
+/**
+ * Statement text → the key samplers and the resolver agree on (whitespace-trimmed, no final `;`, first 1024 chars:
+ * performance_schema cuts SQL_TEXT at 1024 by default).
+ */
 export function statementKey(text: string): string {
   let t = text.trim();
   while (t.endsWith(';')) t = t.slice(0, -1).trimEnd();

@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:\/@\s]*:)([^@\s]*)(@)/gi;
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi;
 
 /** Removes the password part of any URL inside a string: `postgres://u:secret@h` → `postgres://u:***@h`. */
 export function redactUrls(s: string): string {
@@ -69,7 +69,10 @@ export function createLogger(opts: LogOptions = {}): Logger {
     },
   };
   if (pretty) {
-    return pino(base, pino.transport({ target: 'pino-pretty', options: { destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }));
+    return pino(
+      base,
+      pino.transport({ target: 'pino-pretty', options: { destination: fd, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }),
+    );
   }
   if (opts.stream) return pino(base, opts.stream);
   return pino(base, pino.destination({ fd, sync: true }));

@@ -46,7 +46,13 @@ export function jsonOrUndefined(content: string): unknown {
 export function parseDdlMessage(content: string): DdlMessage | null {
   const o = jsonOrUndefined(content) as any;
   if (!o || typeof o !== 'object' || typeof o.tag !== 'string') return null;
-  const d: DdlMessage = { tag: o.tag, schema: textOrNull(o.schema), table: textOrNull(o.table), object: textOrNull(o.object), statement: textOrNull(o.statement) };
+  const d: DdlMessage = {
+    tag: o.tag,
+    schema: textOrNull(o.schema),
+    table: textOrNull(o.table),
+    object: textOrNull(o.object),
+    statement: textOrNull(o.statement),
+  };
   if (o.key === null) d.key = [];
   else if (Array.isArray(o.key) && o.key.every((k: unknown) => typeof k === 'string')) d.key = o.key;
   return d;

@@ -140,7 +140,8 @@ export class BatchWriter {
       const args: unknown[] = [];
       for (let idx = tx.first, end = tx.first + tx.count; idx < end; idx++, r += ROW_FIELDS) {
         const shape = rows[r + 8] as number;
-        args.push(pk, idx, rows[r], rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7], shape < 0 ? null : this.shapes.get(shape));
+        args.push(pk, idx, rows[r], rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]);
+        args.push(shape < 0 ? null : this.shapes.get(shape));
         if (args.length === MULTI * 11) {
           s.insertChanges.run(args);
           args.length = 0;

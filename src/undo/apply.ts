@@ -32,7 +32,8 @@ export async function applyUndo(conn: SqlConn, d: Dialect, plan: UndoPlan): Prom
       if (n !== stmts[k].expected) {
         throw new RowtrailError(
           'UNDO',
-          `statement ${k + 1} of ${stmts.length} (${stmts[k].label}) affected ${n} rows instead of ${stmts[k].expected}: the row changed meanwhile; rolled back, nothing was applied`,
+          `statement ${k + 1} of ${stmts.length} (${stmts[k].label}) affected ${n} rows instead of ${stmts[k].expected}: ` +
+            'the row changed meanwhile; rolled back, nothing was applied',
         );
       }
       rows += n;

@@ -111,7 +111,13 @@ export async function findConflicts(conn: SqlConn, d: Dialect, steps: UndoStep[]
     const p = byN.get(s.n);
     let c: Pick<Conflict, 'found' | 'reason'> | null = null;
     if (p?.want === 'absent' && found.has(s.n)) {
-      c = { found: 'exists', reason: s.kind === 'insert' ? 'a row with this key exists now, so the deleted row cannot be re-inserted' : 'the inserted row was deleted and a row with this key exists again' };
+      c = {
+        found: 'exists',
+        reason:
+          s.kind === 'insert'
+            ? 'a row with this key exists now, so the deleted row cannot be re-inserted'
+            : 'the inserted row was deleted and a row with this key exists again',
+      };
     } else if (p?.want === 'row' && !found.has(s.n)) {
       c = { found: 'gone', reason: s.keyCols ? 'the row no longer exists' : 'no row equals the recorded image any more (table without key)' };
     } else if (p?.want === 'row' && found.get(s.n) === 0) {

@@ -111,7 +111,8 @@ export function sqlComment(runId: string): string {
 /** Header lines shared by both dialects' scripts. */
 export function header(meta: ScriptMeta): string[] {
   return [
-    `-- rowtrail undo ${checkRunId(meta.runId)}: reverts ${meta.changes} change(s) of source ${commentText(meta.source)} (database ${commentText(meta.database)}), newest first.`,
+    `-- rowtrail undo ${checkRunId(meta.runId)}: reverts ${meta.changes} change(s) of source ${commentText(meta.source)} ` +
+      `(database ${commentText(meta.database)}), newest first.`,
     '-- Every statement applies only where the row still equals the recorded image (NULL-safe).',
     ...meta.notes.map((n) => `-- ${commentText(n)}`),
   ];

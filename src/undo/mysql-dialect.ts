@@ -15,7 +15,7 @@
  * Unknown types are refused.
  */
 import type { SystemKind, Value } from '../model/index.js';
-import { checkRunId, commentText, header, sqlComment, type Dialect, type ScriptMeta, type ScriptStatement, type TableRef } from './dialect.js';
+import { checkRunId, commentText, header, sqlComment, type Dialect, type ScriptMeta, type TableRef } from './dialect.js';
 
 type Kind = 'int' | 'decimal' | 'float' | 'bit' | 'binary' | 'geometry' | 'temporal' | 'string' | 'json';
 
@@ -124,7 +124,9 @@ export function mysqlDialect(system: Extract<SystemKind, 'mysql' | 'mariadb'>): 
       if (!kind) return `type '${commentText(type)}' is not supported by undo`;
       const shape = SHAPES[kind];
       if (value !== null && shape && !shape.test(value)) return `value is not in the text form of ${commentText(type)}`;
-      if (value !== null && kind === 'float' && !Number.isFinite(/^\s*float/i.test(type) ? Math.fround(Number(value)) : Number(value))) return `value is out of the range of ${commentText(type)}`;
+      if (value !== null && kind === 'float' && !Number.isFinite(/^\s*float/i.test(type) ? Math.fround(Number(value)) : Number(value))) {
+        return `value is out of the range of ${commentText(type)}`;
+      }
       return null;
     },
     literal,

@@ -64,7 +64,7 @@ export const postgresDialect: Dialect = {
   typeProblem(type, value) {
     if (type === undefined) return 'no column type recorded';
     if (!TYPE_NAME.test(type)) return `type '${commentText(type)}' is not understood`;
-    if (value !== null && value.includes('\u0000')) return 'value contains a NUL character';
+    if (value?.includes('\u0000')) return 'value contains a NUL character';
     return null;
   },
   literal,
@@ -130,7 +130,8 @@ export const postgresDialect: Dialect = {
       k++;
       emit(
         `  -- [${k}/${count}] ${s.label}; expect ${s.expected} row(s)\n  ${s.sql};\n  GET DIAGNOSTICS n = ROW_COUNT;\n` +
-          `  IF n <> ${s.expected} THEN RAISE EXCEPTION 'rowtrail undo ${meta.runId}: statement ${k} affected % rows instead of ${s.expected}; nothing was applied', n; END IF;\n`,
+          `  IF n <> ${s.expected} THEN RAISE EXCEPTION ` +
+          `'rowtrail undo ${meta.runId}: statement ${k} affected % rows instead of ${s.expected}; nothing was applied', n; END IF;\n`,
       );
     }
     emit(`END\n${tag};\nCOMMIT;\n`);

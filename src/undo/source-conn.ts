@@ -95,7 +95,7 @@ function classifyConnError(system: SystemKind, e: unknown, url: string, sourceNa
     // classifyPgError reads only the name and the url (for host:port) of the source's config.
     return classifyPgError(e, { name: sourceName, url } as SourceConfig);
   }
-  let info;
+  let info: ReturnType<typeof parseUrl> | undefined;
   try {
     info = parseUrl(url);
   } catch {

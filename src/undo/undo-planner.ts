@@ -276,7 +276,9 @@ export function finishPlan(col: Collected, catalog?: Catalog): Plan {
     steps.push(stepOf(g));
   }
   const ordered = orderSteps(steps, catalog?.foreignKeys ?? []);
-  ordered.forEach((s, k) => (s.n = k + 1));
+  ordered.forEach((s, k) => {
+    s.n = k + 1;
+  });
   return { steps: ordered, refusals, changes: col.changes };
 }
 
@@ -398,7 +400,9 @@ export function orderSteps<S extends UndoStep & { rank?: number }>(steps: S[], f
     }
     return top;
   };
-  indeg.forEach((d, i) => d === 0 && push(i));
+  indeg.forEach((d, i) => {
+    if (d === 0) push(i);
+  });
   const out: S[] = [];
   const done = new Set<number>();
   while (out.length < base.length) {

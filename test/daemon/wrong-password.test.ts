@@ -48,7 +48,12 @@ const wrongUrl = () => `postgres://postgres:wrong-pw@127.0.0.1:${proxyPort}/post
 describe('wrong password', () => {
   it('the identity sampler backs off: a bounded number of logins, one warning', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
+    const sink = new Writable({
+      write: (c, _e, cb) => {
+        lines.push(String(c));
+        cb();
+      },
+    });
     const log = pino({ level: 'info' }, sink);
     const sampler = new PostgresSampler(wrongUrl(), { intervalMs: 20, log });
     logins = 0;

@@ -74,7 +74,7 @@ describe('count tails', () => {
       fc.property(fc.integer({ min: 0, max: 40 }), fc.double({ min: 0.5, max: 30, noNaN: true }), fc.double({ min: 0.5, max: 20, noNaN: true }), (k, mu, r) => {
         const p = r / (r + mu);
         let lower = 0;
-        let pmf = Math.pow(p, r);
+        let pmf = p ** r;
         for (let i = 0; i <= k; i++) {
           lower += pmf;
           pmf *= ((i + r) / (i + 1)) * (1 - p);

@@ -32,7 +32,7 @@ const MULTIBYTE = new Set(['big5', 'cp932', 'eucjpms', 'euckr', 'gb2312', 'gbk',
 const UNICODE = new Set(['ucs2', 'utf16', 'utf16le', 'utf32', 'utf8mb3', 'utf8mb4']);
 
 // Not strict: CONVERT of a byte sequence the set cannot read must give '?' (and a warning), not an error.
-const f = mariaFixture({ source: false, setup: (c) => f.c.query(`SET SESSION sql_mode = ''`).then(() => undefined) });
+const f = mariaFixture({ source: false, setup: () => f.c.query(`SET SESSION sql_mode = ''`).then(() => undefined) });
 
 /** The candidate byte strings of a character set, as SQL over the SEQUENCE engine (`seq`, `b`). */
 function candidates(cs: string): string {

@@ -30,7 +30,9 @@ async function serverConvert(wanted: Map<string, { cs: string; hex: string }>): 
     const cols = part.map((k, j) => `HEX(CONVERT(CONVERT(X'${wanted.get(k)!.hex}' USING ${wanted.get(k)!.cs}) USING utf8mb4)) AS c${j}`);
     const [rows] = await f.c.query(`SELECT ${cols.join(', ')}`);
     const row = (rows as Record<string, string>[])[0];
-    part.forEach((k, j) => out.set(k, Buffer.from(row[`c${j}`], 'hex').toString('utf8')));
+    part.forEach((k, j) => {
+      out.set(k, Buffer.from(row[`c${j}`], 'hex').toString('utf8'));
+    });
   }
   return out;
 }
@@ -86,7 +88,10 @@ describe('MariaDB capture against mariadb-binlog', () => {
         const txs = (await readBinlog(f.m.port, start.file, start.pos)).map((t) => ({ ...t, rows: t.rows.filter((x) => x.table !== 'test.marker') }));
         // Two passes: collect the string bytes to convert, ask the server once, compare.
         const wanted = new Map<string, { cs: string; hex: string }>();
-        compare(txs, events, charsets, (cs, b) => (wanted.set(`${cs}:${b.toString('hex')}`, { cs, hex: b.toString('hex') }), ''), true);
+        compare(txs, events, charsets, (cs, b) => {
+          wanted.set(`${cs}:${b.toString('hex')}`, { cs, hex: b.toString('hex') });
+          return '';
+        }, true);
         const converted = await serverConvert(new Map([...wanted].filter(([, v]) => v.hex.length > 0)));
         const diff = compare(txs, events, charsets, (cs, b) => (b.length ? converted.get(`${cs}:${b.toString('hex')}`)! : ''));
         if (diff) throw new Error(`rowtrail differs from mariadb-binlog: ${diff}\n--- workload SQL ---\n${log.join(';\n').slice(0, 8000)}`);

@@ -127,6 +127,6 @@ export const COLUMN_TYPES: Record<string, ColType> = {
 export const COLUMN_TYPE_NAMES = Object.keys(COLUMN_TYPES);
 
 /** A literal (or NULL) for each type name. */
-export function valueOf(type: string): fc.Arbitrary<string> {
+export function valueArb(type: string): fc.Arbitrary<string> {
   return nullable(COLUMN_TYPES[type].value);
 }

@@ -9,8 +9,8 @@
  * decoders see the same way.
  */
 import fc from 'fast-check';
-import pg from 'pg';
-import { COLUMN_TYPES, COLUMN_TYPE_NAMES, valueOf } from './pg-values.js';
+import type pg from 'pg';
+import { COLUMN_TYPES, COLUMN_TYPE_NAMES, valueArb } from './pg-values.js';
 
 export interface ColSpec {
   name: string;
@@ -78,7 +78,7 @@ const tableArb = (name: string) =>
     }));
 
 function valuesArb(t: TableSpec): fc.Arbitrary<Values> {
-  return fc.record(Object.fromEntries([...t.cols, ...t.extra].map((c) => [c.name, valueOf(c.type)])));
+  return fc.record(Object.fromEntries([...t.cols, ...t.extra].map((c) => [c.name, valueArb(c.type)])));
 }
 
 function opArb(tables: TableSpec[], allowDdl: boolean): fc.Arbitrary<Op> {

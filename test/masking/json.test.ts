@@ -5,9 +5,9 @@ import { parseJson } from '../../src/masking/index.js';
 import { rawOf, splice, walkMembers, type JsonNode } from '../../src/masking/json.js';
 
 /** The value a node stands for, rebuilt from spans (independent of the parser's own decoding path). */
-function valueOf(text: string, n: JsonNode): unknown {
-  if (n.kind === 'object') return Object.fromEntries(n.members!.map((m) => [m.key, valueOf(text, m.node)]));
-  if (n.kind === 'array') return n.items!.map((i) => valueOf(text, i));
+function jsonValue(text: string, n: JsonNode): unknown {
+  if (n.kind === 'object') return Object.fromEntries(n.members!.map((m) => [m.key, jsonValue(text, m.node)]));
+  if (n.kind === 'array') return n.items!.map((i) => jsonValue(text, i));
   return JSON.parse(text.slice(n.start, n.end));
 }
 
@@ -18,7 +18,7 @@ describe('JSON spans', () => {
         const text = indent ? JSON.stringify(JSON.parse(j), null, indent) : j;
         const root = parseJson(text);
         expect(root).not.toBeNull();
-        expect(valueOf(text, root!)).toEqual(JSON.parse(text));
+        expect(jsonValue(text, root!)).toEqual(JSON.parse(text));
       }),
     );
   });

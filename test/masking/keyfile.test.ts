@@ -13,7 +13,9 @@ function tmp(): string {
   dirs.push(d);
   return d;
 }
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function writeKey(path: string, text: string, mode: number): void {
   writeFileSync(path, text);

@@ -102,7 +102,13 @@ export async function gtidPos(c: mysql.Connection): Promise<string> {
 /** An identity resolver that records what the source tells it. */
 export function recordingResolver(): IdentityResolver & { seen: TxFacts[] } {
   const seen: TxFacts[] = [];
-  return { seen, resolve: (f) => (seen.push(f), { kind: 'unknown', confidence: 'unknown', method: 'none' }) };
+  return {
+    seen,
+    resolve: (f) => {
+      seen.push(f);
+      return { kind: 'unknown', confidence: 'unknown', method: 'none' };
+    },
+  };
 }
 
 /** A pino-compatible logger that keeps warnings and info lines (for one-line-reason assertions). */

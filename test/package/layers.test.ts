@@ -62,7 +62,7 @@ function partOf(file: string): string {
 }
 
 /** The runtime imports of one file, resolved to files of src/ (other packages left out). */
-export function runtimeImports(file: string): string[] {
+function runtimeImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const specs: string[] = [];

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/store/index.js';
-import { RowtrailError } from '../../src/errors.js';
+import type { RowtrailError } from '../../src/errors.js';
 
 const dirs: string[] = [];
 const stores: Store[] = [];

@@ -18,7 +18,11 @@ export function registerSetup(program: Command): void {
     .option('--replica-identity <mode>', 'full: set REPLICA IDENTITY FULL where a full before image is missing', oneOf(['full'] as const))
     .option('--uninstall', "remove what setup created for this source (slot, publication, its precise-mode triggers)")
     .option('--source <name>', 'only this source', nonEmpty)
-    .addHelpText('after', '\nExamples:\n  rowtrail setup --replica-identity full\n  rowtrail setup --dry-run --source app > setup.sql\n  rowtrail setup --uninstall --source app\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  rowtrail setup --replica-identity full\n  rowtrail setup --dry-run --source app > setup.sql\n' +
+        '  rowtrail setup --uninstall --source app\n',
+    )
     .action(async (opts: SetupOpts) => {
       const cfg = configFrom(opts);
       const sources = cfg.sources.filter((s) => !opts.source || s.name === opts.source);

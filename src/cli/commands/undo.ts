@@ -60,12 +60,18 @@ export function registerUndo(program: Command): void {
           if (json && (!opts.apply || blocked)) out(JSON.stringify(renderJson(plan, dialect)));
           if (blocked || plan.refusals.length || plan.skipped.length) {
             for (const r of plan.refusals) process.stderr.write(`rowtrail: ${refusalNote(r)}\n`);
-            for (const c of plan.conflicts) process.stderr.write(`rowtrail: ${blocked ? 'conflict' : 'skipped conflict'} ${c.table} ${JSON.stringify(c.key)}: ${c.reason}${c.since.length ? `; changed since by ${c.since.map((s) => `${s.actor} (${s.op} at ${s.time}, ${s.changeId})`).join(', ')}` : ''}\n`);
+            for (const c of plan.conflicts) {
+              const kind = blocked ? 'conflict' : 'skipped conflict';
+              const since = c.since.map((s) => `${s.actor} (${s.op} at ${s.time}, ${s.changeId})`).join(', ');
+              const tail = c.since.length ? `; changed since by ${since}` : '';
+              process.stderr.write(`rowtrail: ${kind} ${c.table} ${JSON.stringify(c.key)}: ${c.reason}${tail}\n`);
+            }
           }
           if (blocked) {
             throw new RowtrailError(
               'UNDO',
-              `undo refused: ${plan.conflicts.length} conflict(s), ${plan.refusals.length} refused change(s) (listed above); nothing was ${opts.apply ? 'applied' : 'printed'}; --skip-conflicts reverts the rest`,
+              `undo refused: ${plan.conflicts.length} conflict(s), ${plan.refusals.length} refused change(s) (listed above); ` +
+                `nothing was ${opts.apply ? 'applied' : 'printed'}; --skip-conflicts reverts the rest`,
             );
           }
           const statements = scriptStatements(plan, dialect);
@@ -77,7 +83,10 @@ export function registerUndo(program: Command): void {
           if (!opts.yes) {
             if (!process.stdin.isTTY) throw new RowtrailError('USAGE', '--apply asks for confirmation; pass --yes when not at a terminal');
             const rl = createInterface({ input: process.stdin, output: process.stderr });
-            const answer = await rl.question(`Apply ${statements.length} statement(s) reverting ${plan.changes - plan.refusals.length} change(s) to source ${plan.source} (database ${plan.database})? [y/N] `);
+            const answer = await rl.question(
+              `Apply ${statements.length} statement(s) reverting ${plan.changes - plan.refusals.length} change(s) ` +
+                `to source ${plan.source} (database ${plan.database})? [y/N] `,
+            );
             rl.close();
             if (!/^y(es)?$/i.test(answer.trim())) throw new RowtrailError('UNDO', 'not applied');
           }

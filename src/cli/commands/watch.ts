@@ -15,7 +15,7 @@ export function registerWatch(program: Command): void {
       // Store first (its lock names a daemon already running), then the HTTP port, then the sources: a taken
       // port fails at once with its one line, before any source connects.
       const daemon = createDaemon(cfg, log);
-      let http;
+      let http: Awaited<ReturnType<typeof startHttp>>;
       try {
         http = await startHttp({
           host: cfg.http.host,
@@ -30,7 +30,10 @@ export function registerWatch(program: Command): void {
         throw e;
       }
       const addr = http.address() as AddressInfo;
-      log.info({ url: `http://${addr.address}:${addr.port}/metrics`, tokenFrom: cfg.http.token ? 'http.token' : `${cfg.store.path}/http-token` }, 'metrics endpoint');
+      log.info(
+        { url: `http://${addr.address}:${addr.port}/metrics`, tokenFrom: cfg.http.token ? 'http.token' : `${cfg.store.path}/http-token` },
+        'metrics endpoint',
+      );
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;

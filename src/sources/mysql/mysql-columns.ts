@@ -249,7 +249,14 @@ export function readImage(buf: Buffer, c: Cursor, t: TableSchema, present: Buffe
   return row;
 }
 
-export function makeChange(t: TableSchema, op: 'insert' | 'update' | 'delete', before: Row | null, after: Row | null, fullBefore: boolean, fullAfter: boolean): RowChange {
+export function makeChange(
+  t: TableSchema,
+  op: 'insert' | 'update' | 'delete',
+  before: Row | null,
+  after: Row | null,
+  fullBefore: boolean,
+  fullAfter: boolean,
+): RowChange {
   const keyFrom = after ?? before!;
   let key: Row | null = null;
   if (t.pk.length) {

@@ -12,7 +12,7 @@
 import type { RowChange } from '../../model/index.js';
 import { mapDecoder, needsServerMap, type CharsetMap } from './mysql-charsets.js';
 import { allSet, columnReader, makeChange, readImage, type Column, type ColumnContext, type TableSchema } from './mysql-columns.js';
-import { DecodeError, lenenc, readMeta, readOptionalMetadata, uncompress, type Cursor, type OptionalMetadata } from './mysql-metadata.js';
+import { DecodeError, lenenc, readMeta, readOptionalMetadata, uncompress, type Cursor } from './mysql-metadata.js';
 import { unicodeDecoder } from './mysql-values.js';
 
 export { DecodeError, lenenc, uncompress, type Cursor } from './mysql-metadata.js';
@@ -196,7 +196,7 @@ export class BinlogDecoder {
       case E.ROTATE: {
         const pos = Number(buf.readBigUInt64LE(body));
         // The rotate event sent first on a dump may have no checksum; the name never contains NUL.
-        let nameEnd = stop;
+        const nameEnd = stop;
         const name = buf.toString('latin1', body + 8, nameEnd).replace(/\0.*$/s, '');
         return { kind: 'rotate', file: name, position: pos };
       }

@@ -260,7 +260,8 @@ async function tableChecks(conn: Conn, cfg: SourceConfig, database: string | nul
       cannot(
         'primary_key',
         `primary keys${cfg.tables?.length ? ' (nor whether the table exists)' : ''} of ${blind.join(', ')}`,
-        `${account} may not read ${blind.length > 1 ? 'them' : 'it'}; needs SELECT on ${schemas.map((d) => `${d}.*`).join(', ')} (the binlog already carries every row)`,
+        `${account} may not read ${blind.length > 1 ? 'them' : 'it'}; ` +
+          `needs SELECT on ${schemas.map((d) => `${d}.*`).join(', ')} (the binlog already carries every row)`,
         grants.map((g) => `GRANT ${g}`).join('; '),
         { grants },
       ),

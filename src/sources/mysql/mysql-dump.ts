@@ -76,7 +76,7 @@ export class DumpCommand extends EventEmitter {
       this.next = this.start;
       connection._resetSequenceId();
     }
-    if (packet && packet.isError()) {
+    if (packet?.isError()) {
       this.emit('error', packet.asError(connection.clientEncoding));
       return true;
     }

@@ -124,12 +124,17 @@ export function readOptionalMetadata(buf: Buffer, c: Cursor, stop: number, rawTy
   const geoCols: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = rawTypes[i];
-    if (t === T.TINY || t === T.SHORT || t === T.INT24 || t === T.LONG || t === T.LONGLONG || t === T.NEWDECIMAL || t === T.FLOAT || t === T.DOUBLE || t === T.DECIMAL) numeric.push(i);
+    if (
+      t === T.TINY || t === T.SHORT || t === T.INT24 || t === T.LONG || t === T.LONGLONG ||
+      t === T.NEWDECIMAL || t === T.FLOAT || t === T.DOUBLE || t === T.DECIMAL
+    )
+      numeric.push(i);
     // Why: MariaDB's Field_year is a Field_tiny and reports a signedness, so the signedness bitmap has a bit
     // for every YEAR column; MySQL's has none. Skipping it gave the next numeric column the YEAR's "unsigned"
     // (a BIGINT -1 read as 18446744073709551615).
     else if (mariadb && t === T.YEAR) numeric.push(i);
-    else if (t === T.STRING || t === T.VARCHAR || t === T.VAR_STRING || t === T.BLOB || t === T.VARCHAR_COMPRESSED || t === T.BLOB_COMPRESSED) character.push(i);
+    else if (t === T.STRING || t === T.VARCHAR || t === T.VAR_STRING || t === T.BLOB || t === T.VARCHAR_COMPRESSED || t === T.BLOB_COMPRESSED)
+      character.push(i);
     else if (t === T.ENUM) enumCols.push(i);
     else if (t === T.SET) setCols.push(i);
     else if (t === T.GEOMETRY) {

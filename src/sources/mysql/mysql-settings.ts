@@ -23,7 +23,7 @@ export function defaultServerId(name: string): number {
 
 /** Which tables a source watches: the configured `db.table` list, else the url's database, else all user tables. */
 export function watchFilter(tables: string[] | undefined, database: string | null): (db: string, table: string) => boolean {
-  if (tables && tables.length) {
+  if (tables?.length) {
     const set = new Set(tables);
     return (db, t) => set.has(`${db}.${t}`);
   }
@@ -91,7 +91,7 @@ export function settingProblems(f: ServerFacts): Check[] {
         },
       ),
     );
-  if (f.rowValueOptions && f.rowValueOptions.toUpperCase().includes('PARTIAL_JSON'))
+  if (f.rowValueOptions?.toUpperCase().includes('PARTIAL_JSON'))
     out.push(
       fail(
         'binlog_row_value_options',
@@ -176,7 +176,9 @@ export async function checkPurged(conn: Conn, facts: ServerFacts, position: stri
   if (oldest !== null && mariadbPurged(position, oldest)) {
     throw new RowtrailError(
       'POSITION_LOST',
-      `the binlog holding stored position ${position} was purged (oldest binlog starts after ${oldest}); raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) and reset this source's stored position to capture from now (changes in the gap are lost)`,
+      `the binlog holding stored position ${position} was purged (oldest binlog starts after ${oldest}); ` +
+        'raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) ' +
+        "and reset this source's stored position to capture from now (changes in the gap are lost)",
     );
   }
 }

@@ -48,7 +48,8 @@ export async function mysqlSetup(url: string, cfg: SourceConfig, opts: SetupOpti
       );
     }
     res.notes.push(
-      `nothing to create on MySQL/MariaDB; ${problems.length ? `${problems.length} problem(s) to fix first (rowtrail doctor)` : 'the binlog settings and grants are ready for capture'}`,
+      'nothing to create on MySQL/MariaDB; ' +
+        (problems.length ? `${problems.length} problem(s) to fix first (rowtrail doctor)` : 'the binlog settings and grants are ready for capture'),
     );
     return res;
   } finally {

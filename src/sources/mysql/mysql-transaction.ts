@@ -178,7 +178,8 @@ export class BinlogTransactions {
     if (/^(INSERT|UPDATE|DELETE|REPLACE|LOAD\s)/.test(head)) {
       throw new RowtrailError(
         'SERVER_SETTING',
-        `a data change was logged as a statement at ${this.file}:${h.nextPos} (binlog_format is not ROW for that session): its rows cannot be captured; SET GLOBAL binlog_format=ROW and reconnect clients`,
+        `a data change was logged as a statement at ${this.file}:${h.nextPos} (binlog_format is not ROW for that session): ` +
+          'its rows cannot be captured; SET GLOBAL binlog_format=ROW and reconnect clients',
       );
     }
     // DDL (or another statement logged as such): its own transaction, unless its group commits later.
@@ -222,8 +223,11 @@ export class BinlogTransactions {
 
 const IDENT = String.raw`(?:\x60((?:[^\x60]|\x60\x60)+)\x60|([A-Za-z0-9_$\u0080-\uffff]+))`;
 const QUALIFIED = new RegExp(String.raw`^${IDENT}(?:\s*\.\s*${IDENT})?`);
-const DDL_HEAD =
-  /^\s*(?:\/\*.*?\*\/\s*)*(CREATE|ALTER|DROP|TRUNCATE|RENAME)\s+(?:(?:OR\s+REPLACE|TEMPORARY|ONLINE|IGNORE)\s+)*(TABLE|INDEX\s+\S+\s+ON)?\s*(?:IF\s+(?:NOT\s+)?EXISTS\s+)?/i;
+const DDL_HEAD = new RegExp(
+  /^\s*(?:\/\*.*?\*\/\s*)*(CREATE|ALTER|DROP|TRUNCATE|RENAME)\s+/.source +
+    /(?:(?:OR\s+REPLACE|TEMPORARY|ONLINE|IGNORE)\s+)*(TABLE|INDEX\s+\S+\s+ON)?\s*(?:IF\s+(?:NOT\s+)?EXISTS\s+)?/.source,
+  'i',
+);
 
 /** A statement logged as a query event → `op: ddl` (or `truncate`) change, with the table it names where it names one. */
 export function statementChange(db: string, sql: string): RowChange {

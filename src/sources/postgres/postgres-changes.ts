@@ -33,7 +33,7 @@ export function buildRelation(msg: RelationMessage, types: ReadonlyMap<number, C
   for (const c of msg.columns) t[c.name] = typeName(c.typeOid, c.typeMod, types);
   const identityCols = msg.columns.flatMap((c, i) => (c.isKey ? [i] : []));
   let keyCols: number[];
-  if (primaryKey && primaryKey.length && primaryKey.every((k) => names.includes(k))) keyCols = primaryKey.map((k) => names.indexOf(k));
+  if (primaryKey?.length && primaryKey.every((k) => names.includes(k))) keyCols = primaryKey.map((k) => names.indexOf(k));
   else if (msg.replicaIdentity === 'd' || msg.replicaIdentity === 'i') keyCols = identityCols;
   else keyCols = [];
   return { relid: msg.relid, schema: msg.schema, table: msg.table, replicaIdentity: msg.replicaIdentity, names, types: t, identityCols, keyCols };
@@ -81,7 +81,16 @@ export function insertChange(rel: Relation, vals: TupleValues): RowChange {
   const missAfter: string[] = [];
   const after = fullRow(rel, vals, missAfter);
   return finish(
-    { schema: rel.schema, table: rel.table, op: 'insert', key: pick(rel, vals, rel.keyCols), before: null, after, changed: Object.keys(after), types: rel.types },
+    {
+      schema: rel.schema,
+      table: rel.table,
+      op: 'insert',
+      key: pick(rel, vals, rel.keyCols),
+      before: null,
+      after,
+      changed: Object.keys(after),
+      types: rel.types,
+    },
     [],
     missAfter,
   );
@@ -114,7 +123,11 @@ export function updateChange(rel: Relation, oldKind: 'K' | 'O' | null, oldVals: 
     // Without a full before image the changed set is not known: report the columns that may have changed.
     changed = Object.keys(after).filter((k) => !(k in before) || before[k] !== after[k]);
   }
-  return finish({ schema: rel.schema, table: rel.table, op: 'update', key: pick(rel, newFilled, rel.keyCols), before, after, changed, types: rel.types }, missBefore, missAfter);
+  return finish(
+    { schema: rel.schema, table: rel.table, op: 'update', key: pick(rel, newFilled, rel.keyCols), before, after, changed, types: rel.types },
+    missBefore,
+    missAfter,
+  );
 }
 
 export function deleteChange(rel: Relation, oldKind: 'K' | 'O', oldVals: TupleValues): RowChange {
@@ -129,14 +142,33 @@ export function deleteChange(rel: Relation, oldKind: 'K' | 'O', oldVals: TupleVa
     }
   }
   return finish(
-    { schema: rel.schema, table: rel.table, op: 'delete', key: pick(rel, oldVals, rel.keyCols), before, after: null, changed: Object.keys(before), types: rel.types },
+    {
+      schema: rel.schema,
+      table: rel.table,
+      op: 'delete',
+      key: pick(rel, oldVals, rel.keyCols),
+      before,
+      after: null,
+      changed: Object.keys(before),
+      types: rel.types,
+    },
     missBefore,
     [],
   );
 }
 
 export function truncateChange(rel: Relation, cascade: boolean, restartIdentity: boolean): RowChange {
-  return { schema: rel.schema, table: rel.table, op: 'truncate', key: null, before: null, after: null, changed: [], truncate: { cascade, restartIdentity }, types: rel.types };
+  return {
+    schema: rel.schema,
+    table: rel.table,
+    op: 'truncate',
+    key: null,
+    before: null,
+    after: null,
+    changed: [],
+    truncate: { cascade, restartIdentity },
+    types: rel.types,
+  };
 }
 
 /** A schema change seen in the stream (a Relation message with a different shape than before). */

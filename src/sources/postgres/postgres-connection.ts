@@ -105,12 +105,21 @@ export async function preflight(meta: pg.Client, cfg: SourceConfig, ownPids: Rea
     );
     const row = r.rows[0];
     if (row.wal_level !== 'logical') {
-      throw new RowtrailError('SERVER_SETTING', `wal_level is ${row.wal_level}, logical decoding needs 'logical': ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL`);
+      throw new RowtrailError(
+        'SERVER_SETTING',
+        `wal_level is ${row.wal_level}, logical decoding needs 'logical': ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL`,
+      );
     }
     if (row.plugin === null) throw new RowtrailError('SLOT_MISSING', `replication slot '${slot}' does not exist; run \`rowtrail setup\``);
-    if (row.plugin !== 'pgoutput') throw new RowtrailError('SLOT_INVALID', `replication slot '${slot}' uses plugin ${row.plugin}, not pgoutput; drop it and run \`rowtrail setup\``);
+    if (row.plugin !== 'pgoutput') {
+      throw new RowtrailError('SLOT_INVALID', `replication slot '${slot}' uses plugin ${row.plugin}, not pgoutput; drop it and run \`rowtrail setup\``);
+    }
     if (row.wal_status === 'lost') {
-      throw new RowtrailError('SLOT_INVALID', `replication slot '${slot}' was invalidated (its WAL was removed; max_slot_wal_keep_size?): changes since ${row.confirmed} are lost; drop the slot and run \`rowtrail setup\` again`);
+      throw new RowtrailError(
+        'SLOT_INVALID',
+        `replication slot '${slot}' was invalidated (its WAL was removed; max_slot_wal_keep_size?): ` +
+          `changes since ${row.confirmed} are lost; drop the slot and run \`rowtrail setup\` again`,
+      );
     }
     if (!row.has_publication) throw new RowtrailError('PUBLICATION_MISSING', `publication '${publication}' does not exist; run \`rowtrail setup\``);
     const holder: number | null = row.active_pid;

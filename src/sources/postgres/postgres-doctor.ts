@@ -118,7 +118,8 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
         checks.push(
           fail(
             'position',
-            `the store is at ${storedPosition} but the slot already confirmed ${slotRow.confirmed}: changes in between are not in the store (slot used by something else?)`,
+            `the store is at ${storedPosition} but the slot already confirmed ${slotRow.confirmed}: ` +
+              'changes in between are not in the store (slot used by something else?)',
             'give rowtrail its own slot (sources[].slot)',
           ),
         );
@@ -166,7 +167,8 @@ export async function postgresDoctor(url: string, cfg: SourceConfig, opts: Docto
       checks.push(
         warn(
           'replica_identity',
-          `${defaults.length} table(s) log no full before image (REPLICA IDENTITY DEFAULT): ${names(defaults)}; their updates/deletes are captured without old values and cannot be undone`,
+          `${defaults.length} table(s) log no full before image (REPLICA IDENTITY DEFAULT): ${names(defaults)}; ` +
+            'their updates/deletes are captured without old values and cannot be undone',
           'rowtrail setup --replica-identity full',
         ),
       );

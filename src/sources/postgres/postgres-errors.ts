@@ -49,11 +49,20 @@ export function classifyPgError(e: unknown, s: SourceConfig): RowtrailError {
       return new RowtrailError('CONNECT', `source '${s.name}': ${msg}`, e);
     case '28P01':
     case '28000':
-      return new RowtrailError('AUTH', `source '${s.name}': authentication failed for ${where}: ${msg}; check the user and ROWTRAIL_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`, e);
+      return new RowtrailError(
+        'AUTH',
+        `source '${s.name}': authentication failed for ${where}: ${msg}; ` +
+          `check the user and ROWTRAIL_${s.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`,
+        e,
+      );
     case '3D000':
       return new RowtrailError('CONFIG', `source '${s.name}': ${msg}; check the database in the url`, e);
     case '42501':
-      return new RowtrailError('PERMISSION', `source '${s.name}': ${msg}; the role needs REPLICATION (ALTER ROLE … REPLICATION) and SELECT on watched tables`, e);
+      return new RowtrailError(
+        'PERMISSION',
+        `source '${s.name}': ${msg}; the role needs REPLICATION (ALTER ROLE … REPLICATION) and SELECT on watched tables`,
+        e,
+      );
     case '42704':
       return new RowtrailError('SLOT_MISSING', `source '${s.name}': ${msg}; run \`rowtrail setup\``, e);
     case '55000':

@@ -139,7 +139,8 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
   const walLevel = (await client.query(`SELECT current_setting('wal_level') AS v`)).rows[0].v;
   if (walLevel !== 'logical') {
     problems.push(
-      `wal_level is '${walLevel}', the slot cannot be created: set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL`,
+      `wal_level is '${walLevel}', the slot cannot be created: ` +
+        'set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL',
     );
   }
   const { found, missing } = await watchedTables(client, cfg.tables);
@@ -152,7 +153,8 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
   if (keyless.length && opts.replicaIdentity !== 'full') {
     // Publishing a table without any replica identity makes its UPDATE/DELETE fail on the primary.
     problems.push(
-      `table(s) without a primary key: ${keyless.map((t) => `${t.schema}.${t.table}`).join(', ')}; once published their UPDATE/DELETE would fail. Add a primary key, or run setup --replica-identity full`,
+      `table(s) without a primary key: ${keyless.map((t) => `${t.schema}.${t.table}`).join(', ')}; ` +
+        'once published their UPDATE/DELETE would fail. Add a primary key, or run setup --replica-identity full',
     );
   }
   if (opts.replicaIdentity === 'full') {
@@ -222,7 +224,8 @@ async function installPlan(client: pg.Client, cfg: SourceConfig, opts: SetupOpti
         const r = await installPrecise(client, tables, { native: cfg.preciseNative });
         await runInTransaction(client, preciseRegisterStatements(cfg.name, own));
         return [
-          `precise identity v${r.version}${cfg.preciseNative ? ' (native trigger)' : ''} ${r.previous === r.version ? 'already installed' : 'installed'} on ${r.tables.length} table(s)`,
+          `precise identity v${r.version}${cfg.preciseNative ? ' (native trigger)' : ''} ` +
+            `${r.previous === r.version ? 'already installed' : 'installed'} on ${r.tables.length} table(s)`,
           ...r.warnings.map((w) => `warning: ${w}`),
         ];
       },
@@ -251,7 +254,8 @@ async function uninstallPlan(client: pg.Client, cfg: SourceConfig): Promise<Step
       sql: ['BEGIN', ...scoped.statements, 'COMMIT'],
       note: scoped.full
         ? 'remove precise identity (triggers, functions, schema rowtrail)'
-        : `remove this source's precise-mode triggers (${scoped.dropped.length ? scoped.dropped.join(', ') : 'none only its own'}); kept for ${scoped.kept.join(', ') || 'the other tables'}`,
+        : `remove this source's precise-mode triggers (${scoped.dropped.length ? scoped.dropped.join(', ') : 'none only its own'}); ` +
+          `kept for ${scoped.kept.join(', ') || 'the other tables'}`,
       needs: [],
       run: async () => {
         await runInTransaction(client, scoped.statements);

@@ -93,7 +93,12 @@ export class PostgresSource implements Source {
   }
 
   stats(): SourceStats {
-    return { changes: this.counts.changes, transactions: this.counts.transactions, position: this.position, lagSeconds: this.lag.seconds(this.position, Date.now()) };
+    return {
+      changes: this.counts.changes,
+      transactions: this.counts.transactions,
+      position: this.position,
+      lagSeconds: this.lag.seconds(this.position, Date.now()),
+    };
   }
 
   health(): SourceHealth {
@@ -158,7 +163,7 @@ export class PostgresSource implements Source {
       destroyClient(client);
     };
     signal.addEventListener('abort', stopConnecting, { once: true });
-    let facts;
+    let facts: Awaited<ReturnType<typeof preflight>>;
     try {
       if (signal.aborted) throw new RowtrailError('CONNECT', 'stopped');
       const step = <T>(p: Promise<T>, what: string, ms = this.receiveTimeoutMs) => withTimeout(p, ms, `source '${this.name}': ${what}`, stopConnecting);
