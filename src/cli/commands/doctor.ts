@@ -70,7 +70,7 @@ export function summaryLines(s: SourceConfig, settingsFile: string, f: FixSummar
     lines.push('', `${s.name}: to fix all of the above at once:`);
     if (f.settings.length) {
       const restart = f.restartFor.length
-        ? `then restart the server once (${f.restartFor.join(', ')} take effect only at start)`
+        ? `then restart the server once (${f.restartFor.join(', ')} ${f.restartFor.length === 1 ? 'takes' : 'take'} effect only at start)`
         : 'no restart needed (also settable at runtime; the file keeps them across restarts)';
       lines.push(`  server settings (${settingsFile}); ${restart}:`, ...f.settings.map((x) => `    ${x}`));
     }
