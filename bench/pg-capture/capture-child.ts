@@ -1,6 +1,8 @@
 /**
  * Child process of the pg-capture bench: runs rowtrail's PostgreSQL source on one slot into a fresh store
  * until the store reaches END_LSN, then prints one JSON line with wall time and peak RSS.
+ * With ROWTRAIL_BENCH_DETECT=1 the daemon's detection runner reads the same store meanwhile (as in `watch`):
+ * `seconds` is still the capture time; `detectSeconds` is when detection had seen every stored transaction.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,7 @@ import { Store } from '../../src/store/index.js';
 import { PostgresSource, compareLsn } from '../../src/sources/postgres/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { unknownResolver } from '../../src/identity/resolver.js';
+import { DetectionRunner } from '../../src/detection/index.js';
 
 const [url, slot, publication, endLsn] = process.argv.slice(2);
 // set ROWTRAIL_BENCH_PROFILE=1 to write a CPU profile (node --cpu-prof) of this child
@@ -20,6 +23,9 @@ const source = new PostgresSource({ config: root.sources[0], root, store, log: s
 const ac = new AbortController();
 const t0 = process.hrtime.bigint();
 const run = source.run(ac.signal);
+const detect = process.env.ROWTRAIL_BENCH_DETECT === '1' ? new DetectionRunner(store, root, silentLogger) : null;
+const detectAc = new AbortController();
+const detecting = detect?.run(detectAc.signal);
 let failed: unknown = null;
 run.catch((e) => (failed = e));
 for (;;) {
@@ -31,8 +37,17 @@ for (;;) {
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 ac.abort();
 await run;
+let detectSeconds: number | null = null;
+if (detect) {
+  const last = () => (store.db.prepare(`SELECT coalesce(max(commit_seq), 0) AS s FROM transactions WHERE state = 'committed'`).get() as { s: number }).s;
+  while (detect.stats().lastSeq < last()) await new Promise((r) => setTimeout(r, 20));
+  detectSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  detectAc.abort();
+  await detecting;
+}
 const changes = (store.db.prepare('SELECT count(*) AS n FROM changes').get() as { n: number }).n;
 store.close();
 rmSync(dir, { recursive: true, force: true });
 const ru = process.resourceUsage();
-process.stdout.write(JSON.stringify({ seconds, changes, maxRssMB: ru.maxRSS / 1024, cpuSeconds: (ru.userCPUTime + ru.systemCPUTime) / 1e6 }) + '\n');
+const cpuSeconds = (ru.userCPUTime + ru.systemCPUTime) / 1e6;
+process.stdout.write(`${JSON.stringify({ seconds, changes, maxRssMB: ru.maxRSS / 1024, cpuSeconds, detectSeconds })}\n`);

@@ -5,7 +5,8 @@
  *
  *   node --import tsx bench/pg-capture/run.ts [--changes 1000000] [--big 1000000] [--runs 1]
  *
- * Prints changes/s, the wall-time ratio to pg_recvlogical, and rowtrail's peak RSS.
+ * Prints changes/s, the wall-time ratio to pg_recvlogical, and rowtrail's peak RSS. With
+ * ROWTRAIL_BENCH_DETECT=1 the detectors run beside capture, reading the store, as in `watch`.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -78,8 +79,12 @@ try {
     }
     results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes });
     const cpuNote = (rt as { cpuSeconds?: number }).cpuSeconds;
+    const detectNote = (rt as { detectSeconds?: number | null }).detectSeconds;
     console.log(
-      `run ${r + 1}: pg_recvlogical ${base.toFixed(2)} s · rowtrail ${rt.seconds.toFixed(2)} s (${Math.round(total / rt.seconds).toLocaleString('en')} changes/s, ${rt.changes} stored) · ratio ${(rt.seconds / base).toFixed(2)}x · peak RSS ${rt.maxRssMB.toFixed(0)} MB · rowtrail CPU ${cpuNote?.toFixed(2)} s`,
+      `run ${r + 1}: pg_recvlogical ${base.toFixed(2)} s · rowtrail ${rt.seconds.toFixed(2)} s ` +
+        `(${Math.round(total / rt.seconds).toLocaleString('en')} changes/s, ${rt.changes} stored) · ratio ${(rt.seconds / base).toFixed(2)}x · ` +
+        `peak RSS ${rt.maxRssMB.toFixed(0)} MB · rowtrail CPU ${cpuNote?.toFixed(2)} s` +
+        (detectNote ? ` · detection caught up at ${detectNote.toFixed(2)} s` : ''),
     );
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
