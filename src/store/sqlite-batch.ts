@@ -80,7 +80,7 @@ export class BatchWriter {
     const rows = this.s.openTxs.all(source) as { tx_pk: number }[];
     this.db.transaction(() => {
       for (const r of rows) this.deleteTx(r.tx_pk);
-    })();
+    }).immediate();
     return rows.length;
   }
 
@@ -96,7 +96,7 @@ export class BatchWriter {
       if (ids.length === 0) return removed;
       this.db.transaction(() => {
         for (const id of ids) this.deleteTx(id);
-      })();
+      }).immediate();
       removed += ids.length;
     }
   }
@@ -104,7 +104,10 @@ export class BatchWriter {
   /** Writes a batch and the position atomically; returns the position now durable (or null). */
   apply(b: Batch): string | null {
     try {
-      this.db.transaction(() => this.run(b))();
+      // IMMEDIATE: take the write lock first. A deferred transaction that reads, then writes, fails at once with
+      // SQLITE_BUSY (busy_timeout does not apply) when another connection of the store (the detectors' state,
+      // retention) committed in between.
+      this.db.transaction(() => this.run(b)).immediate();
     } catch (e: any) {
       // The SQLite transaction rolled back: forget ids it may have created.
       for (let i = 0; i < b.shapes.length; i += 4) this.shapes.delete(b.shapes[i] as number);

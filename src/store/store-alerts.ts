@@ -54,6 +54,9 @@ export function saveDetection(db: Db, alerts: Alert[], name: string, seq: number
     `INSERT INTO detector_state (name, seq, state, updated_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, state = excluded.state, updated_at = excluded.updated_at`,
   );
+  // Serialized before taking the write lock (it can be tens of MB), so the capture's writer waits for nothing.
+  const json = JSON.stringify(state);
+  // IMMEDIATE, like the batch writer: both connections write this store (see sqlite-batch.ts).
   db.transaction(() => {
     for (const a of alerts) {
       upsert.run({
@@ -69,8 +72,8 @@ export function saveDetection(db: Db, alerts: Alert[], name: string, seq: number
         body: JSON.stringify(a),
       });
     }
-    st.run(name, seq, JSON.stringify(state), new Date().toISOString());
-  })();
+    st.run(name, seq, json, new Date().toISOString());
+  }).immediate();
 }
 
 export function loadDetectorState(db: Db, name: string): { seq: number; state: unknown } | null {
