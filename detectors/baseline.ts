@@ -21,7 +21,7 @@ import { negBinLower, negBinUpper, nbSize, clamp01, normalUpper } from './stats.
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const WEEK = 7 * DAY;
-/** Weeks kept per hour-of-week slot, days per hour-of-day slot, recent buckets for the level. */
+/** Weeks kept per hour-of-week slot, days per hour-of-day slot, recent residuals for the level and dispersion. */
 const WEEKS = 4;
 const DAYS = 7;
 const RECENT = 24;
@@ -42,11 +42,9 @@ export interface BaselineState {
   last: number | null;
   weekly: number[][];
   daily: number[][];
-  recent: number[];
   /** Recent (value, expected) pairs, for dispersion and the level factor. */
   resid: [number, number][];
   sum: number;
-  sumSq: number;
   /** log((value + 1) / (expected + 1)) of recent buckets. */
   lr?: number[];
 }
@@ -88,21 +86,19 @@ export class SeasonalBaseline {
       last: null,
       weekly: Array.from({ length: weekSlots }, () => []),
       daily: Array.from({ length: daySlots }, () => []),
-      recent: [],
       resid: [],
       sum: 0,
-      sumSq: 0,
     };
   }
 
   /** Validates a stored state; null when it is corrupt (the caller relearns). */
   static restore(state: unknown): SeasonalBaseline | null {
     const s = state as BaselineState;
-    if (s?.v !== 1 || !(s.bucketMs > 0) || !Array.isArray(s.weekly) || !Array.isArray(s.daily) || !Array.isArray(s.recent)) return null;
+    if (s?.v !== 1 || !(s.bucketMs > 0) || !Array.isArray(s.weekly) || !Array.isArray(s.daily)) return null;
     const b = new SeasonalBaseline(s.bucketMs);
     if (b.s.weekly.length !== s.weekly.length || b.s.daily.length !== s.daily.length) return null;
     const finite = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'number' && Number.isFinite(x));
-    if (!s.weekly.every(finite) || !s.daily.every(finite) || !finite(s.recent) || !Number.isFinite(s.n) || !Array.isArray(s.resid)) return null;
+    if (!s.weekly.every(finite) || !s.daily.every(finite) || !Number.isFinite(s.n) || !Array.isArray(s.resid)) return null;
     b.s = s;
     return b;
   }
@@ -205,13 +201,11 @@ export class SeasonalBaseline {
     const s = this.s;
     s.weekly[this.weekSlot(t)] = keep(s.weekly[this.weekSlot(t)], value, WEEKS);
     s.daily[this.daySlot(t)] = keep(s.daily[this.daySlot(t)], value, DAYS);
-    s.recent = keep(s.recent, value, RECENT);
     if (s.n >= 1) s.resid = keep(s.resid, [value, this.seasonal(t)], RECENT) as [number, number][];
     // Residuals only once the slot has history: learning-period misfits would stay in the tail for weeks.
     if (s.weekly[this.weekSlot(t)].length > 0) this.residuals().add(Math.log((value + 1) / (this.expect(t).mu + 1)));
     s.n++;
     s.sum += value;
-    s.sumSq += value * value;
     s.last = t;
   }
 }

@@ -1,9 +1,9 @@
 /**
- * Statistics the detectors need. `simple-statistics` gives median, MAD, the normal CDF and ln Γ; what it
+ * Statistics the detectors need. `simple-statistics` gives ln Γ; what it
  * lacks (count tails: Poisson and negative binomial upper/lower tails through the regularized incomplete
  * gamma and beta functions) is written here, after the standard series/continued-fraction evaluations.
  */
-import { gammaln, median, medianAbsoluteDeviation } from 'simple-statistics';
+import { gammaln } from 'simple-statistics';
 
 const EPS = 1e-14;
 const MAX_ITER = 500;
@@ -122,14 +122,6 @@ export function negBinLower(k: number, mu: number, r: number): number {
   if (!Number.isFinite(r) || r > 1e6) return poissonLower(k, mu);
   const p = r / (r + mu);
   return betaI(p, r, Math.floor(k) + 1);
-}
-
-/** Median and a robust scale (MAD × 1.4826), or null for an empty sample. */
-export function robust(values: number[]): { median: number; scale: number } | null {
-  if (values.length === 0) return null;
-  const m = median(values);
-  const mad = values.length > 1 ? medianAbsoluteDeviation(values) : 0;
-  return { median: m, scale: mad * 1.4826 };
 }
 
 /**

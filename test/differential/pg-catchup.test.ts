@@ -16,9 +16,7 @@ import { sharedPg } from '../harness/shared.js';
 import { startCapture, sql, type Capture } from '../postgres/capture-helpers.js';
 import type { ChangeEvent } from '../../src/model/index.js';
 import type { SourceConfig } from '../../src/config/index.js';
-import { compareLsn } from '../../src/sources/postgres/index.js';
 import { failOn, fcParams } from './fc-params.js';
-import { COMMIT_ORDER_BUG_OPEN } from './pg-compare.js';
 import { assertSame, diffDatabase, runWorkload, tdRecords, type DiffDb } from './pg-harness.js';
 import { uniqueTables, workloadArb } from './pg-workload.js';
 
@@ -51,10 +49,6 @@ async function catchUp(cfg: SourceConfig): Promise<ChangeEvent[]> {
   return events;
 }
 
-/** Events in commit order while the store's own order may be wrong (COMMIT_ORDER_BUG_OPEN, pg-compare.ts). */
-const inOrder = (events: ChangeEvent[]) =>
-  COMMIT_ORDER_BUG_OPEN ? [...events].sort((a, b) => compareLsn(a.tx.position, b.tx.position) || a.tx.index - b.tx.index) : events;
-
 /** An event without what may differ between two captures of one change (the actor is sampled). */
 const comparable = ({ actor: _actor, ...e }: ChangeEvent) => e;
 
@@ -78,7 +72,7 @@ describe('PostgreSQL catch-up against live capture and test_decoding', () => {
         assertSame(records, liveEvents, w, log, 'live capture');
         assertSame(records, cuEvents, w, log, 'catch-up capture');
         // Beyond what test_decoding shows: ids, positions, types, DDL events must agree too.
-        expect(inOrder(cuEvents).map(comparable)).toEqual(inOrder(liveEvents).map(comparable));
+        expect(cuEvents.map(comparable)).toEqual(liveEvents.map(comparable));
       }),
       fcParams('pg-catchup', 8),
     );

@@ -134,22 +134,8 @@ export function fromRowtrail(events: ChangeEvent[]): NormTx[] {
 
 const show = (x: unknown) => JSON.stringify(x);
 
-/**
- * Was a BUG (see pg-found.test.ts, 'assigns commit order …'): rowtrail could store two transactions that
- * commit within one flush interval, one of them streamed, in the wrong order. While set, the generated tests
- * compare transactions in test_decoding's order after checking both sides have the same ones. Fixed in
- * SourceWriter.commit: false, so the generated tests assert the stored order too.
- */
-export const COMMIT_ORDER_BUG_OPEN = false;
-
 /** The first difference, described for a human (null: same). */
-export function firstDifference(expected: NormTx[], gotInStoreOrder: NormTx[]): string | null {
-  let got = gotInStoreOrder;
-  if (COMMIT_ORDER_BUG_OPEN) {
-    const rank = new Map(expected.map((t, i) => [t.xid, i]));
-    const at = (t: NormTx) => rank.get(t.xid) ?? Number.MAX_SAFE_INTEGER;
-    got = [...got].sort((x, y) => at(x) - at(y));
-  }
+export function firstDifference(expected: NormTx[], got: NormTx[]): string | null {
   const n = Math.max(expected.length, got.length);
   for (let i = 0; i < n; i++) {
     const e = expected[i];
