@@ -12,6 +12,7 @@ import { sourceKind, type Source } from './sources/index.js';
 import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
 import { DetectionRunner } from './detection/index.js';
+import { openMasking } from './store/index.js';
 
 export interface Daemon {
   sources: Source[];
@@ -35,7 +36,6 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   const notYet = [
     cfg.elasticsearch && 'elasticsearch (events stay in the embedded store)',
     Object.keys(cfg.alerts).length > 0 && 'alerts',
-    Object.keys(cfg.masking.columns).length > 0 && 'masking',
   ].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these config sections are not implemented in this version and have no effect yet');
   const store = Store.open(cfg.store.path, { owner: 'rowtrail watch' });
@@ -45,6 +45,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let detection: DetectionRunner;
   let detecting: Promise<void> = Promise.resolve();
   try {
+    startMasking(store, cfg, log);
     detection = new DetectionRunner(store, cfg, log);
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
@@ -134,4 +135,30 @@ function keepPruning(store: Store, retention: string, log: Logger, signal: Abort
   const timer = setInterval(prune, 3_600_000);
   timer.unref();
   signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
+
+/**
+ * Masking on (the default): every change is masked and sealed before the store writes it; what an older
+ * rowtrail (or a run with masking off) stored in the clear is masked in place first, with progress.
+ */
+function startMasking(store: Store, cfg: Config, log: Logger): void {
+  const m = openMasking(store, cfg.masking, { write: true });
+  if (!m) {
+    log.warn('masking is disabled (masking.enabled: false): captured values are stored and shown in the clear');
+    return;
+  }
+  if (m.warning) log.warn(m.warning);
+  const clear = store.clearCount();
+  if (clear.transactions > 0) {
+    log.info({ transactions: clear.transactions, changes: clear.changes }, 'masking the transactions stored in the clear (before masking was on)');
+    let last = Date.now();
+    const n = store.maskStored(m.masker, (done) => {
+      if (Date.now() - last < 2000) return;
+      last = Date.now();
+      log.info({ done, of: clear.transactions }, 'masking stored transactions');
+    });
+    log.info({ transactions: n }, 'stored transactions masked and sealed');
+  }
+  store.useMasker(m.masker);
+  log.info({ key: m.fingerprint, columns: m.masker.classifier.list().length }, 'masking on: outputs show masked values; raw values are sealed for undo');
 }

@@ -7,7 +7,9 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
-import { Store, parseTimeArg, type ChangeFilter } from '../store/index.js';
+import { Store, openMasking, parseTimeArg, type ChangeFilter } from '../store/index.js';
+import type { Masker } from '../masking/index.js';
+import { RowtrailError } from '../errors.js';
 
 export const DEFAULT_CONFIG = './rowtrail.yaml';
 
@@ -109,8 +111,34 @@ export function configFrom(opts: CommonOpts): Config & { file: string } {
 }
 
 /** Opens the store read-only for query commands. */
+/**
+ * Opens the store to read. With masking on, a store that still holds changes in the clear (written before
+ * masking, or with it off) is refused with the command that masks them: its values must not be shown.
+ */
 export function openStoreForRead(cfg: Config): Store {
-  return Store.open(cfg.store.path, { readonly: true });
+  const store = Store.open(cfg.store.path, { readonly: true });
+  if (!cfg.masking.enabled) return store;
+  let clear: number | null;
+  try {
+    clear = store.clearCount().transactions;
+  } catch {
+    clear = null; // a store from before masking that this version has not opened to write yet
+  }
+  if (clear !== 0) {
+    store.close();
+    const n = clear === null ? 'changes' : `${clear} transaction(s)`;
+    throw new RowtrailError(
+      'STORE',
+      `the store at ${cfg.store.path} holds ${n} stored in the clear (before masking was on): run 'rowtrail masking migrate' ` +
+        `(or start 'rowtrail watch', which masks them first); or set masking.enabled: false`,
+    );
+  }
+  return store;
+}
+
+/** The masker of a store, for reading: undo, `--reveal`, blame by a masked key (null with masking off). */
+export function readMasker(store: Store, cfg: Config): Masker | null {
+  return openMasking(store, cfg.masking, { write: false })?.masker ?? null;
 }
 
 /** Writes one line to stdout. */

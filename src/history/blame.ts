@@ -5,6 +5,7 @@
 import { RowtrailError } from '../errors.js';
 import type { ChangeEvent, Row } from '../model/index.js';
 import type { Store } from '../store/index.js';
+import type { Masker } from '../masking/index.js';
 
 export interface BlameQuery {
   /** `schema.table` (or `table`). */
@@ -43,10 +44,17 @@ export function blameKey(store: Store, q: BlameQuery): Row {
   return key;
 }
 
-/** The row's changes, newest first. */
-export function blame(store: Store, q: BlameQuery): ChangeEvent[] {
+/**
+ * The row's changes, newest first (as stored: masked). With a masker, a key column that is masked is looked
+ * up by its pseudonym too (the user gives the raw value).
+ */
+export function blame(store: Store, q: BlameQuery, masker: Masker | null = null): ChangeEvent[] {
   const key = blameKey(store, q);
-  const events = [...store.changes({ table: q.table, key, source: q.source, newestFirst: true })];
+  const dot = q.table.indexOf('.');
+  const [ev] = dot > 0 ? [] : store.changes({ table: q.table, source: q.source, newestFirst: true, limit: 1 });
+  const [schema, table] = dot > 0 ? [q.table.slice(0, dot), q.table.slice(dot + 1)] : [ev?.schema ?? '', q.table];
+  const forms = masker ? masker.keyForms(schema, table, key) : [key];
+  const events = [...store.changes({ table: q.table, key: forms, source: q.source, newestFirst: true })];
   if (events.length === 0) throw new RowtrailError('NOT_FOUND', `no stored change for ${q.table} ${JSON.stringify(key)}`);
   return events;
 }

@@ -53,6 +53,8 @@ export interface MaskerOptions extends ClassifierOptions {
   keys: Keys | null;
   /** Sticky classifications persisted by the store. */
   state?: ClassifierState;
+  /** Why `keys` is null (the key could not be loaded): what needs the key fails with this reason. */
+  noKeys?: string;
 }
 
 /** Per-change working state of maskEvent. */
@@ -74,17 +76,19 @@ export class Masker {
   readonly classifier: Classifier;
   private readonly keys: Keys | null;
   private readonly policies: PolicyApplier | null;
+  private readonly noKeys: string | undefined;
   private lastOpened: { id: string; blob: Uint8Array; cells: SealedCells } | null = null;
 
   constructor(o: MaskerOptions) {
     this.classifier = new Classifier(o, o.state);
     this.keys = o.keys;
     this.policies = o.keys ? new PolicyApplier(o.keys.pseudonymKey) : null;
+    this.noKeys = o.noKeys;
   }
 
   private needKeys(what: string): { keys: Keys; policies: PolicyApplier } {
     if (!this.keys || !this.policies) {
-      const fix = 'set ROWTRAIL_MASTER_KEY or masking.keyFile to the key this store was made with';
+      const fix = this.noKeys ?? 'set ROWTRAIL_MASTER_KEY or masking.keyFile to the key this store was made with';
       throw new RowtrailError('KEY', `${what} needs the master key: ${fix}`);
     }
     return { keys: this.keys, policies: this.policies };
@@ -95,8 +99,31 @@ export class Masker {
     return this.needKeys('looking up a masked value').policies.hash(raw);
   }
 
-  /** The readable change and the sealed raw cells to store with it. */
-  maskEvent(ev: ChangeEvent): MaskResult {
+  /**
+   * The forms a raw row key may be stored under, to look a row up by the key a user or undo knows: masked
+   * key columns as `maskEvent` writes them (pseudonyms), and the raw form (rows stored before a key column
+   * was classified, or with masking off). One form where nothing in the key is masked.
+   */
+  keyForms(schema: string, table: string, key: Row): Row[] {
+    const ev = { schema, table, key, before: null, after: null, id: '' } as unknown as ChangeEvent;
+    const x: EventCtx = { ev, cols: this.classifier.columns(schema, table), seen: null, json: null, raw: null };
+    // Whether a cell is masked does not depend on the key: without one, a stand-in tells, and pseudonym() refuses.
+    const probe = this.policies ?? new PolicyApplier(Buffer.alloc(32));
+    let masked: Row | null = null;
+    for (const col in key) {
+      const v = key[col];
+      if (v === null || this.maskCell(x, this.classOf(x, col), v, probe) === v) continue;
+      masked ??= { ...key };
+      masked[col] = this.pseudonym(v);
+    }
+    return masked ? [masked, key] : [key];
+  }
+
+  /**
+   * The readable change and the sealed raw cells to store with it. `sealId` binds the blob to its change
+   * (AES-GCM associated data); default `ev.id`. The store uses `source:xid:index`, known before commit.
+   */
+  maskEvent(ev: ChangeEvent, sealId: string = ev.id): MaskResult {
     if (!ev.before && !ev.after && !ev.key) return { event: ev, sealed: null };
     const { keys, policies } = this.needKeys('masking');
     const cols = this.classifier.columns(ev.schema, ev.table);
@@ -110,7 +137,7 @@ export class Masker {
     const before = this.maskImage(x, ev.before, 'b', policies);
     const after = this.maskImage(x, ev.after, 'a', policies);
     if (!x.raw) return { event: ev, sealed: null };
-    const sealed = seal(Buffer.from(JSON.stringify(x.raw), 'utf8'), ev.id, keys.currentId, keys.current);
+    const sealed = seal(Buffer.from(JSON.stringify(x.raw), 'utf8'), sealId, keys.currentId, keys.current);
     return { event: { ...ev, key, before, after }, sealed };
   }
 
@@ -187,10 +214,10 @@ export class Masker {
     return cells;
   }
 
-  /** The exact raw change: the masked change with its sealed cells put back. */
-  unmaskEvent(masked: ChangeEvent, sealed: Uint8Array | null): ChangeEvent {
+  /** The exact raw change: the masked change with its sealed cells put back (`sealId` as given to maskEvent). */
+  unmaskEvent(masked: ChangeEvent, sealed: Uint8Array | null, sealId: string = masked.id): ChangeEvent {
     if (!sealed) return masked;
-    const cells = this.open(sealed, masked.id);
+    const cells = this.open(sealed, sealId);
     const put = (img: Row | null, raw: Row | undefined): Row | null => (img && raw ? { ...img, ...raw } : img);
     return { ...masked, key: put(masked.key, cells.k), before: put(masked.before, cells.b), after: put(masked.after, cells.a) };
   }

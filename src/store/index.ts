@@ -5,3 +5,6 @@ export type { CommitInfo, TxHandle } from './source-writer.js';
 export { parseChangeId } from './store-queries.js';
 export type { ChangeFilter, ActorSummary } from './store-queries.js';
 export { canonicalKey, parseDuration, parseTimeArg } from './keys.js';
+export { openMasking, reveal, type MaskingOpen } from './store-masking.js';
+export { sealedOf, type Sealed } from './store-queries.js';
+export { recordAccess, readAccesses, whoAmI, type AccessEvent } from './access-log.js';

@@ -3,7 +3,8 @@
  * (see store.ts for the durability contract, write-worker.ts for the worker). The serialization of a batch
  * happens here, on the source's thread, so posting it to the worker is a cheap clone.
  */
-import type { Actor, RowChange, SystemKind } from '../model/index.js';
+import { UNKNOWN_ACTOR, type Actor, type ChangeEvent, type RowChange, type SystemKind } from '../model/index.js';
+import type { Masker } from '../masking/index.js';
 import { RowtrailError } from '../errors.js';
 import { canonicalKey } from './keys.js';
 import type { Batch, BatchTx } from './sqlite-batch.js';
@@ -18,6 +19,13 @@ export interface WriteSide {
   removeOpen(source: string): number;
   /** Writes a batch here (`cb` called before returning) or on the write worker. */
   submit(batch: Batch, onWorker: boolean, cb: (r: WorkerReply) => void): void;
+  /** Masks every change before it is written (null: masking off, changes stored in the clear). */
+  readonly masker: Masker | null;
+}
+
+/** What a change's sealed blob is bound to (AES-GCM associated data): known before the transaction commits. */
+export function sealIdOf(source: string, xid: string, index: number): string {
+  return `${source}:${xid}:${index}`;
 }
 
 /** Facts known when a transaction commits. */
@@ -263,15 +271,25 @@ export class SourceWriter {
     for (const d of drains) this.failure ? d.reject(this.failure) : d.resolve();
   }
 
-  /** Serializes what is buffered into a Batch (strings and numbers only: a cheap clone to the worker). */
+  /**
+   * Serializes what is buffered into a Batch (strings, numbers and bytes only: a cheap clone to the worker).
+   * With a masker, each change is masked here, before it leaves this thread: nothing downstream of the writer
+   * (store, detectors, sinks, logs) ever holds its raw values, which go sealed beside it.
+   */
   private takeBatch(): { batch: Batch; commits: string[] } {
     const rows: Batch['rows'] = [];
     const shapes: Batch['shapes'] = [];
     const txs: BatchTx[] = [];
     const commits: string[] = [];
+    const masker = this.store.masker;
     for (const tx of this.dirty) {
       const first = tx.size - tx.pending.length;
-      for (const c of tx.pending) {
+      let idx = first;
+      for (const raw of tx.pending) {
+        let c: RowChange = raw;
+        let sealed: Buffer | null = null;
+        if (masker) ({ event: c, sealed } = masker.maskEvent(this.eventOf(raw, tx, idx), sealIdOf(this.source, tx.xid, idx)));
+        idx++;
         rows.push(
           c.schema,
           c.table,
@@ -282,6 +300,7 @@ export class SourceWriter {
           impliedChanged(c) ? null : JSON.stringify(c.changed),
           extraOf(c),
           this.shapeKey(c, shapes),
+          sealed,
         );
       }
       let commit: BatchTx['commit'] = null;
@@ -298,11 +317,31 @@ export class SourceWriter {
       tx.pending = [];
       tx.truncateFrom = undefined;
     }
-    const batch: Batch = { source: this.source, system: this.system, database: this.database, txs, rows, shapes, position: this.pendingPosition };
+    const classes: string[] = [];
+    if (masker) for (const [place, cls] of masker.classifier.drainNew()) classes.push(place, JSON.stringify(cls));
+    const batch: Batch = {
+      source: this.source,
+      system: this.system,
+      database: this.database,
+      txs,
+      rows,
+      shapes,
+      position: this.pendingPosition,
+      masked: masker !== null,
+      classes,
+    };
     this.dirty.clear();
     this.pendingRows = 0;
     this.pendingPosition = null;
     return { batch, commits };
+  }
+
+  /** What the masker reads of a change: its images and types, and where it was first seen (for `masking show`). */
+  private eventOf(c: RowChange, tx: TxHandle, index: number): ChangeEvent {
+    const commit = tx.commit;
+    const id = commit ? `${this.source}:${commit.position}:${index}` : sealIdOf(this.source, tx.xid, index);
+    const txInfo = { id: tx.xid, position: commit?.position ?? '', commitTime: commit?.commitTime ?? new Date().toISOString(), index, size: tx.size };
+    return { ...c, id, source: this.source, system: this.system, database: this.database, tx: txInfo, actor: UNKNOWN_ACTOR };
   }
 
   /** The key of a change's table shape (-1: none); a shape new to the write side is added to `shapes`. */

@@ -7,12 +7,13 @@
 import type Database from 'better-sqlite3';
 import { RowtrailError } from '../errors.js';
 
-/** Fields per change in `Batch.rows`: schema, table, op, key, before, after, changed, extra, shape key. */
-export const ROW_FIELDS = 9;
+/** Fields per change in `Batch.rows`: schema, table, op, key, before, after, changed, extra, shape key, sealed. */
+export const ROW_FIELDS = 10;
 /** Changes per multi-row INSERT: one statement call per 32 rows costs far less than 32 calls. */
 const MULTI = 32;
-const CHANGE_COLUMNS = '(tx_pk, idx, schema, tbl, op, key, before, after, changed, extra, shape_pk)';
-const CHANGE_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const CHANGE_COLUMNS = '(tx_pk, idx, schema, tbl, op, key, before, after, changed, extra, shape_pk, sealed)';
+const CHANGE_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const CHANGE_ARGS = 12;
 
 export interface BatchTx {
   /** Writer-assigned id (unique per Store), mapped to the transaction's row id by the BatchWriter. */
@@ -34,8 +35,12 @@ export interface Batch {
   database: string;
   /** The committed ones in the order the source committed them: commit_seq is handed out in this order. */
   txs: BatchTx[];
-  /** ROW_FIELDS values per change, in order of `txs`. */
-  rows: (string | number | null)[];
+  /** ROW_FIELDS values per change, in order of `txs` (sealed: the masked cells' raw values, or null). */
+  rows: (string | number | Uint8Array | null)[];
+  /** Whether the changes were masked (the masking pipeline ran on them); false: in the clear. */
+  masked: boolean;
+  /** New sticky masking classifications: place, Classification JSON (2 values each). */
+  classes: string[];
   /** Shapes first used in this batch: key, schema, table, types JSON (4 values each). */
   shapes: (string | number)[];
   /** The source's new resume position, or null. */
@@ -53,7 +58,7 @@ export class BatchWriter {
   constructor(db: Database.Database) {
     this.db = db;
     this.s = {
-      insertTx: db.prepare(`INSERT INTO transactions (source, system, database, xid, state) VALUES (?, ?, ?, ?, 'open')`),
+      insertTx: db.prepare(`INSERT INTO transactions (source, system, database, xid, state, masked) VALUES (?, ?, ?, ?, 'open', ?)`),
       commitTx: db.prepare(
         `UPDATE transactions SET state = 'committed', position = ?, commit_seq = ?, commit_time = ?, commit_us = ?,
            size = ?, actor = ?, actor_user = ?, actor_agent = ?, actor_kind = ?, agent_run = ? WHERE tx_pk = ?`,
@@ -72,6 +77,7 @@ export class BatchWriter {
       findShape: db.prepare(`SELECT shape_pk FROM shapes WHERE source = ? AND schema = ? AND tbl = ? AND types = ?`),
       insertShape: db.prepare(`INSERT INTO shapes (source, schema, tbl, types) VALUES (?, ?, ?, ?)`),
       openTxs: db.prepare(`SELECT tx_pk FROM transactions WHERE source = ? AND state = 'open'`),
+      saveClass: db.prepare(`INSERT INTO masking_columns (place, body) VALUES (?, ?) ON CONFLICT (place) DO UPDATE SET body = excluded.body`),
     };
   }
 
@@ -137,26 +143,27 @@ export class BatchWriter {
         continue;
       }
       if (pk === null) {
-        pk = Number(s.insertTx.run(b.source, b.system, b.database, tx.xid).lastInsertRowid);
+        pk = Number(s.insertTx.run(b.source, b.system, b.database, tx.xid, b.masked ? 1 : 0).lastInsertRowid);
         this.pks.set(tx.id, pk);
       } else if (tx.truncateFrom !== null) s.truncateChanges.run(pk, tx.truncateFrom);
       const args: unknown[] = [];
       for (let idx = tx.first, end = tx.first + tx.count; idx < end; idx++, r += ROW_FIELDS) {
         const shape = rows[r + 8] as number;
         args.push(pk, idx, rows[r], rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]);
-        args.push(shape < 0 ? null : this.shapes.get(shape));
-        if (args.length === MULTI * 11) {
+        args.push(shape < 0 ? null : this.shapes.get(shape), rows[r + 9]);
+        if (args.length === MULTI * CHANGE_ARGS) {
           s.insertChanges.run(args);
           args.length = 0;
         }
       }
-      for (let i = 0; i < args.length; i += 11) s.insertChange.run(args.slice(i, i + 11));
+      for (let i = 0; i < args.length; i += CHANGE_ARGS) s.insertChange.run(args.slice(i, i + CHANGE_ARGS));
       if (tx.commit) {
         const [position, commitTime, commitUs, size, actor, user, agent, kind, agentRun] = tx.commit;
         s.commitTx.run(position, ++seq, commitTime, commitUs, size, actor, user, agent, kind, agentRun, pk);
         this.pks.delete(tx.id);
       }
     }
+    for (let i = 0; i < b.classes.length; i += 2) s.saveClass.run(b.classes[i], b.classes[i + 1]);
     if (b.position !== null) s.setPosition.run(b.source, b.position, new Date().toISOString());
   }
 

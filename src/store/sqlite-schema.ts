@@ -1,5 +1,5 @@
 /** The embedded store's schema (SQLite). Bump SCHEMA_VERSION and add a migration step for any change. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS transactions (
   actor_user  TEXT,
   actor_agent TEXT,
   actor_kind  TEXT,
-  agent_run   TEXT
+  agent_run   TEXT,
+  masked      INTEGER NOT NULL DEFAULT 0  -- schema 3: 1 = its changes were masked and sealed; 0 = in the clear
 );
 CREATE UNIQUE INDEX IF NOT EXISTS transactions_position ON transactions (source, position) WHERE state = 'committed';
 CREATE INDEX IF NOT EXISTS transactions_open ON transactions (source) WHERE state = 'open';
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS changes (
   changed  TEXT,            -- NULL: every column of the image (inserts, deletes)
   extra    TEXT,
   shape_pk INTEGER,
+  sealed   BLOB,            -- schema 3: the raw values of the masked cells, AES-256-GCM (src/masking/seal.ts)
   PRIMARY KEY (tx_pk, idx)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS changes_row ON changes (schema, tbl, key);
@@ -94,4 +96,21 @@ CREATE TABLE IF NOT EXISTS detector_state (
   state      TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
+
+-- Masking (schema 3): sticky classifications, written in the same SQLite transaction as the batch whose
+-- changes made them (a replay classifies the same). place: schema.table.column[.$.path]; body: Classification.
+-- The keyring (data keys wrapped by the master key) is meta 'keyring'.
+CREATE TABLE IF NOT EXISTS masking_columns (
+  place TEXT PRIMARY KEY,
+  body  TEXT NOT NULL
+);
 `;
+
+/** Schema 3 columns added to tables of older stores (ALTER TABLE … ADD COLUMN where missing). */
+export const ADDED_COLUMNS: [table: string, column: string, decl: string][] = [
+  ['transactions', 'masked', 'INTEGER NOT NULL DEFAULT 0'],
+  ['changes', 'sealed', 'BLOB'],
+];
+
+/** Index created after ADDED_COLUMNS (it names one of them). */
+export const AFTER_MIGRATION_SQL = `CREATE INDEX IF NOT EXISTS transactions_clear ON transactions (tx_pk) WHERE masked = 0;`;

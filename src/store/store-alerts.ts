@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Alert, ChangeEvent } from '../model/index.js';
-import { toEvent, type StoredRow } from './store-queries.js';
+import { eventColumns, toEvent, type StoredRow } from './store-queries.js';
 
 type Db = Database.Database;
 
@@ -29,8 +29,7 @@ export function* queryTxEvents(db: Db, afterSeq: number, maxTx: number): Iterabl
   if (last.s === null) return;
   const rows = db
     .prepare(
-      `SELECT c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
-              t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor, t.commit_seq
+      `SELECT ${eventColumns(db, false)}, t.commit_seq
          FROM transactions t JOIN changes c ON c.tx_pk = t.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
         WHERE t.state = 'committed' AND t.commit_seq > ? AND t.commit_seq <= ?
         ORDER BY t.commit_seq, c.idx`,

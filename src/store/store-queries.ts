@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { ChangeEvent, Row, SystemKind } from '../model/index.js';
 import { canonicalKey } from './keys.js';
+import { sealIdOf } from './source-writer.js';
 
 type Db = Database.Database;
 
@@ -20,8 +21,8 @@ export interface ChangeFilter {
   since?: Date;
   until?: Date;
   changeIds?: string[];
-  /** Row key (column → text), with `table`. */
-  key?: Row;
+  /** Row key (column → text), with `table`; several: the forms one row's key may be stored under (Masker.keyForms). */
+  key?: Row | Row[];
   op?: string;
   limit?: number;
   /** Newest first (default oldest first). */
@@ -60,6 +61,45 @@ export interface StoredRow {
   commit_time: string;
   size: number;
   actor: string | null;
+  /** The change's sealed raw cells (masking), where selected. */
+  sealed?: Uint8Array | null;
+  /** 0 where the transaction's changes are in the clear (stored before masking, or with masking off). */
+  masked?: number;
+}
+
+/**
+ * A stored change's sealed blob and what it is bound to, on the events that `changes()` returns. A symbol
+ * key: JSON output, logs and every other view of the event never carry it; only undo and `--reveal` read it.
+ */
+export const SEALED = Symbol('rowtrail.sealed');
+
+export interface Sealed {
+  blob: Uint8Array | null;
+  /** The id the blob was sealed for (`source:xid:index`, see source-writer.ts sealIdOf). */
+  sealId: string;
+  /** Whether the change was stored masked (false: its images are in the clear). */
+  masked: boolean;
+}
+
+/** The sealed side of an event read by `changes()` (undefined for events from elsewhere). */
+export function sealedOf(ev: ChangeEvent): Sealed | undefined {
+  return (ev as ChangeEvent & { [SEALED]?: Sealed })[SEALED];
+}
+
+const hasSealed = new WeakMap<Db, boolean>();
+
+/** The columns `toEvent` reads, from changes c, transactions t and shapes s; with the sealed blob where asked. */
+export function eventColumns(db: Db, sealed: boolean): string {
+  const base = `c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
+      t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor`;
+  if (!sealed) return base;
+  let has = hasSealed.get(db);
+  if (has === undefined) {
+    // A store of schema 2 opened read-only (not migrated yet): every change is in the clear.
+    has = (db.prepare(`SELECT name FROM pragma_table_info('changes') WHERE name = 'sealed'`).get() as unknown) !== undefined;
+    hasSealed.set(db, has);
+  }
+  return has ? `${base}, c.sealed, t.masked` : `${base}, NULL AS sealed, 0 AS masked`;
 }
 
 /** Change events matching a filter, oldest first (or newest first). */
@@ -76,8 +116,9 @@ export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<Ch
     }
   }
   if (f.key) {
-    where.push('c.key = ?');
-    args.push(canonicalKey(f.key));
+    const forms = Array.isArray(f.key) ? f.key : [f.key];
+    where.push(`c.key IN (${forms.map(() => '?').join(',')})`);
+    args.push(...forms.map(canonicalKey));
   }
   if (f.txIds?.length) {
     where.push(`(t.xid IN (${f.txIds.map(() => '?').join(',')}) OR t.position IN (${f.txIds.map(() => '?').join(',')}))`);
@@ -106,8 +147,7 @@ export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<Ch
     where.push(parts.length ? `(${parts.join(' OR ')})` : '0');
   }
   const dir = f.newestFirst ? 'DESC' : 'ASC';
-  const sql = `SELECT c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
-      t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor
+  const sql = `SELECT ${eventColumns(db, true)}
     FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
     WHERE ${where.join(' AND ')}
     ORDER BY t.commit_seq ${dir}, c.idx ${dir}${f.limit ? ` LIMIT ${Math.max(0, Math.floor(f.limit))}` : ''}`;
@@ -195,6 +235,10 @@ export function toEvent(r: StoredRow): ChangeEvent {
   };
   if (r.extra) Object.assign(ev, JSON.parse(r.extra));
   if (r.types) ev.types = JSON.parse(r.types);
+  if (r.sealed !== undefined) {
+    const sealed: Sealed = { blob: r.sealed, sealId: sealIdOf(r.source, r.xid, r.idx), masked: r.masked === 1 };
+    Object.defineProperty(ev, SEALED, { value: sealed, enumerable: false });
+  }
   return ev;
 }
 

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChangeEvent, SystemKind } from '../model/index.js';
 import { RowtrailError } from '../errors.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
+import { ADDED_COLUMNS, AFTER_MIGRATION_SQL, SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
 import { BatchWriter, type Batch } from './sqlite-batch.js';
 import type { WorkerReply } from './sqlite-worker.js';
 import { SourceWriter, type WriteSide } from './source-writer.js';
@@ -23,6 +23,8 @@ import { lockStore, type StoreLock } from './store-lock.js';
 import { queryActors, queryAttribution, queryChanges, type ActorSummary, type ChangeFilter } from './store-queries.js';
 import { loadDetectorState, queryAlerts, queryTxEvents, saveDetection, type AlertFilter, type SeqEvent } from './store-alerts.js';
 import type { Alert } from '../model/index.js';
+import type { ClassifierState, KeyringData, Keys, Masker } from '../masking/index.js';
+import { countClear, loadClassifications, loadKeyring, maskStored, resealAll, saveKeyring } from './store-masking.js';
 
 type Db = Database.Database;
 
@@ -45,6 +47,8 @@ export class Store implements WriteSide {
   private worker: WriteWorker | null = null;
   private lastId = 0;
   private readonly lock: StoreLock | null;
+  /** Masks what writers write (set by useMasker before any writer posts); null: stored in the clear. */
+  masker: Masker | null = null;
 
   private constructor(dir: string, db: Db, synchronous: 'FULL' | 'NORMAL', lock: StoreLock | null) {
     this.dir = dir;
@@ -191,6 +195,43 @@ export class Store implements WriteSide {
     return queryAlerts(this.db, f);
   }
 
+  /** From now on, every change written is masked and sealed by `masker` (DESIGN.md "Masking"). */
+  useMasker(masker: Masker | null): void {
+    this.masker = masker;
+  }
+
+  /** The keyring (data keys wrapped by the master key), or null for a store that never sealed anything. */
+  keyring(): KeyringData | null {
+    return loadKeyring(this.db);
+  }
+
+  saveKeyring(keyring: KeyringData): void {
+    if (!this.lock) throw new RowtrailError('STORE', `the store at ${this.dir} was opened read-only`);
+    saveKeyring(this.db, keyring);
+  }
+
+  /** The sticky masking classifications (place → classification). */
+  classifications(): ClassifierState {
+    return loadClassifications(this.db);
+  }
+
+  /** How many committed transactions (and changes) are stored in the clear: before masking, or with it off. */
+  clearCount(): { transactions: number; changes: number } {
+    return countClear(this.db);
+  }
+
+  /** Masks and seals in place what is stored in the clear; see store-masking.ts. Returns the transactions done. */
+  maskStored(masker: Masker, onProgress: (done: number) => void = () => undefined): number {
+    if (!this.lock) throw new RowtrailError('STORE', `the store at ${this.dir} was opened read-only`);
+    return maskStored(this.db, masker, onProgress);
+  }
+
+  /** Re-seals every blob under the current data key of `keys`; see store-masking.ts. */
+  resealAll(keys: Keys, onProgress: (done: number) => void = () => undefined): number {
+    if (!this.lock) throw new RowtrailError('STORE', `the store at ${this.dir} was opened read-only`);
+    return resealAll(this.db, keys, onProgress);
+  }
+
   /** Closes the connection, stops the write worker (its writers must be drained first), releases the lock. */
   close(): void {
     this.worker?.close();
@@ -205,11 +246,20 @@ function initSchema(db: Db, dir: string, synchronous: 'FULL' | 'NORMAL'): void {
   db.pragma(`synchronous = ${synchronous}`);
   db.exec(SCHEMA_SQL);
   const v = db.prepare(`SELECT v FROM meta WHERE k = 'schema_version'`).get() as { v: string } | undefined;
-  if (!v) db.prepare(`INSERT INTO meta (k, v) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
-  else if (Number(v.v) < SCHEMA_VERSION) {
-    // Schema 2 only added tables (CREATE IF NOT EXISTS above): record the version.
-    db.prepare(`UPDATE meta SET v = ? WHERE k = 'schema_version'`).run(String(SCHEMA_VERSION));
-  } else if (Number(v.v) > SCHEMA_VERSION) {
+  if (v && Number(v.v) > SCHEMA_VERSION) {
     throw new RowtrailError('STORE', `the store at ${dir} was written by a newer rowtrail (schema ${v.v}); upgrade rowtrail`);
   }
+  db.transaction(() => {
+    // Schema 2 added tables (CREATE IF NOT EXISTS above); schema 3 columns: added where missing. The changes of
+    // an older store keep `masked = 0` (in the clear) until masking migrates them (store-masking.ts).
+    for (const [table, column, decl] of ADDED_COLUMNS) {
+      if (!hasColumn(db, table, column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+    }
+    db.exec(AFTER_MIGRATION_SQL);
+    db.prepare(`INSERT INTO meta (k, v) VALUES ('schema_version', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`).run(String(SCHEMA_VERSION));
+  }).immediate();
+}
+
+export function hasColumn(db: Db, table: string, column: string): boolean {
+  return (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).some((c) => c.name === column);
 }

@@ -2,6 +2,7 @@
  * I/O edge of planning: what the source database looks like now (tables, columns, foreign keys), and which
  * rows changed since the changes being reverted (conflicts), with who changed them (from the store).
  */
+import type { Masker } from '../masking/index.js';
 import type { ChangeEvent } from '../model/index.js';
 import type { Store } from '../store/index.js';
 import type { Dialect, TableRef } from './dialect.js';
@@ -76,9 +77,11 @@ export function actorName(ev: ChangeEvent): string {
 }
 
 /** Changes to a step's row after the reverted ones, not part of the selection (oldest first). */
-export function changesSince(store: Store, s: UndoStep, selected: Set<string>): Conflict['since'] {
-  const key = s.keyCols ? stepKey(s) : null;
-  if (!key) return [];
+export function changesSince(store: Store, s: UndoStep, selected: Set<string>, masker: Masker | null = null): Conflict['since'] {
+  const raw = s.keyCols ? stepKey(s) : null;
+  if (!raw) return [];
+  // The store keeps masked key columns as pseudonyms: look the row up under every form its key may have.
+  const key = masker ? masker.keyForms(s.table.schema, s.table.table, raw) : raw;
   const out: Conflict['since'] = [];
   let after = false;
   const oldest = s.changeIds[s.changeIds.length - 1];
@@ -95,7 +98,14 @@ export function changesSince(store: Store, s: UndoStep, selected: Set<string>): 
  * (or gone), or a row already in the way of a re-insert; and each row with a foreign change between two
  * reverted ones. Who changed the row since comes from the store.
  */
-export async function findConflicts(conn: SqlConn, d: Dialect, steps: UndoStep[], store: Store | null, selected: Set<string>): Promise<Conflict[]> {
+export async function findConflicts(
+  conn: SqlConn,
+  d: Dialect,
+  steps: UndoStep[],
+  store: Store | null,
+  selected: Set<string>,
+  masker: Masker | null = null,
+): Promise<Conflict[]> {
   const probes = steps.map((s) => probeOf(s, d)).filter((p): p is Probe => p !== null);
   const found = new Map<number, number>();
   for (let k = 0; k < probes.length; k += BATCH) {
@@ -126,7 +136,7 @@ export async function findConflicts(conn: SqlConn, d: Dialect, steps: UndoStep[]
       c = { found: 'interleaved', reason: 'another change, not selected, sits between the selected changes of this row' };
     }
     if (!c) continue;
-    const since = store ? changesSince(store, s, selected) : [];
+    const since = store ? changesSince(store, s, selected, masker) : [];
     conflicts.push({ step: s.n, table: `${s.table.schema}.${s.table.table}`, key: stepKey(s), ...c, since, changeIds: s.changeIds });
   }
   return conflicts;

@@ -7,6 +7,8 @@ import { sourceUrl } from '../config/index.js';
 import { RowtrailError } from '../errors.js';
 import type { ChangeEvent } from '../model/index.js';
 import type { ChangeFilter, Store } from '../store/index.js';
+import { openMasking, reveal } from '../store/index.js';
+import type { Masker } from '../masking/index.js';
 import { newRunId, type Dialect } from './dialect.js';
 import { connectSource, dialectFor, type SqlConn } from './source-conn.js';
 import { findConflicts, readCatalog } from './conflicts.js';
@@ -72,7 +74,10 @@ export async function prepareUndo(store: Store, cfg: Config, req: UndoRequest): 
   const sel = newSelection();
   // The dialect is known from the first change; a change of another system is refused by the planner.
   let dialect: Dialect | null = null;
-  const events = selectChanges(store, req.filter, sel);
+  // Undo works on the exact raw values: the sealed cells of masked changes are opened here (KEY error, naming
+  // the fix, where a selected change has sealed values and the master key is not at hand).
+  const masker = openMasking(store, cfg.masking, { write: false })?.masker ?? null;
+  const events = revealed(masker, selectChanges(store, req.filter, sel));
   const head = events.next();
   if (!head.done) dialect = dialectFor(head.value.system);
   const collected = collectUndo(head.done ? [] : prepend(head.value, events), dialect ?? dialectFor('postgresql'));
@@ -84,7 +89,7 @@ export async function prepareUndo(store: Store, cfg: Config, req: UndoRequest): 
   try {
     const catalog = await readCatalog(conn, dialect!, [...collected.schemas]);
     const base = finishPlan(collected, catalog);
-    const conflicts = await findConflicts(conn, dialect!, base.steps, store, sel.ids);
+    const conflicts = await findConflicts(conn, dialect!, base.steps, store, sel.ids, masker);
     const plan: UndoPlan = {
       ...base,
       runId: req.runId ?? newRunId(),
@@ -100,6 +105,10 @@ export async function prepareUndo(store: Store, cfg: Config, req: UndoRequest): 
     if (e instanceof RowtrailError) throw e;
     throw new RowtrailError('UNDO', `reading source '${srcCfg.name}' failed: ${String(e?.message ?? e).split('\n')[0]}; nothing was applied`, e);
   }
+}
+
+function* revealed(masker: Masker | null, events: Iterator<ChangeEvent>): Generator<ChangeEvent> {
+  for (let r = events.next(); !r.done; r = events.next()) yield reveal(masker, r.value);
 }
 
 function* prepend<T>(head: T, rest: Iterator<T>): Generator<T> {

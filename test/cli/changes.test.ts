@@ -66,8 +66,12 @@ describe('rowtrail changes', () => {
     const upd = evs[2];
     expect(upd).toMatchObject({
       source: 'app', system: 'postgresql', database: db, schema: 'public', table: 'users', op: 'update',
-      key: { id: '42' }, before: { id: '42', email: 'a@x.io', role: 'user' }, after: { id: '42', email: 'a@x.io', role: 'admin' }, changed: ['role'],
+      key: { id: '42' }, before: { id: '42', role: 'user' }, after: { id: '42', role: 'admin' }, changed: ['role'],
     });
+    // The email is masked (on by default): a keyed pseudonym, the same in both images, never the address.
+    expect(upd.before!.email).toMatch(/^h:[a-z2-7]{16}$/);
+    expect(upd.after!.email).toBe(upd.before!.email);
+    expect(r.stdout).not.toContain('a@x.io');
     expect(upd.id).toBe(`app:${upd.tx.position}:0`);
     // sampling mode: the sampler saw this transaction's xid (exact: the psql session) or it did not (unknown), never a guess
     if (upd.actor.confidence === 'exact') expect(upd.actor).toMatchObject({ user: 'postgres', application: 'psql' });
@@ -95,7 +99,8 @@ describe('rowtrail changes', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^tx \d+ at \S+Z by .+ \([\w-]+, \w+\)$/); // sampling identity: whoever it could tell
     expect(lines).toContain('  INSERT public.users id=42');
-    expect(lines).toContain('    email: "a@x.io"');
+    expect(lines.some((l) => /^ {4}email: "h:[a-z2-7]{16}"$/.test(l)), lines.join('\n')).toBe(true);
+    expect(r.stdout).not.toContain('a@x.io');
     expect(lines.slice(-2)).toEqual(['  UPDATE public.users id=42', '    role: "user" → "admin"']);
   });
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/store/index.js';
 import type { Actor, RowChange } from '../../src/model/index.js';
+import { maskLikeWatch } from '../harness/masking.js';
 
 export interface FixtureTx {
   source?: string;
@@ -26,6 +27,7 @@ export interface FixtureStore {
 export function fixtureStore(txs: FixtureTx[]): FixtureStore {
   const dir = mkdtempSync(join(tmpdir(), 'rowtrail-cli-fixture-'));
   const store = Store.open(join(dir, 'data'));
+  maskLikeWatch(store);
   const sources = [...new Set(txs.map((t) => t.source ?? 'app'))];
   try {
     for (const source of sources) {

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/store/index.js';
+import { maskLikeWatch } from '../harness/masking.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 let dir: string;
@@ -16,6 +17,7 @@ beforeAll(() => {
   // The source is never contacted: `changes` reads the store only.
   writeFileSync(config, `sources:\n  - name: app\n    kind: postgres\n    url: postgres://nobody@127.0.0.1:1/app\nstore:\n  path: ./data\n`);
   const s = Store.open(join(dir, 'data'), { synchronous: 'NORMAL' });
+  maskLikeWatch(s);
   const w = s.writer('app', 'postgresql', 'app');
   // Far more than a pipe buffer (64 KiB) of JSON lines, so the writer is still writing when the reader leaves.
   for (let t = 0; t < 200; t++) {

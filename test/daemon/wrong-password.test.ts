@@ -15,6 +15,7 @@ import { PostgresSampler } from '../../src/identity/index.js';
 import { connectSource } from '../../src/undo/index.js';
 import { Store } from '../../src/store/index.js';
 import { RowtrailError } from '../../src/errors.js';
+import { maskLikeWatch } from '../harness/masking.js';
 
 let pg: PgServer;
 let proxy: Server;
@@ -80,6 +81,7 @@ describe('wrong password', () => {
 
     // The CLI end to end: a stored change to revert, and a config whose password is wrong.
     const s = Store.open(join(dir, 'data'), { synchronous: 'NORMAL' });
+    maskLikeWatch(s);
     const w = s.writer('app', 'postgresql', 'postgres');
     const tx = w.begin('700');
     w.add(tx, { schema: 'public', table: 't', op: 'insert', key: { id: '1' }, before: null, after: { id: '1' }, changed: ['id'], types: { id: 'integer' } });

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { changedColumns, type Actor, type Row, type SystemKind } from '../../src/model/index.js';
 import { Store } from '../../src/store/index.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
+import { maskLikeWatch } from '../harness/masking.js';
 
 /** Runs `fn` between `begin` (BEGIN / START TRANSACTION) and COMMIT; ROLLBACK and rethrow when it fails. */
 export async function inTransaction<T>(exec: (sql: string) => Promise<unknown>, begin: string, fn: () => Promise<T>): Promise<T> {
@@ -216,6 +217,7 @@ export class Recorder {
     storeDir = mkdtempSync(join(tmpdir(), 'rowtrail-undo-store-')),
   ) {
     this.store = Store.open(storeDir, { synchronous: 'NORMAL' });
+    maskLikeWatch(this.store);
   }
 
   watch(t: TableSpec): void {

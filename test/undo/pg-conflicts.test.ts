@@ -131,7 +131,9 @@ describe('undo conflicts on PostgreSQL', () => {
       'UPDATE  by deploy-bot via app (ai-agent, exact)  tx bot1',
       'INSERT  by seeder via app (ai-agent, exact)  tx seed',
     ]);
-    expect(r.stdout).toContain('    email: "b@x.io" → "bee@x.io"');
+    // Masked (the default): pseudonyms that differ, never the addresses.
+    expect(r.stdout).toMatch(/ {4}email: "h:[a-z2-7]{16}" → "h:[a-z2-7]{16}"/);
+    expect(r.stdout).not.toMatch(/b@x\.io|bee@x\.io/);
     expect(r.stdout).toContain('    role: "user" → "admin"');
     const j = await cli('blame', '--config', config, '--json', 'app.users', '--key', 'id=2');
     const evs = j.stdout.trim().split('\n').map((l) => JSON.parse(l));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { common, configFrom, examples, keyValue, nonEmpty, openStoreForRead, out, type CommonOpts } from '../shared.js';
+import { common, configFrom, examples, keyValue, nonEmpty, openStoreForRead, out, readMasker, type CommonOpts } from '../shared.js';
 import type { Row } from '../../model/index.js';
 import { blame } from '../../history/index.js';
 import { changeLines, historyHeading } from '../../present/index.js';
@@ -21,7 +21,7 @@ export function registerBlame(program: Command): void {
       const cfg = configFrom(opts);
       const store = openStoreForRead(cfg);
       try {
-        const events = blame(store, { table: tableName, values, pairs, source: opts.source });
+        const events = blame(store, { table: tableName, values, pairs, source: opts.source }, readMasker(store, cfg));
         if (opts.json) {
           for (const ev of events) out(JSON.stringify(ev));
           return;

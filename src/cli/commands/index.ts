@@ -11,6 +11,7 @@ import { registerDemo } from './demo.js';
 import { registerAlerts } from './alerts.js';
 import { registerBaseline } from './baseline.js';
 import { registerBacktest } from './backtest.js';
+import { registerMasking } from './masking.js';
 
 /** Every subcommand; add one line per command file. */
 export function registerCommands(program: Command): void {
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerAlerts(program);
   registerBaseline(program);
   registerBacktest(program);
+  registerMasking(program);
 }
