@@ -70,7 +70,7 @@ export function maskStored(db: Db, masker: Masker, onProgress: (done: number) =>
     }
     db.transaction(() => {
       for (const pk of ids) {
-        for (const r of read.iterate(pk) as IterableIterator<StoredRow>) {
+        for (const r of read.all(pk) as StoredRow[]) {
           const { event: m, sealed } = masker.maskEvent(toEvent(r), sealIdOf(r.source, r.xid, r.idx));
           const json = (img: unknown) => (img ? JSON.stringify(img) : null);
           update.run(m.key ? canonicalKey(m.key) : null, json(m.before), json(m.after), sealed, pk, r.idx);

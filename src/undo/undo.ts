@@ -107,11 +107,16 @@ export async function prepareUndo(store: Store, cfg: Config, req: UndoRequest): 
   }
 }
 
-function* revealed(masker: Masker | null, events: Iterator<ChangeEvent>): Generator<ChangeEvent> {
-  for (let r = events.next(); !r.done; r = events.next()) yield reveal(masker, r.value);
+/** for…of, so a throwing reveal closes the store's statement (its connection can then close). */
+function* revealed(masker: Masker | null, events: Iterable<ChangeEvent>): Generator<ChangeEvent> {
+  for (const ev of events) yield reveal(masker, ev);
 }
 
 function* prepend<T>(head: T, rest: Iterator<T>): Generator<T> {
-  yield head;
-  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
+  try {
+    yield head;
+    for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
+  } finally {
+    rest.return?.(); // a planner that stops early (or throws) must not leave the store's statement open
+  }
 }
