@@ -6,13 +6,15 @@
 import { configSchema } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { unknownResolver } from '../../src/identity/resolver.js';
-import { Store } from '../../src/store/index.js';
+import { Store, openMasking } from '../../src/store/index.js';
 import { MysqlSource } from '../../src/sources/mysql/index.js';
 
 const [url, dir, start, expectArg] = process.argv.slice(2);
 const expected = Number(expectArg);
 const store = Store.open(dir); // the daemon's default: synchronous=FULL
 const root = configSchema.parse({ sources: [{ name: 'bench', kind: 'mysql', url }] });
+// ROWTRAIL_BENCH_MASK=1: masking on, as `watch` runs by default (key generated in the temp store)
+if (process.env.ROWTRAIL_BENCH_MASK === '1') store.useMasker(openMasking(store, root.masking, { write: true })!.masker);
 const source = new MysqlSource({ config: root.sources[0], root, store, log: silentLogger, identity: unknownResolver, url }, { startPosition: start });
 const ac = new AbortController();
 let t0 = 0;

@@ -50,12 +50,16 @@ async function baseline(m: MariaServer, from: { file: string; pos: number }, to:
   return { seconds, rows: Number(stdout.trim()), bytes };
 }
 
-function capture(m: MariaServer, start: string, expected: number): Promise<{ changes: number; transactions: number; seconds: number; maxRssMb: number }> {
+/** ROWTRAIL_BENCH_MASK: `1` capture with masking on (as `watch` by default), `compare` off and on in the same run. */
+const MASK = process.env.ROWTRAIL_BENCH_MASK ?? '0';
+
+function capture(m: MariaServer, start: string, expected: number, mask = MASK === '1'): Promise<{ changes: number; transactions: number; seconds: number; maxRssMb: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-store-'));
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
   const script = join(import.meta.dirname, 'capture-child.ts');
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', script, m.url('bench'), dir, start, String(expected)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ROWTRAIL_BENCH_MASK: mask ? '1' : '0' },
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -92,6 +96,7 @@ async function main() {
     const to = await mark(m);
     const [base, cap] = await medians(() => baseline(m, from, to), () => capture(m, from.gtid, ROWS));
     report('mixed', ROWS, base, cap);
+    if (MASK === 'compare') maskingReport(cap, await medians(() => baseline(m, from, to), () => capture(m, from.gtid, ROWS, true)));
 
     // --- one big transaction ---
     if (BIG > 0) {
@@ -101,6 +106,7 @@ async function main() {
       const t2 = await mark(m);
       const [base2, cap2] = await medians(() => baseline(m, f2, t2), () => capture(m, f2.gtid, BIG));
       report(`one ${BIG}-row transaction`, BIG, base2, cap2);
+      if (MASK === 'compare') maskingReport(cap2, await medians(() => baseline(m, f2, t2), () => capture(m, f2.gtid, BIG, true)));
     }
   } finally {
     await m.destroy();
@@ -138,6 +144,13 @@ function report(
   const secs = (xs: number[]) => xs.map((x) => x.toFixed(3)).join(' ');
   console.log(`runs (s): mariadb-binlog ${secs(cap.baseRuns)} | rowtrail ${secs(cap.runs)} (medians above; peak RSS: the highest run)`);
   console.log(`ratio rowtrail / mariadb-binlog (medians): ${(capRate / baseRate).toFixed(3)}x`);
+}
+
+/** Masking on against off, in the same run (each with its own baseline runs beside it). */
+function maskingReport(off: { changes: number; seconds: number }, [base, on]: [{ seconds: number }, { changes: number; seconds: number; maxRssMb: number }]) {
+  const rate = (c: { changes: number; seconds: number }) => c.changes / c.seconds;
+  console.log(`masking on: ${Math.round(rate(on))} changes/s (baseline ${base.seconds.toFixed(3)} s beside it), peak RSS ${on.maxRssMb.toFixed(0)} MB`);
+  console.log(`masking on / off throughput: ${((100 * rate(on)) / rate(off)).toFixed(1)} %`);
 }
 
 main().catch((e) => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
-import { Store } from '../../src/store/index.js';
+import { Store, openMasking } from '../../src/store/index.js';
 import { PostgresSource, compareLsn } from '../../src/sources/postgres/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { unknownResolver } from '../../src/identity/resolver.js';
@@ -19,6 +19,8 @@ const [url, slot, publication, endLsn] = process.argv.slice(2);
 const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-store-'));
 const store = Store.open(dir);
 const root = parseConfig({ sources: [{ name: 'bench', kind: 'postgres', url, slot, publication }] }, {});
+// ROWTRAIL_BENCH_MASK=1: masking on, as `watch` runs by default (key generated in the temp store)
+if (process.env.ROWTRAIL_BENCH_MASK === '1') store.useMasker(openMasking(store, root.masking, { write: true })!.masker);
 const source = new PostgresSource({ config: root.sources[0], root, store, log: silentLogger, identity: unknownResolver, url });
 const ac = new AbortController();
 const t0 = process.hrtime.bigint();

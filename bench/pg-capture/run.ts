@@ -6,7 +6,8 @@
  *   node --import tsx bench/pg-capture/run.ts [--changes 1000000] [--big 1000000] [--runs 1]
  *
  * Prints changes/s, the wall-time ratio to pg_recvlogical, and rowtrail's peak RSS. With
- * ROWTRAIL_BENCH_DETECT=1 the detectors run beside capture, reading the store, as in `watch`.
+ * ROWTRAIL_BENCH_DETECT=1 the detectors run beside capture, reading the store, as in `watch`. With
+ * ROWTRAIL_BENCH_MASK=compare each run also captures with masking on (ROWTRAIL_BENCH_MASK=1: on only).
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ const arg = (name: string, def: number) => {
 const N = arg('changes', 1_000_000);
 const BIG = arg('big', 1_000_000);
 const RUNS = arg('runs', 1);
+/** ROWTRAIL_BENCH_MASK: `1` capture with masking on (as `watch` by default), `compare` off and on in the same run. */
+const COMPARE = process.env.ROWTRAIL_BENCH_MASK === 'compare';
 
 const pg = await startPostgres();
 try {
@@ -35,6 +38,7 @@ try {
   for (let r = 0; r < RUNS; r++) {
     await psql(`SELECT pg_create_logical_replication_slot('rt_${r}', 'pgoutput')`);
     await psql(`SELECT pg_create_logical_replication_slot('base_${r}', 'pgoutput')`);
+    if (COMPARE) await psql(`SELECT pg_create_logical_replication_slot('rtm_${r}', 'pgoutput')`);
   }
   // Workload: half inserts (100 rows per transaction), a quarter updates, a quarter deletes.
   const ins = Math.floor(N / 2);
@@ -56,12 +60,14 @@ try {
   const total = N + BIG;
   console.log(`workload: ${N} mixed changes + one ${BIG}-row transaction written in ${((Date.now() - t0) / 1000).toFixed(1)} s; end ${endLsn}`);
 
-  const results: { base: number; rt: number; rss: number; changes: number }[] = [];
+  const results: { base: number; rt: number; rss: number; changes: number; masked?: number; maskedRss?: number }[] = [];
   for (let r = 0; r < RUNS; r++) {
     // Alternate the order so neither side always gets a warm cache.
     const order = r % 2 === 0 ? ['base', 'rt'] : ['rt', 'base'];
+    if (COMPARE) order.splice(r % 2 === 0 ? 1 : 0, 0, 'rt-masked');
     let base = 0;
     let rt = { seconds: 0, changes: 0, maxRssMB: 0 };
+    let masked: typeof rt | null = null;
     for (const who of order) {
       if (who === 'base') {
         const s = Date.now();
@@ -71,13 +77,22 @@ try {
         ]);
         base = (Date.now() - s) / 1000;
       } else {
-        const { stdout } = await run(process.execPath, [...(process.env.ROWTRAIL_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=bench/out'] : []), '--import', 'tsx', join(import.meta.dirname, 'capture-child.ts'), url, `rt_${r}`, 'bench', endLsn], {
+        const prof = process.env.ROWTRAIL_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=bench/out'] : [];
+        const on = who === 'rt-masked' || (!COMPARE && process.env.ROWTRAIL_BENCH_MASK === '1');
+        const slot = who === 'rt-masked' ? `rtm_${r}` : `rt_${r}`;
+        const { stdout } = await run(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'capture-child.ts'), url, slot, 'bench', endLsn], {
           maxBuffer: 1 << 20,
+          env: { ...process.env, ROWTRAIL_BENCH_MASK: on ? '1' : '0' },
         });
-        rt = JSON.parse(stdout.trim().split('\n').pop()!);
+        const got = JSON.parse(stdout.trim().split('\n').pop()!);
+        if (who === 'rt-masked') masked = got;
+        else rt = got;
       }
     }
-    results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes });
+    results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes, masked: masked?.seconds, maskedRss: masked?.maxRssMB });
+    if (masked) {
+      console.log(`run ${r + 1}: masking on ${masked.seconds.toFixed(2)} s (${masked.changes} stored), peak RSS ${masked.maxRssMB.toFixed(0)} MB · on/off throughput ${((100 * rt.seconds) / masked.seconds).toFixed(1)} %`);
+    }
     const cpuNote = (rt as { cpuSeconds?: number }).cpuSeconds;
     const detectNote = (rt as { detectSeconds?: number | null }).detectSeconds;
     console.log(
@@ -93,6 +108,11 @@ try {
   console.log(
     `\nmedian of ${RUNS}: rowtrail ${Math.round(total / mr).toLocaleString('en')} changes/s into the store, ${(mr / mb).toFixed(2)}x pg_recvlogical's wall time, peak RSS ${Math.max(...results.map((x) => x.rss)).toFixed(0)} MB`,
   );
+  if (COMPARE) {
+    const mm = med(results.map((x) => x.masked!));
+    const rss = Math.max(...results.map((x) => x.maskedRss!));
+    console.log(`masking on: ${Math.round(total / mm).toLocaleString('en')} changes/s, ${((100 * mr) / mm).toFixed(1)} % of masking off's throughput (medians), peak RSS ${rss.toFixed(0)} MB`);
+  }
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
 } finally {
   await pg.destroy();

@@ -190,7 +190,9 @@ export function entropy(s: string): number {
 }
 
 const EMAIL = /[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
-const CARD = /(?<![\d-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d-])/g;
+// Not part of a decimal number: digits after a '.' or before '.<digit>' are a fraction, not a card (numeric
+// 16.333333333333332 passes Luhn by chance one time in ten).
+const CARD = /(?<![\d-]|\d\.)[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d-]|\.\d)/g;
 const JWT = /eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/;
 const PEM = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/;
 const PHONE_INTL = /^\+\d[\d ().-]{6,20}\d$/;
@@ -235,7 +237,7 @@ function highEntropyToken(v: string): boolean {
  */
 export function detectValue(v: string, kind: ColumnKind = 'text'): Detection | null {
   if (kind === 'boolean' || kind === 'temporal') return null;
-  if (kind === 'number') return v.length >= 13 && cardIn(v) ? { rule: 'card', policy: 'partial' } : null;
+  if (kind === 'number') return v.length >= 13 && v.length <= 19 && /^\d+$/.test(v) && cardIn(v) ? { rule: 'card', policy: 'partial' } : null;
   if (v.length < 6) return null;
   if (v.includes('-----BEGIN') && PEM.test(v)) return { rule: 'private_key', policy: 'redact' };
   if (v.includes('eyJ') && JWT.test(v)) return { rule: 'jwt', policy: 'redact' };

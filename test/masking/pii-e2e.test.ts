@@ -120,7 +120,7 @@ async function scenario(r: Rig, db: { exec(text: string): Promise<void>; checksu
   expect(leaks(printed), 'CLI output').toEqual([]);
   // Masked, not dropped: the email shows as a pseudonym, the card as its last four digits, the token redacted.
   const del = (await changes(r, '--agent-run', 'r-pii')).find((e) => e.before?.id === '1')!;
-  expect(del.before!.email).toMatch(/^h:[0-9a-f]+/);
+  expect(del.before!.email).toMatch(/^h:[a-z2-7]{16}$/);
   expect(del.before!.card_number).toBe('••••1111');
   expect(del.before!.api_token).toBe('[redacted]');
   expect(del.before!.profile).not.toContain(PII.email2);
