@@ -32,7 +32,9 @@ const poll = setInterval(async () => {
   clearInterval(sample);
   const stored = (store.db.prepare(`SELECT count(*) AS n FROM changes c JOIN transactions t USING (tx_pk) WHERE t.state = 'committed'`).get() as { n: number }).n;
   const maxRssMb = Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20;
-  process.stdout.write(JSON.stringify({ changes: stored, transactions: source.stats().transactions, seconds, maxRssMb }) + '\n');
+  const ru = process.resourceUsage();
+  const cpuSeconds = (ru.userCPUTime + ru.systemCPUTime) / 1e6; // this process, every thread (decode + write worker)
+  process.stdout.write(JSON.stringify({ changes: stored, transactions: source.stats().transactions, seconds, maxRssMb, cpuSeconds }) + '\n');
   store.close();
   process.exit(stored === expected ? 0 : 3);
 }, 5);

@@ -53,7 +53,12 @@ async function baseline(m: MariaServer, from: { file: string; pos: number }, to:
 /** ROWTRAIL_BENCH_MASK: `1` capture with masking on (as `watch` by default), `compare` off and on in the same run. */
 const MASK = process.env.ROWTRAIL_BENCH_MASK ?? '0';
 
-function capture(m: MariaServer, start: string, expected: number, mask = MASK === '1'): Promise<{ changes: number; transactions: number; seconds: number; maxRssMb: number }> {
+function capture(
+  m: MariaServer,
+  start: string,
+  expected: number,
+  mask = MASK === '1',
+): Promise<{ changes: number; transactions: number; seconds: number; maxRssMb: number; cpuSeconds: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'rowtrail-bench-store-'));
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
   const script = join(import.meta.dirname, 'capture-child.ts');
@@ -147,10 +152,16 @@ function report(
 }
 
 /** Masking on against off, in the same run (each with its own baseline runs beside it). */
-function maskingReport(off: { changes: number; seconds: number }, [base, on]: [{ seconds: number }, { changes: number; seconds: number; maxRssMb: number }]) {
+function maskingReport(
+  off: { changes: number; seconds: number; cpuSeconds?: number },
+  [base, on]: [{ seconds: number }, { changes: number; seconds: number; maxRssMb: number; cpuSeconds?: number }],
+) {
   const rate = (c: { changes: number; seconds: number }) => c.changes / c.seconds;
   console.log(`masking on: ${Math.round(rate(on))} changes/s (baseline ${base.seconds.toFixed(3)} s beside it), peak RSS ${on.maxRssMb.toFixed(0)} MB`);
   console.log(`masking on / off throughput: ${((100 * rate(on)) / rate(off)).toFixed(1)} %`);
+  // On a loaded machine wall time follows the scheduler; CPU seconds per change follow the work.
+  const cpu = (c: { changes: number; cpuSeconds?: number }) => (1e6 * (c.cpuSeconds ?? NaN)) / c.changes;
+  console.log(`CPU per change (decode + write threads): off ${cpu(off).toFixed(1)} µs, on ${cpu(on).toFixed(1)} µs → on/off ${((100 * cpu(off)) / cpu(on)).toFixed(1)} % throughput at equal CPU`);
 }
 
 main().catch((e) => {

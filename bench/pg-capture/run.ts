@@ -91,7 +91,11 @@ try {
     }
     results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes, masked: masked?.seconds, maskedRss: masked?.maxRssMB });
     if (masked) {
-      console.log(`run ${r + 1}: masking on ${masked.seconds.toFixed(2)} s (${masked.changes} stored), peak RSS ${masked.maxRssMB.toFixed(0)} MB · on/off throughput ${((100 * rt.seconds) / masked.seconds).toFixed(1)} %`);
+      const cpu = (x: object) => (x as { cpuSeconds?: number }).cpuSeconds ?? NaN;
+      console.log(
+        `run ${r + 1}: masking on ${masked.seconds.toFixed(2)} s (${masked.changes} stored), peak RSS ${masked.maxRssMB.toFixed(0)} MB, ` +
+          `CPU ${cpu(masked).toFixed(2)} s · on/off throughput ${((100 * rt.seconds) / masked.seconds).toFixed(1)} %, CPU ${((100 * cpu(masked)) / cpu(rt)).toFixed(0)} %`,
+      );
     }
     const cpuNote = (rt as { cpuSeconds?: number }).cpuSeconds;
     const detectNote = (rt as { detectSeconds?: number | null }).detectSeconds;

@@ -282,13 +282,14 @@ export class SourceWriter {
     const txs: BatchTx[] = [];
     const commits: string[] = [];
     const masker = this.store.masker;
+    const now = masker ? new Date().toISOString() : '';
     for (const tx of this.dirty) {
       const first = tx.size - tx.pending.length;
       let idx = first;
       for (const raw of tx.pending) {
         let c: RowChange = raw;
         let sealed: Buffer | null = null;
-        if (masker) ({ event: c, sealed } = masker.maskEvent(this.eventOf(raw, tx, idx), sealIdOf(this.source, tx.xid, idx)));
+        if (masker) ({ event: c, sealed } = masker.maskEvent(this.eventOf(raw, tx, idx, now), sealIdOf(this.source, tx.xid, idx)));
         idx++;
         rows.push(
           c.schema,
@@ -337,10 +338,10 @@ export class SourceWriter {
   }
 
   /** What the masker reads of a change: its images and types, and where it was first seen (for `masking show`). */
-  private eventOf(c: RowChange, tx: TxHandle, index: number): ChangeEvent {
+  private eventOf(c: RowChange, tx: TxHandle, index: number, now: string): ChangeEvent {
     const commit = tx.commit;
     const id = commit ? `${this.source}:${commit.position}:${index}` : sealIdOf(this.source, tx.xid, index);
-    const txInfo = { id: tx.xid, position: commit?.position ?? '', commitTime: commit?.commitTime ?? new Date().toISOString(), index, size: tx.size };
+    const txInfo = { id: tx.xid, position: commit?.position ?? '', commitTime: commit?.commitTime ?? now, index, size: tx.size };
     return { ...c, id, source: this.source, system: this.system, database: this.database, tx: txInfo, actor: UNKNOWN_ACTOR };
   }
 

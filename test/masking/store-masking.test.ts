@@ -125,6 +125,33 @@ describe('a store written in the clear', () => {
   }, 60_000);
 });
 
+describe('rows keyed by a sensitive value', () => {
+  it('blame finds the row by the raw key the user gives (stored as its pseudonym), and prints no raw key', async () => {
+    const s = writeStore({ masked: true, n: 1 });
+    const store = Store.open(s.data);
+    maskLikeWatch(store);
+    const w = store.writer('app', 'postgresql', 'app');
+    const sub = (op: RowChange['op'], before: RowChange['before'], after: RowChange['after']): RowChange => ({
+      schema: 'public', table: 'subscribers', op, key: { email: EMAIL }, before, after, changed: op === 'update' ? ['plan'] : ['email', 'plan'],
+    });
+    const changes = [sub('insert', null, { email: EMAIL, plan: 'free' }), sub('update', { email: EMAIL, plan: 'free' }, { email: EMAIL, plan: 'pro' })];
+    changes.forEach((c, i) => {
+      const tx = w.begin(String(900 + i));
+      w.add(tx, c);
+      const position = `0/${(0x900 + i).toString(16).toUpperCase()}`;
+      w.commit(tx, { position, commitTime: new Date(Date.UTC(2026, 10, 2, 0, i)).toISOString(), actor: { kind: 'human', confidence: 'exact', method: 'none', user: 'ann' }, resumePosition: position });
+    });
+    w.flush();
+    store.close();
+    const b = await runCli(['blame', '--config', s.config, 'public.subscribers', EMAIL]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/UPDATE[\s\S]*plan: "free" → "pro"[\s\S]*INSERT/);
+    expect(b.stdout).not.toContain(EMAIL);
+    const none = await runCli(['blame', '--config', s.config, 'public.subscribers', 'nobody@example.com']);
+    expect(none.code).not.toBe(0);
+  }, 60_000);
+});
+
 describe('revealing and keys', () => {
   it('--reveal records who revealed what; readers without the key still work, --reveal without it refuses', async () => {
     const s = writeStore({ masked: true });
