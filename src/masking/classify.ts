@@ -80,6 +80,13 @@ export interface Seen {
   change?: string;
 }
 
+/** A Seen, or a function that makes it (called only when something is classified: most values classify nothing). */
+export type SeenArg = Seen | (() => Seen);
+
+function seenNow(seen: SeenArg | undefined): Seen | undefined {
+  return typeof seen === 'function' ? seen() : seen;
+}
+
 export class Classifier {
   /** schema → table → column → class (nested so a lookup builds no string). */
   private readonly tables = new Map<string, Map<string, Map<string, ColumnClass>>>();
@@ -118,7 +125,7 @@ export class Classifier {
   }
 
   /** The classification record of a column, created (config, sticky state, name rule) on first sight. */
-  column(schema: string, table: string, name: string, type?: string, seen?: Seen): ColumnClass {
+  column(schema: string, table: string, name: string, type?: string, seen?: SeenArg): ColumnClass {
     const cols = this.columns(schema, table);
     let c = cols.get(name);
     if (c && c.type === type) return c;
@@ -150,7 +157,7 @@ export class Classifier {
     return c;
   }
 
-  private nameRule(c: ColumnClass, seen?: Seen): void {
+  private nameRule(c: ColumnClass, seen?: SeenArg): void {
     if (c.config || c.auto) return;
     if (c.kind === 'binary') {
       this.stick(c, { rule: 'binary', policy: 'redact' }, 'type', seen);
@@ -160,7 +167,8 @@ export class Classifier {
     if (d) this.stick(c, d, 'name', seen);
   }
 
-  private stick(c: ColumnClass, d: Detection, by: Reason['by'], seen?: Seen): void {
+  private stick(c: ColumnClass, d: Detection, by: Reason['by'], seenArg?: SeenArg): void {
+    const seen = seenNow(seenArg);
     const cls: Classification = { policy: d.policy, reason: { by, rule: d.rule }, since: seen?.since ?? new Date().toISOString() };
     if (seen?.change) cls.change = seen.change;
     c.auto = cls;
@@ -168,7 +176,8 @@ export class Classifier {
     this.fresh.push([c.place, cls]);
   }
 
-  private stickPath(c: ColumnClass, path: string, d: Detection, by: Reason['by'], seen: Seen): void {
+  private stickPath(c: ColumnClass, path: string, d: Detection, by: Reason['by'], seenArg: SeenArg): void {
+    const seen = seenNow(seenArg)!;
     const cls: Classification = { policy: d.policy, reason: { by, rule: d.rule }, since: seen.since };
     if (seen.change) cls.change = seen.change;
     (c.autoPaths ??= new Map()).set(path, cls);
@@ -188,7 +197,7 @@ export class Classifier {
    * value's parsed JSON where the caller parsed it, null where it is known not to be JSON, undefined to let
    * the classifier decide (it tries text values that start with `{` or `[`).
    */
-  observe(c: ColumnClass, v: string, seen: Seen, parsed?: JsonNode | null): void {
+  observe(c: ColumnClass, v: string, seen: SeenArg, parsed?: JsonNode | null): void {
     if (c.config || c.auto || !this.detectValues || v.length > this.maxValueChars) return;
     if (parsed) {
       this.observeJson(c, v, parsed, seen);
@@ -205,7 +214,7 @@ export class Classifier {
     if (d) this.stick(c, d, 'value', seen);
   }
 
-  private observeJson(c: ColumnClass, text: string, root: JsonNode, seen: Seen): void {
+  private observeJson(c: ColumnClass, text: string, root: JsonNode, seen: SeenArg): void {
     const leaf = (n: JsonNode) =>
       n.kind === 'string' || n.kind === 'number' ? detectValue(rawOf(text, n), n.kind === 'number' ? 'number' : 'text') : null;
     if (root.kind !== 'object' && root.kind !== 'array') {

@@ -58,18 +58,33 @@ export interface MaskerOptions extends ClassifierOptions {
 }
 
 /** Per-change working state of maskEvent. */
+/** What masking reads of a change: its place, column types and images. */
+export interface MaskInput {
+  schema: string;
+  table: string;
+  types?: Record<string, string>;
+  key: Row | null;
+  before: Row | null;
+  after: Row | null;
+}
+
+/** The masked images of a change and the sealed raw values of its masked cells (null: nothing masked). */
+export interface MaskedImages {
+  key: Row | null;
+  before: Row | null;
+  after: Row | null;
+  sealed: Buffer | null;
+}
+
 interface EventCtx {
-  ev: ChangeEvent;
+  ev: MaskInput;
+  /** Where the change was first seen, made only when something gets classified. */
+  seen: () => Seen;
   cols: Map<string, ColumnClass>;
-  seen: Seen | null;
   /** Parsed JSON by raw value (only values looked at as JSON). */
   json: Map<string, JsonNode | null> | null;
   /** Raw values of the masked cells (what is sealed). */
   raw: SealedCells | null;
-}
-
-function seenOf(x: EventCtx): Seen {
-  return (x.seen ??= { since: x.ev.tx?.commitTime ?? new Date().toISOString(), change: x.ev.id });
 }
 
 export class Masker {
@@ -105,8 +120,8 @@ export class Masker {
    * was classified, or with masking off). One form where nothing in the key is masked.
    */
   keyForms(schema: string, table: string, key: Row): Row[] {
-    const ev = { schema, table, key, before: null, after: null, id: '' } as unknown as ChangeEvent;
-    const x: EventCtx = { ev, cols: this.classifier.columns(schema, table), seen: null, json: null, raw: null };
+    const ev: MaskInput = { schema, table, key, before: null, after: null };
+    const x: EventCtx = { ev, seen: () => ({ since: new Date().toISOString() }), cols: this.classifier.columns(schema, table), json: null, raw: null };
     // Whether a cell is masked does not depend on the key: without one, a stand-in tells, and pseudonym() refuses.
     const probe = this.policies ?? new PolicyApplier(Buffer.alloc(32));
     let masked: Row | null = null;
@@ -124,10 +139,20 @@ export class Masker {
    * (AES-GCM associated data); default `ev.id`. The store uses `source:xid:index`, known before commit.
    */
   maskEvent(ev: ChangeEvent, sealId: string = ev.id): MaskResult {
-    if (!ev.before && !ev.after && !ev.key) return { event: ev, sealed: null };
+    let seen: Seen | null = null;
+    const m = this.maskImages(ev, sealId, () => (seen ??= { since: ev.tx?.commitTime ?? new Date().toISOString(), change: ev.id }));
+    if (!m.sealed) return { event: ev, sealed: null };
+    return { event: { ...ev, key: m.key, before: m.before, after: m.after }, sealed: m.sealed };
+  }
+
+  /**
+   * maskEvent without a ChangeEvent (the store writer's path: no object per change beyond the masked images).
+   * `seen` is called only when the change classifies a column (for `masking show`).
+   */
+  maskImages(ev: MaskInput, sealId: string, seen: () => Seen): MaskedImages {
+    if (!ev.before && !ev.after && !ev.key) return { key: ev.key, before: ev.before, after: ev.after, sealed: null };
     const { keys, policies } = this.needKeys('masking');
-    const cols = this.classifier.columns(ev.schema, ev.table);
-    const x: EventCtx = { ev, cols, seen: null, json: null, raw: null };
+    const x: EventCtx = { ev, seen, cols: this.classifier.columns(ev.schema, ev.table), json: null, raw: null };
     // Pass 1: classify on every value of every image, so no image shows a value its column is now masked for.
     this.observeImage(x, ev.key, null);
     this.observeImage(x, ev.before, null);
@@ -136,15 +161,15 @@ export class Masker {
     const key = this.maskImage(x, ev.key, 'k', policies);
     const before = this.maskImage(x, ev.before, 'b', policies);
     const after = this.maskImage(x, ev.after, 'a', policies);
-    if (!x.raw) return { event: ev, sealed: null };
+    if (!x.raw) return { key, before, after, sealed: null };
     const sealed = seal(Buffer.from(JSON.stringify(x.raw), 'utf8'), sealId, keys.currentId, keys.current);
-    return { event: { ...ev, key, before, after }, sealed };
+    return { key, before, after, sealed };
   }
 
   private classOf(x: EventCtx, col: string): ColumnClass {
     const type = x.ev.types?.[col];
     const c = x.cols.get(col);
-    return c && c.type === type ? c : this.classifier.column(x.ev.schema, x.ev.table, col, type, seenOf(x));
+    return c && c.type === type ? c : this.classifier.column(x.ev.schema, x.ev.table, col, type, x.seen);
   }
 
   /** Pass 1 over one image; `other`: an image already observed (values equal to its own are skipped). */
@@ -160,7 +185,7 @@ export class Masker {
         parsed = v.length <= this.classifier.maxValueChars ? parseJson(v) : null;
         (x.json ??= new Map()).set(v, parsed);
       }
-      if (open) this.classifier.observe(c, v, seenOf(x), parsed);
+      if (open) this.classifier.observe(c, v, x.seen, parsed);
     }
   }
 

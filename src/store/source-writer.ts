@@ -3,8 +3,8 @@
  * (see store.ts for the durability contract, write-worker.ts for the worker). The serialization of a batch
  * happens here, on the source's thread, so posting it to the worker is a cheap clone.
  */
-import { UNKNOWN_ACTOR, type Actor, type ChangeEvent, type RowChange, type SystemKind } from '../model/index.js';
-import type { Masker } from '../masking/index.js';
+import type { Actor, RowChange, SystemKind } from '../model/index.js';
+import type { Masker, Seen } from '../masking/index.js';
 import { RowtrailError } from '../errors.js';
 import { canonicalKey } from './keys.js';
 import type { Batch, BatchTx } from './sqlite-batch.js';
@@ -286,18 +286,18 @@ export class SourceWriter {
     for (const tx of this.dirty) {
       const first = tx.size - tx.pending.length;
       let idx = first;
-      for (const raw of tx.pending) {
-        let c: RowChange = raw;
+      for (const c of tx.pending) {
+        let { key, before, after } = c;
         let sealed: Buffer | null = null;
-        if (masker) ({ event: c, sealed } = masker.maskEvent(this.eventOf(raw, tx, idx, now), sealIdOf(this.source, tx.xid, idx)));
+        if (masker) ({ key, before, after, sealed } = masker.maskImages(c, sealIdOf(this.source, tx.xid, idx), this.seenBy(tx, idx, now)));
         idx++;
         rows.push(
           c.schema,
           c.table,
           c.op,
-          c.key ? canonicalKey(c.key) : null,
-          c.before ? JSON.stringify(c.before) : null,
-          c.after ? JSON.stringify(c.after) : null,
+          key ? canonicalKey(key) : null,
+          before ? JSON.stringify(before) : null,
+          after ? JSON.stringify(after) : null,
           impliedChanged(c) ? null : JSON.stringify(c.changed),
           extraOf(c),
           this.shapeKey(c, shapes),
@@ -337,12 +337,13 @@ export class SourceWriter {
     return { batch, commits };
   }
 
-  /** What the masker reads of a change: its images and types, and where it was first seen (for `masking show`). */
-  private eventOf(c: RowChange, tx: TxHandle, index: number, now: string): ChangeEvent {
-    const commit = tx.commit;
-    const id = commit ? `${this.source}:${commit.position}:${index}` : sealIdOf(this.source, tx.xid, index);
-    const txInfo = { id: tx.xid, position: commit?.position ?? '', commitTime: commit?.commitTime ?? now, index, size: tx.size };
-    return { ...c, id, source: this.source, system: this.system, database: this.database, tx: txInfo, actor: UNKNOWN_ACTOR };
+  /** Where a change was first seen, for `masking show` (made only when the change classifies a column). */
+  private seenBy(tx: TxHandle, index: number, now: string): () => Seen {
+    return () => {
+      const commit = tx.commit;
+      const change = commit ? `${this.source}:${commit.position}:${index}` : sealIdOf(this.source, tx.xid, index);
+      return { since: commit?.commitTime ?? now, change };
+    };
   }
 
   /** The key of a change's table shape (-1: none); a shape new to the write side is added to `shapes`. */
