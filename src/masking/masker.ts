@@ -160,7 +160,7 @@ export class Masker {
     // Pass 2: mask.
     const key = this.maskImage(x, ev.key, 'k', policies);
     const before = this.maskImage(x, ev.before, 'b', policies);
-    const after = this.maskImage(x, ev.after, 'a', policies);
+    const after = this.maskImage(x, ev.after, 'a', policies, ev.before, before);
     if (!x.raw) return { key, before, after, sealed: null };
     const sealed = seal(Buffer.from(JSON.stringify(x.raw), 'utf8'), sealId, keys.currentId, keys.current);
     return { key, before, after, sealed };
@@ -189,14 +189,18 @@ export class Masker {
     }
   }
 
-  /** Pass 2 over one image: the masked image (the same object where nothing changed); records raw cells. */
-  private maskImage(x: EventCtx, img: Row | null, tag: 'k' | 'b' | 'a', policies: PolicyApplier): Row | null {
+  /**
+   * Pass 2 over one image: the masked image (the same object where nothing changed); records raw cells.
+   * `prev`/`prevShown`: the raw and masked before image of an update, whose unchanged cells are not masked twice
+   * (masking is deterministic once pass 1 has classified).
+   */
+  private maskImage(x: EventCtx, img: Row | null, tag: 'k' | 'b' | 'a', policies: PolicyApplier, prev?: Row | null, prevShown?: Row | null): Row | null {
     if (!img) return img;
     let out: Row | null = null;
     for (const col in img) {
       const v = img[col];
       if (v === null) continue;
-      let m = this.maskCell(x, x.cols.get(col)!, v, policies);
+      let m = prev && prev[col] === v ? prevShown![col]! : this.maskCell(x, x.cols.get(col)!, v, policies);
       if (m === v) continue;
       if (tag === 'k') m = policies.hash(v);
       out ??= { ...img };
@@ -226,7 +230,7 @@ export class Masker {
       if (c.config === 'none') return out;
       return unclassifiable(v, this.classifier.maxValueChars) ? REDACTED : out;
     }
-    if (c.config === 'none') return v;
+    if (c.config === 'none' || c.kind === 'number' || c.kind === 'temporal' || c.kind === 'boolean') return v; // the type's own text
     return unclassifiable(v, this.classifier.maxValueChars) ? REDACTED : v;
   }
 
