@@ -4,7 +4,7 @@
  * happens here, on the source's thread, so posting it to the worker is a cheap clone.
  */
 import type { Actor, RowChange, SystemKind } from '../model/index.js';
-import type { Masker, Seen } from '../masking/index.js';
+import type { Masker, SealedCells, Seen } from '../masking/index.js';
 import { RowtrailError } from '../errors.js';
 import { canonicalKey } from './keys.js';
 import type { Batch, BatchTx } from './sqlite-batch.js';
@@ -286,10 +286,26 @@ export class SourceWriter {
     for (const tx of this.dirty) {
       const first = tx.size - tx.pending.length;
       let idx = first;
+      // Masked cells of this slice of the transaction: sealed together in one blob, held by the first of them.
+      let cells: Map<number, SealedCells> | null = null;
+      let holderAt = -1;
+      let holderIdx: number | null = null;
       for (const c of tx.pending) {
         let { key, before, after } = c;
-        let sealed: Buffer | null = null;
-        if (masker) ({ key, before, after, sealed } = masker.maskImages(c, sealIdOf(this.source, tx.xid, idx), this.seenBy(tx, idx, now)));
+        let sealedAt: number | null = null;
+        if (masker) {
+          const m = masker.maskImages(c, sealIdOf(this.source, tx.xid, idx), this.seenBy(tx, idx, now), true);
+          ({ key, before, after } = m);
+          if (m.cells) {
+            if (!cells) {
+              cells = new Map();
+              holderAt = rows.length;
+              holderIdx = idx;
+            }
+            cells.set(idx, m.cells);
+            sealedAt = holderIdx;
+          }
+        }
         idx++;
         rows.push(
           c.schema,
@@ -301,9 +317,11 @@ export class SourceWriter {
           impliedChanged(c) ? null : JSON.stringify(c.changed),
           extraOf(c),
           this.shapeKey(c, shapes),
-          sealed,
+          null,
+          sealedAt,
         );
       }
+      if (cells) rows[holderAt + 9] = masker!.sealSlice(cells, sealIdOf(this.source, tx.xid, holderIdx!));
       let commit: BatchTx['commit'] = null;
       if (tx.commit && !tx.aborted) {
         const i = tx.commit;

@@ -7,13 +7,13 @@
 import type Database from 'better-sqlite3';
 import { RowtrailError } from '../errors.js';
 
-/** Fields per change in `Batch.rows`: schema, table, op, key, before, after, changed, extra, shape key, sealed. */
-export const ROW_FIELDS = 10;
+/** Fields per change in `Batch.rows`: schema, table, op, key, before, after, changed, extra, shape key, sealed, sealed_at. */
+export const ROW_FIELDS = 11;
 /** Changes per multi-row INSERT: one statement call per 32 rows costs far less than 32 calls. */
 const MULTI = 32;
-const CHANGE_COLUMNS = '(tx_pk, idx, schema, tbl, op, key, before, after, changed, extra, shape_pk, sealed)';
-const CHANGE_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-const CHANGE_ARGS = 12;
+const CHANGE_COLUMNS = '(tx_pk, idx, schema, tbl, op, key, before, after, changed, extra, shape_pk, sealed, sealed_at)';
+const CHANGE_VALUES = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const CHANGE_ARGS = 13;
 
 export interface BatchTx {
   /** Writer-assigned id (unique per Store), mapped to the transaction's row id by the BatchWriter. */
@@ -35,7 +35,7 @@ export interface Batch {
   database: string;
   /** The committed ones in the order the source committed them: commit_seq is handed out in this order. */
   txs: BatchTx[];
-  /** ROW_FIELDS values per change, in order of `txs` (sealed: the masked cells' raw values, or null). */
+  /** ROW_FIELDS values per change, in order of `txs` (sealed: a slice blob or null; sealed_at: its holder's idx or null). */
   rows: (string | number | Uint8Array | null)[];
   /** Whether the changes were masked (the masking pipeline ran on them); false: in the clear. */
   masked: boolean;
@@ -150,7 +150,7 @@ export class BatchWriter {
       for (let idx = tx.first, end = tx.first + tx.count; idx < end; idx++, r += ROW_FIELDS) {
         const shape = rows[r + 8] as number;
         args.push(pk, idx, rows[r], rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]);
-        args.push(shape < 0 ? null : this.shapes.get(shape), rows[r + 9]);
+        args.push(shape < 0 ? null : this.shapes.get(shape), rows[r + 9], rows[r + 10]);
         if (args.length === MULTI * CHANGE_ARGS) {
           s.insertChanges.run(args);
           args.length = 0;

@@ -66,7 +66,9 @@ CREATE TABLE IF NOT EXISTS changes (
   changed  TEXT,            -- NULL: every column of the image (inserts, deletes)
   extra    TEXT,
   shape_pk INTEGER,
-  sealed   BLOB,            -- schema 3: the raw values of the masked cells, AES-256-GCM (src/masking/seal.ts)
+  sealed   BLOB,            -- schema 3: the raw values of masked cells, AES-256-GCM (src/masking/seal.ts): this change's,
+                            -- or a slice blob with those of every change of the transaction that points here
+  sealed_at INTEGER,        -- schema 3: idx of the change (same tx) whose blob holds this one's cells; NULL: none
   PRIMARY KEY (tx_pk, idx)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS changes_row ON changes (schema, tbl, key);
@@ -110,6 +112,7 @@ CREATE TABLE IF NOT EXISTS masking_columns (
 export const ADDED_COLUMNS: [table: string, column: string, decl: string][] = [
   ['transactions', 'masked', 'INTEGER NOT NULL DEFAULT 0'],
   ['changes', 'sealed', 'BLOB'],
+  ['changes', 'sealed_at', 'INTEGER'],
 ];
 
 /** Index created after ADDED_COLUMNS (it names one of them). */

@@ -55,7 +55,7 @@ export function maskStored(db: Db, masker: Masker, onProgress: (done: number) =>
     `SELECT ${eventColumns(db, false)} FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk
        LEFT JOIN shapes s ON s.shape_pk = c.shape_pk WHERE c.tx_pk = ? ORDER BY c.idx`,
   );
-  const update = db.prepare(`UPDATE changes SET key = ?, before = ?, after = ?, sealed = ? WHERE tx_pk = ? AND idx = ?`);
+  const update = db.prepare(`UPDATE changes SET key = ?, before = ?, after = ?, sealed = ?, sealed_at = ? WHERE tx_pk = ? AND idx = ?`);
   const done = db.prepare(`UPDATE transactions SET masked = 1 WHERE tx_pk = ?`);
   const saveClass = db.prepare(`INSERT INTO masking_columns (place, body) VALUES (?, ?) ON CONFLICT (place) DO UPDATE SET body = excluded.body`);
   let total = 0;
@@ -73,7 +73,7 @@ export function maskStored(db: Db, masker: Masker, onProgress: (done: number) =>
         for (const r of read.all(pk) as StoredRow[]) {
           const { event: m, sealed } = masker.maskEvent(toEvent(r), sealIdOf(r.source, r.xid, r.idx));
           const json = (img: unknown) => (img ? JSON.stringify(img) : null);
-          update.run(m.key ? canonicalKey(m.key) : null, json(m.before), json(m.after), sealed, pk, r.idx);
+          update.run(m.key ? canonicalKey(m.key) : null, json(m.before), json(m.after), sealed, sealed ? r.idx : null, pk, r.idx);
         }
         done.run(pk);
       }
@@ -129,7 +129,7 @@ export function reveal(masker: Masker | null, ev: ChangeEvent): ChangeEvent {
   const s = sealedOf(ev);
   if (!s?.blob) return ev;
   if (!masker) throw new RowtrailError('KEY', `change ${ev.id} has sealed values and masking is disabled in the config: enable masking to open them`);
-  return masker.unmaskEvent(ev, s.blob, s.sealId);
+  return masker.unmaskEvent(ev, s.blob, s.sealId, s.index);
 }
 
 /**

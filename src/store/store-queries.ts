@@ -61,8 +61,10 @@ export interface StoredRow {
   commit_time: string;
   size: number;
   actor: string | null;
-  /** The change's sealed raw cells (masking), where selected. */
+  /** The change's sealed raw cells (masking), where selected: its own blob, or the slice blob it points at. */
   sealed?: Uint8Array | null;
+  /** idx of the change of the same transaction whose blob holds this change's cells (null: none). */
+  sealed_at?: number | null;
   /** 0 where the transaction's changes are in the clear (stored before masking, or with masking off). */
   masked?: number;
 }
@@ -74,9 +76,12 @@ export interface StoredRow {
 export const SEALED = Symbol('rowtrail.sealed');
 
 export interface Sealed {
+  /** The blob with this change's cells (its own, or its transaction slice's); null: nothing of it is sealed. */
   blob: Uint8Array | null;
-  /** The id the blob was sealed for (`source:xid:index`, see source-writer.ts sealIdOf). */
+  /** The id the blob was sealed for (`source:xid:index` of the change holding it, see source-writer.ts sealIdOf). */
   sealId: string;
+  /** The change's index in its transaction (its cells' key in a slice blob). */
+  index: number;
   /** Whether the change was stored masked (false: its images are in the clear). */
   masked: boolean;
 }
@@ -99,7 +104,7 @@ export function eventColumns(db: Db, sealed: boolean): string {
     has = (db.prepare(`SELECT name FROM pragma_table_info('changes') WHERE name = 'sealed'`).get() as unknown) !== undefined;
     hasSealed.set(db, has);
   }
-  return has ? `${base}, c.sealed, t.masked` : `${base}, NULL AS sealed, 0 AS masked`;
+  return has ? `${base}, c.sealed, c.sealed_at, t.masked` : `${base}, NULL AS sealed, NULL AS sealed_at, 0 AS masked`;
 }
 
 /** Change events matching a filter, oldest first (or newest first). */
@@ -151,7 +156,16 @@ export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<Ch
     FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
     WHERE ${where.join(' AND ')}
     ORDER BY t.commit_seq ${dir}, c.idx ${dir}${f.limit ? ` LIMIT ${Math.max(0, Math.floor(f.limit))}` : ''}`;
-  for (const r of db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) yield toEvent(r);
+  const holder = db.prepare(`SELECT sealed FROM changes WHERE tx_pk = ? AND idx = ?`).pluck();
+  let last: { tx: number; at: number; blob: Uint8Array | null } | null = null;
+  for (const r of db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) {
+    if (r.sealed_at != null && r.sealed_at !== r.idx) {
+      // A slice blob held by another change of the transaction (often the one just read): fetch it once.
+      if (!last || last.tx !== r.tx_pk || last.at !== r.sealed_at) last = { tx: r.tx_pk, at: r.sealed_at, blob: holder.get(r.tx_pk, r.sealed_at) as Uint8Array | null };
+      r.sealed = last.blob;
+    }
+    yield toEvent(r);
+  }
 }
 
 
@@ -236,7 +250,7 @@ export function toEvent(r: StoredRow): ChangeEvent {
   if (r.extra) Object.assign(ev, JSON.parse(r.extra));
   if (r.types) ev.types = JSON.parse(r.types);
   if (r.sealed !== undefined) {
-    const sealed: Sealed = { blob: r.sealed, sealId: sealIdOf(r.source, r.xid, r.idx), masked: r.masked === 1 };
+    const sealed: Sealed = { blob: r.sealed, sealId: sealIdOf(r.source, r.xid, r.sealed_at ?? r.idx), index: r.idx, masked: r.masked === 1 };
     Object.defineProperty(ev, SEALED, { value: sealed, enumerable: false });
   }
   return ev;

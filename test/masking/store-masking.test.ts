@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, 
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store } from '../../src/store/index.js';
+import { Store, reveal as openSealed } from '../../src/store/index.js';
 import { sealedKeyId } from '../../src/masking/index.js';
 import type { ChangeEvent, RowChange } from '../../src/model/index.js';
 import { runCli } from '../harness/cli.js';
@@ -123,6 +123,43 @@ describe('a store written in the clear', () => {
     const after = events(r.stdout).map((e) => e.after!.email);
     expect(after).toEqual([EMAIL, 'u2@example.com', 'u3@example.com', 'u4@example.com']);
   }, 60_000);
+});
+
+describe('one blob per written slice of a transaction', () => {
+  it('every change of a slice opens to its own exact cells, in any reading order; clear changes carry no blob', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rowtrail-slice-'));
+    dirs.push(dir);
+    const store = Store.open(join(dir, 'data'));
+    maskLikeWatch(store);
+    const w = store.writer('app', 'postgresql', 'app');
+    const tx = w.begin('501');
+    const rows = [insert(1, EMAIL, CARD, TOKEN), insert(2, 'x2@example.com', '4242424242424242', TOKEN + 'b'), insert(3, 'x3@example.com', '4000056655665556', TOKEN + 'c')];
+    const plain: RowChange = { schema: 'public', table: 'notes', op: 'insert', key: { id: '9' }, before: null, after: { id: '9', body: 'hello' }, changed: ['id', 'body'] };
+    w.add(tx, rows[0]);
+    w.add(tx, plain);
+    w.add(tx, rows[1]);
+    w.flush(); // a first slice: rows[0] holds the blob of rows[0] (plain has none)
+    w.add(tx, rows[2]);
+    w.commit(tx, { position: '0/501', commitTime: new Date().toISOString(), actor: { kind: 'human', confidence: 'exact', method: 'none' }, resumePosition: '0/501' });
+    w.flush(); // a second slice: rows[2] holds its own
+    const held = store.db.prepare('SELECT idx, sealed IS NOT NULL AS has, sealed_at FROM changes ORDER BY idx').all();
+    expect(held).toEqual([
+      { idx: 0, has: 1, sealed_at: 0 },
+      { idx: 1, has: 0, sealed_at: null },
+      { idx: 2, has: 0, sealed_at: 0 },
+      { idx: 3, has: 1, sealed_at: 3 },
+    ]);
+    const masker = store.masker!;
+    for (const newestFirst of [false, true]) {
+      const evs = [...store.changes({ newestFirst })].map((e) => openSealed(masker, e));
+      const byIdx = new Map(evs.map((e) => [e.tx.index, e.after]));
+      expect(byIdx.get(0)).toEqual(rows[0].after);
+      expect(byIdx.get(1)).toEqual(plain.after);
+      expect(byIdx.get(2)).toEqual(rows[1].after);
+      expect(byIdx.get(3)).toEqual(rows[2].after);
+    }
+    store.close();
+  });
 });
 
 describe('rows keyed by a sensitive value', () => {
