@@ -161,7 +161,9 @@ export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<Ch
   for (const r of db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) {
     if (r.sealed_at != null && r.sealed_at !== r.idx) {
       // A slice blob held by another change of the transaction (often the one just read): fetch it once.
-      if (!last || last.tx !== r.tx_pk || last.at !== r.sealed_at) last = { tx: r.tx_pk, at: r.sealed_at, blob: holder.get(r.tx_pk, r.sealed_at) as Uint8Array | null };
+      if (!last || last.tx !== r.tx_pk || last.at !== r.sealed_at) {
+        last = { tx: r.tx_pk, at: r.sealed_at, blob: holder.get(r.tx_pk, r.sealed_at) as Uint8Array | null };
+      }
       r.sealed = last.blob;
     }
     yield toEvent(r);
