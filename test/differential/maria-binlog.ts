@@ -121,7 +121,9 @@ export function normalize(raw: string | null, type: string, text: (b: Buffer) =>
       // SELECT output; rowtrail keeps the shortest form that reads back as the same 32-bit float (more
       // digits, exact for undo). Compared at 6 significant digits, or as the same 32-bit float: a subnormal
       // float has fewer significant bits, so its shortest form (2.1e-44) is shorter than %g's (2.10195e-44).
-      return (got) => got !== null && (Number(Number(got).toPrecision(6)) === Number(raw) || Math.fround(Number(got)) === Math.fround(Number(raw)));
+      // A tie (-404412.5) is rounded to even by C's %g (-404412) and away from zero by toPrecision (-404413): so
+      // the check is "within half a unit of %g's last digit", inclusive.
+      return (got) => got !== null && (withinHalfUnit(Number(got), Number(raw), 6) || Math.fround(Number(got)) === Math.fround(Number(raw)));
     case 'double':
       // Why: %-.20g (0.1 → 0.10000000000000000555); the server prints the shortest round-trip form.
       return (got) => got !== null && Number(got) === Number(raw);
@@ -168,4 +170,11 @@ export function normalize(raw: string | null, type: string, text: (b: Buffer) =>
     default:
       return raw.startsWith("'") ? text(quotedBytes(raw)) : raw;
   }
+}
+
+/** |got − shown| ≤ half a unit in the last of `digits` significant digits of `shown` (ties either way). */
+function withinHalfUnit(got: number, shown: number, digits: number): boolean {
+  if (shown === 0) return got === 0;
+  const unit = 10 ** (Math.floor(Math.log10(Math.abs(shown))) - (digits - 1));
+  return Math.abs(got - shown) <= unit / 2 + Number.EPSILON * Math.abs(shown);
 }
