@@ -12,6 +12,8 @@ import { sourceKind, type Source } from './sources/index.js';
 import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
 import { DetectionRunner } from './detection/index.js';
+import { createDelivery, type Delivery } from './alerts/index.js';
+import { dirname } from 'node:path';
 
 export interface Daemon {
   sources: Source[];
@@ -19,6 +21,8 @@ export interface Daemon {
   store: Store;
   /** The detectors, fed from the store after each transaction is durable. */
   detection: DetectionRunner;
+  /** Alert delivery (the outbox worker), null when no channel is configured. */
+  delivery: Delivery | null;
   /** Runs the sources and samplers; once. */
   start(): void;
   /** Resolves when every source stopped and the store closed (after stop()); rejects with the first fatal error. */
@@ -34,7 +38,6 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   // Parts of the config contract that this version does not act on yet: say so rather than ignore them.
   const notYet = [
     cfg.elasticsearch && 'elasticsearch (events stay in the embedded store)',
-    Object.keys(cfg.alerts).length > 0 && 'alerts',
     Object.keys(cfg.masking.columns).length > 0 && 'masking',
   ].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these config sections are not implemented in this version and have no effect yet');
@@ -44,8 +47,13 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let sources: Source[];
   let detection: DetectionRunner;
   let detecting: Promise<void> = Promise.resolve();
+  let delivery: Delivery | null;
+  let delivering: Promise<void> = Promise.resolve();
   try {
-    detection = new DetectionRunner(store, cfg, log);
+    // Channels are resolved first: a malformed URL or a missing secret stops the daemon with one line.
+    const file = (cfg as { file?: string }).file;
+    delivery = createDelivery(cfg, store, log, { baseDir: file ? dirname(file) : undefined });
+    detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake() });
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
       sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
@@ -65,6 +73,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     closed = true;
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
     await detecting;
+    await delivering;
     store.close();
   };
 
@@ -76,6 +85,11 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     for (const id of identities) void id.start(ac.signal);
     // Detection reads what is durable and never stops capture (run() does not reject).
     detecting = detection.run(ac.signal);
+    // Delivery sends the outbox with async HTTP on this event loop and never stops capture (run() does not reject).
+    if (delivery) {
+      delivering = delivery.worker.run(ac.signal);
+      log.info({ channels: delivery.settings.channels.map((c) => `${c.name} (${c.kind})`) }, 'alerts: delivering');
+    }
     const runs = sources.map((src) =>
       src.run(ac.signal).catch((e) => {
         ac.abort();
@@ -97,6 +111,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     identities,
     store,
     detection,
+    delivery,
     start,
     done,
     async stop() {
