@@ -29,6 +29,8 @@ export interface Daemon {
   done: Promise<void>;
   /** Stops everything and waits for `done` (never rejects). Before start(), just closes the store. */
   stop(): Promise<void>;
+  /** Alert delivery per channel: counters since start, and the outbox's queued notifications. */
+  alertMetrics(): { channel: string; kind: string; sent: number; failed: number; retried: number; queued: number }[];
   /** Each source's health, null where the source cannot say. */
   health(): { name: string; kind: string; health: SourceHealth | null }[];
 }
@@ -121,6 +123,11 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
         settle.resolve();
       }
       await done.catch(() => undefined);
+    },
+    alertMetrics: () => {
+      if (!delivery || closed) return [];
+      const queued = new Map(store.outbox.counts().map((c) => [c.channel, c.queued]));
+      return delivery.worker.stats().map((s) => ({ ...s, queued: queued.get(s.channel) ?? 0 }));
     },
     health: () =>
       sources.map((s, i) => ({ name: s.name, kind: cfg.sources[i].kind, health: typeof s.health === 'function' ? s.health() : null })),

@@ -118,7 +118,7 @@ export async function sendRequest(ch: Channel, req: HttpRequest, timeoutMs: numb
     if (timeout.aborted && !signal.aborted) return { kind: 'retry', status: null, error: `${ch.name}: no answer within ${timeoutMs} ms` };
     if (signal.aborted) return { kind: 'retry', status: null, error: `${ch.name}: stopped` };
     // undici hides the reason in cause (ECONNREFUSED, ENOTFOUND, …); never the URL
-    const code = e?.cause?.code ?? e?.code ?? e?.name ?? 'error';
+    const code = e?.cause?.code ?? e?.code ?? e?.cause?.message ?? e?.message ?? 'error';
     return { kind: 'retry', status: null, error: `${ch.name}: request failed (${code})` };
   }
 }

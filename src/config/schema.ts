@@ -150,8 +150,11 @@ export const configSchema = z.strictObject({
    */
   alerts: z
     .strictObject({
+      /** Slack: an incoming webhook, or a bot token and channel (updates edit the message, resolves reply in its thread). */
       slack: oneOrMany(slackChannelSchema).optional(),
+      /** PagerDuty Events API v2: trigger, and resolve with the same dedup_key. */
       pagerduty: oneOrMany(pagerdutyChannelSchema).optional(),
+      /** A JSON POST of the Alert contract, signed (X-Rowtrail-Signature: HMAC-SHA256 of `timestamp.body`). */
       webhook: oneOrMany(webhookChannelSchema).optional(),
       /** Seconds a delivery request may take before it counts as failed and is retried. Default 10. */
       timeoutSeconds: z.number().min(0.1).max(300).default(10),

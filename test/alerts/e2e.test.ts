@@ -9,7 +9,7 @@
  * the notification arrives (nothing lost) while what the receivers acknowledged before is not sent again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedPg } from '../harness/shared.js';
@@ -17,7 +17,7 @@ import { startWatch, type WatchDaemon } from '../harness/daemon.js';
 import { setupSource, sql } from '../postgres/capture-helpers.js';
 import { runCli } from '../harness/cli.js';
 import { PD_KEY, Receiver } from './receivers.js';
-import { SECRET, verifySignature } from './fixtures.js';
+import { envRef, SECRET, verifySignature } from './fixtures.js';
 
 describe('alert delivery end to end (PostgreSQL, rowtrail watch)', () => {
   let url: string;
@@ -44,8 +44,8 @@ describe('alert delivery end to end (PostgreSQL, rowtrail watch)', () => {
       actors: [{ match: { agent: 'deploy-bot' }, kind: 'ai-agent' }],
       alerts: {
         slack: { webhookUrl: `${slack.url}/services/T0/B0/secretpart`, minSeverity: 'warning' },
-        pagerduty: { routingKey: '${PD_ROUTING_KEY}', url: `${pd.url}/v2/enqueue`, minSeverity: 'warning' },
-        webhook: { url: `${hook.url}/rowtrail`, secret: '${HOOK_SECRET}' },
+        pagerduty: { routingKey: envRef('PD_ROUTING_KEY'), url: `${pd.url}/v2/enqueue`, minSeverity: 'warning' },
+        webhook: { url: `${hook.url}/rowtrail`, secret: envRef('HOOK_SECRET') },
         timeoutSeconds: 2,
       },
     };
@@ -135,6 +135,13 @@ describe('alert delivery end to end (PostgreSQL, rowtrail watch)', () => {
 
     // `rowtrail alerts --json` shows the delivery per channel
     await delivered(['pagerduty opened sent', 'slack opened sent', 'webhook opened sent']);
+    // /metrics counts per channel
+    const token = readFileSync(join(dir, 'store', 'http-token'), 'utf8').trim();
+    const metrics = await (await fetch(`http://127.0.0.1:${daemon.httpPort()}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    for (const ch of ['slack', 'pagerduty', 'webhook']) {
+      expect(metrics).toContain(`rowtrail_alert_notifications_sent_total{channel="${ch}",kind="${ch}"} 1`);
+      expect(metrics).toContain(`rowtrail_alert_notifications_queued{channel="${ch}",kind="${ch}"} 0`);
+    }
     expect(daemon.output()).not.toContain(SECRET);
     expect(daemon.output()).not.toContain('secretpart');
     expect(daemon.output()).not.toContain(PD_KEY);

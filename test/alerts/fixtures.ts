@@ -119,3 +119,8 @@ export async function settled(r: Rig, ms = 20_000): Promise<ReturnType<typeof ou
     await new Promise((res) => setTimeout(res, 20));
   }
 }
+
+/** `${NAME}`, the config's reference to an environment variable. */
+export function envRef(name: string): string {
+  return '$'.concat('{', name, '}');
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { configSchema, parseConfig } from '../../src/config/index.js';
 import { classify, pagerdutyEvent, resolveAlerts, retryAfterMs, slackMessage, webhookHeaders, type Channel } from '../../src/alerts/index.js';
 import type { Alert } from '../../src/model/index.js';
-import { alert, SECRET, verifySignature } from './fixtures.js';
+import { alert, envRef, SECRET, verifySignature } from './fixtures.js';
 import { blockProblems } from './receivers.js';
 
 const text = fc.oneof(
@@ -144,18 +144,18 @@ describe('config', () => {
   const resolve = (alerts: unknown, env: NodeJS.ProcessEnv = {}, baseDir?: string) =>
     resolveAlerts(parseConfig({ ...base, alerts }, {}).alerts, { env, baseDir });
 
-  it("takes the DESIGN.md example, lists of a kind, and secrets from ${ENV} and files", () => {
+  it('takes the DESIGN.md example, lists of a kind, and secrets from env variables and files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rowtrail-alerts-cfg-'));
     try {
       writeFileSync(join(dir, 'pd.key'), 'KEYFROMFILE\n');
       const s = resolve(
         {
           slack: [
-            { name: 'ops', webhookUrl: '${SLACK_URL}', minSeverity: 'critical' },
-            { name: 'data', botToken: '${SLACK_TOKEN}', channel: 'C1', tables: ['public.*'] },
+            { name: 'ops', webhookUrl: envRef('SLACK_URL'), minSeverity: 'critical' },
+            { name: 'data', botToken: envRef('SLACK_TOKEN'), channel: 'C1', tables: ['public.*'] },
           ],
           pagerduty: { routingKeyFile: 'pd.key' },
-          webhook: { url: 'https://example.internal/rowtrail', secret: '${HOOK_SECRET}' },
+          webhook: { url: 'https://example.internal/rowtrail', secret: envRef('HOOK_SECRET') },
         },
         { SLACK_URL: 'https://hooks.slack.com/services/T/B/X', SLACK_TOKEN: 'xoxb-1', HOOK_SECRET: 'a'.repeat(32) },
         dir,
@@ -186,7 +186,7 @@ describe('config', () => {
       throw new Error('no error');
     };
     expect(err({ slack: { webhookUrl: 'hooks.slack.com/services/SECRETPART' } })).toBe('alerts.slack (slack): webhookUrl is not a URL (expected https://…)');
-    expect(err({ webhook: { url: 'https://x.io/h', secret: '${NOPE}' } })).toBe('alerts.webhook (webhook): secret: environment variable NOPE is not set');
+    expect(err({ webhook: { url: 'https://x.io/h', secret: envRef('NOPE') } })).toBe('alerts.webhook (webhook): secret: environment variable NOPE is not set');
     expect(err({ webhook: { url: 'https://x.io/h', secret: 'short' } })).toContain('shorter than 16');
     expect(err({ pagerduty: { routingKeyFile: '/nonexistent/pd.key' } })).toBe('alerts.pagerduty (pagerduty): routingKeyFile /nonexistent/pd.key: file not found');
     expect(err({ slack: [{ webhookUrl: 'https://a.io/1' }, { name: 'slack', webhookUrl: 'https://a.io/2' }] })).toContain("two channels are named 'slack'");
