@@ -79,7 +79,12 @@ export function renderMetrics(sources: SourceMetrics[], alerts: AlertChannelMetr
     for (const c of alerts) lines.push(`${n}{channel="${esc(c.channel)}",kind="${esc(c.kind)}"} ${v(c)}`);
   };
   alertFamily('rowtrail_alert_notifications_sent_total', 'counter', 'Notifications the channel acknowledged (2xx) since the daemon started.', (c) => c.sent);
-  alertFamily('rowtrail_alert_notifications_failed_total', 'counter', 'Notifications given up (a permanent 4xx, or too old) since the daemon started.', (c) => c.failed);
+  alertFamily(
+    'rowtrail_alert_notifications_failed_total',
+    'counter',
+    'Notifications given up (a permanent 4xx, or too old) since the daemon started.',
+    (c) => c.failed,
+  );
   alertFamily('rowtrail_alert_notifications_retried_total', 'counter', 'Attempts that failed and were retried since the daemon started.', (c) => c.retried);
   alertFamily('rowtrail_alert_notifications_queued', 'gauge', "Notifications in the channel's outbox, not delivered yet.", (c) => c.queued);
   return lines.join('\n') + '\n';
