@@ -12,7 +12,7 @@
 import type { Alert } from '../model/index.js';
 import type { Notice } from './alert-text.js';
 import type { Channel } from './alerts-config.js';
-import { slackMessage, slackResolvedReply } from './slack-format.js';
+import { slackGroupMessage, slackMessage, slackResolvedReply } from './slack-format.js';
 import { pagerdutyEvent } from './pagerduty-format.js';
 import { webhookBody, webhookHeaders } from './webhook-format.js';
 
@@ -66,6 +66,20 @@ export function buildRequest(
       return { url: ch.url, headers: webhookHeaders(ch.secret, body, deliveryId, notice, nowMs), body };
     }
   }
+}
+
+/** One Slack message for several new alerts (a storm). */
+export function buildGroupRequest(ch: Channel, alerts: Alert[]): HttpRequest {
+  if (ch.kind !== 'slack') throw new Error('only Slack channels group alerts');
+  const msg = slackGroupMessage(alerts);
+  if (ch.bot) {
+    return {
+      url: `${ch.bot.apiUrl}/chat.postMessage`,
+      headers: { ...JSON_HEADERS, authorization: `Bearer ${ch.bot.token}` },
+      body: JSON.stringify({ channel: ch.bot.channel, ...msg, unfurl_links: false }),
+    };
+  }
+  return { url: ch.webhookUrl!, headers: { ...JSON_HEADERS }, body: JSON.stringify(msg) };
 }
 
 /** `Retry-After` as milliseconds (seconds or an HTTP date), or undefined. */

@@ -13,7 +13,14 @@
 import type { Logger } from '../log/index.js';
 import type { OutboxRow, Store } from '../store/index.js';
 import type { AlertsSettings, Channel, ChannelKind } from './alerts-config.js';
-import { buildRequest, sendRequest, type Outcome } from './channel-send.js';
+import { buildGroupRequest, buildRequest, sendRequest, type Outcome } from './channel-send.js';
+
+/**
+ * A Slack channel whose queue starts with at least this many new alerts gets them as one message (up to
+ * GROUP_MAX, the first ten in full, the rest counted) instead of one a second for minutes.
+ */
+export const GROUP_AT = 4;
+export const GROUP_MAX = 50;
 
 /** Least time between two sends on one channel (ms). */
 export const MIN_INTERVAL_MS: Record<ChannelKind, number> = { slack: 1000, pagerduty: 500, webhook: 0 };
@@ -118,14 +125,19 @@ export class DeliveryWorker {
         await this.idle(wait, signal, false);
         if (signal.aborted) break;
       }
+      // a storm of new alerts at the head of a Slack queue goes as one message
+      const group = ch.kind === 'slack' && row.event === 'opened' ? this.storm(ch.name) : [row];
+      const ids = group.map((g) => g.id);
       const ref = row.event === 'opened' ? null : this.store.outbox.ref(row.alertId, ch.name);
-      const req = buildRequest(ch, row.event, row.alert, row.deliveryId, ref, this.now());
+      const req = group.length > 1
+        ? buildGroupRequest(ch, group.map((g) => g.alert))
+        : buildRequest(ch, row.event, row.alert, row.deliveryId, ref, this.now());
       let out: Outcome;
       if ('skip' in req) out = { kind: 'skipped', reason: req.skip };
       else {
         lastSend = this.now();
         try {
-          this.store.outbox.begin(row.id);
+          this.store.outbox.begin(ids);
         } catch (e) {
           this.log.warn({ channel: ch.name, err: (e as Error)?.message }, 'alerts: could not record a delivery; will retry');
           await this.idle(this.opts.pollMs ?? 1000, signal, false);
@@ -135,32 +147,43 @@ export class DeliveryWorker {
         // stopped mid-request: the row stays queued as it was and is sent after the restart
         if (signal.aborted) break;
       }
-      this.settle(ch, st, row, out);
+      this.settle(ch, st, row, out, ids);
     }
   }
 
+  /** The run of new-alert notifications at the head of a channel's queue when it is a storm, else the head alone. */
+  private storm(channel: string): OutboxRow[] {
+    const q = this.store.outbox.queue(channel, GROUP_MAX);
+    let n = 0;
+    while (n < q.length && q[n]!.event === 'opened') n++;
+    return n >= GROUP_AT ? q.slice(0, n) : q.slice(0, 1);
+  }
+
   /** Records an outcome in the outbox and the stats; logs failures without secrets. */
-  private settle(ch: Channel, st: ChannelStats, row: OutboxRow, out: Outcome): void {
+  private settle(ch: Channel, st: ChannelStats, row: OutboxRow, out: Outcome, ids = [row.id]): void {
     const now = this.now();
+    // a grouped message gives no thread to its alerts: their updates and resolves are posted on their own
+    if (out.kind === 'sent' && ids.length > 1) out = { ...out, ref: null };
     try {
       if (out.kind === 'sent') {
-        this.store.outbox.mark(row.id, { state: 'sent', status: out.status, ref: out.ref ?? null }, now);
-        st.sent++;
+        this.store.outbox.mark(ids, { state: 'sent', status: out.status, ref: out.ref ?? null }, now);
+        st.sent += ids.length;
         if (st.failing) this.log.info({ channel: ch.name }, 'alerts: channel delivers again');
         st.failing = null;
       } else if (out.kind === 'skipped') {
-        this.store.outbox.mark(row.id, { state: 'skipped', status: null }, now);
+        this.store.outbox.mark(ids, { state: 'skipped', status: null }, now);
         st.skipped++;
       } else if (out.kind === 'failed') {
-        this.store.outbox.mark(row.id, { state: 'failed', status: out.status, error: out.error }, now);
-        st.failed++;
-        this.log.error({ channel: ch.name, alert: row.alertId, event: row.event, status: out.status }, `alerts: notification not delivered: ${out.error}`);
+        this.store.outbox.mark(ids, { state: 'failed', status: out.status, error: out.error }, now);
+        st.failed += ids.length;
+        const n = ids.length > 1 ? { notifications: ids.length } : {};
+        this.log.error({ channel: ch.name, alert: row.alertId, event: row.event, status: out.status, ...n }, `alerts: notification not delivered: ${out.error}`);
       } else {
         const attempt = row.attempts + 1; // begin() counted it in the store; `row` was read before
         const delay = out.afterMs !== undefined
           ? Math.min(out.afterMs, 3_600_000)
           : backoffMs(attempt, this.opts.backoffBaseMs ?? 1000, this.opts.backoffMaxMs ?? 300_000, this.opts.random ?? Math.random);
-        this.store.outbox.mark(row.id, { state: 'queued', status: out.status, error: out.error, nextMs: now + delay }, now);
+        this.store.outbox.mark(ids, { state: 'queued', status: out.status, error: out.error, nextMs: now + delay }, now);
         st.retried++;
         if (!st.failing) {
           this.log.warn({ channel: ch.name, status: out.status, retryInMs: delay }, `alerts: delivery failing, retrying with backoff: ${out.error}`);

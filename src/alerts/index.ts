@@ -15,9 +15,9 @@ import { randomUUID } from 'node:crypto';
 
 export * from './alerts-config.js';
 export { routeAlert, matches } from './routing.js';
-export { DeliveryWorker, backoffMs, MIN_INTERVAL_MS, type ChannelStats, type WorkerOptions } from './delivery-worker.js';
-export { buildRequest, classify, retryAfterMs, sendRequest, type HttpRequest, type Outcome } from './channel-send.js';
-export { slackMessage, slackResolvedReply, escapeMrkdwn, SLACK_LIMITS, type SlackMessage } from './slack-format.js';
+export { DeliveryWorker, backoffMs, GROUP_AT, GROUP_MAX, MIN_INTERVAL_MS, type ChannelStats, type WorkerOptions } from './delivery-worker.js';
+export { buildGroupRequest, buildRequest, classify, retryAfterMs, sendRequest, type HttpRequest, type Outcome } from './channel-send.js';
+export { slackGroupMessage, slackMessage, slackResolvedReply, GROUP_SHOWN, escapeMrkdwn, SLACK_LIMITS, type SlackMessage } from './slack-format.js';
 export { pagerdutyEvent, dedupKey, PD_LIMITS } from './pagerduty-format.js';
 export { webhookBody, webhookHeaders, sign } from './webhook-format.js';
 export { testAlert, clipText, type Notice } from './alert-text.js';

@@ -110,3 +110,29 @@ function undoText(a: Alert): string {
   if (text.length <= SLACK_LIMITS.section) return text;
   return mrkdwn(`*Undo*\nthe command is too long for Slack: run \`rowtrail alerts show ${a.id}\``, SLACK_LIMITS.section);
 }
+
+/** Alerts shown in full in a grouped message; the rest are counted. */
+export const GROUP_SHOWN = 10;
+
+/**
+ * A storm as one message (a channel gets one message a second): the first alerts with their title, who, where,
+ * evidence and undo command, and a count of the rest.
+ */
+export function slackGroupMessage(alerts: Alert[]): SlackMessage {
+  const shown = alerts.slice(0, GROUP_SHOWN);
+  const rest = alerts.length - shown.length;
+  const worst = alerts.some((a) => a.severity === 'critical') ? 'critical' : alerts.some((a) => a.severity === 'warning') ? 'warning' : 'info';
+  const blocks: Record<string, unknown>[] = [
+    { type: 'header', text: { type: 'plain_text', text: clipText(`${alerts.length} new alerts`, SLACK_LIMITS.header), emoji: true } },
+  ];
+  for (const a of shown) {
+    const undo = a.undo && a.undo.length < 1500 ? `\n\`\`\`${escapeMrkdwn(a.undo)}\`\`\`` : '';
+    const head = mrkdwn(`${a.title}`, 1000);
+    const line = mrkdwn(`${actorText(a)} · ${whereText(a)} · ${evidenceLine(a)}`, 400);
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `${ICON[a.severity] ?? ''} *${head}*\n${line}${undo}` } });
+  }
+  const more = rest > 0 ? `and ${rest} more; ` : '';
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `rowtrail · ${more}all of them: \`rowtrail alerts --open\`` }] });
+  const text = `[${worst}] ${alerts.length} new alerts: ${alerts.map((a) => a.title).join('; ')}`;
+  return { text: mrkdwn(text, SLACK_LIMITS.text), blocks };
+}

@@ -111,6 +111,12 @@ export function outboxHead(db: Db, channel: string): OutboxRow | null {
   return r ? toRow(r) : null;
 }
 
+/** The first `limit` queued notifications of a channel, in order. */
+export function outboxQueue(db: Db, channel: string, limit: number): OutboxRow[] {
+  const rows = db.prepare(`SELECT * FROM alert_outbox WHERE channel = ? AND state = 'queued' ORDER BY id LIMIT ?`).all(channel, limit) as RawRow[];
+  return rows.map(toRow);
+}
+
 /** Channels that have queued notifications. */
 export function outboxChannels(db: Db): string[] {
   if (!hasOutbox(db)) return [];
@@ -126,13 +132,15 @@ export type OutboxOutcome =
  * Counts an attempt before its request goes out: a notification in flight is no longer folded into (an update
  * saved meanwhile gets a row of its own), and a crash mid-request still counts it.
  */
-export function beginAttempt(db: Db, id: number): void {
+export function beginAttempt(db: Db, ids: number[]): void {
   const stmt = db.prepare(`UPDATE alert_outbox SET attempts = attempts + 1 WHERE id = ?`);
-  db.transaction(() => stmt.run(id)).immediate();
+  db.transaction(() => {
+    for (const id of ids) stmt.run(id);
+  }).immediate();
 }
 
-/** Records an attempt's outcome. */
-export function markOutbox(db: Db, id: number, o: OutboxOutcome, nowMs: number): void {
+/** Records an attempt's outcome (of one notification, or of several sent as one message). */
+export function markOutbox(db: Db, ids: number[], o: OutboxOutcome, nowMs: number): void {
   const stmt = db.prepare(
     `UPDATE alert_outbox SET state = ?, status = ?, error = ?, next_ms = coalesce(?, next_ms), done_ms = ?, ref = coalesce(?, ref) WHERE id = ?`,
   );
@@ -140,7 +148,9 @@ export function markOutbox(db: Db, id: number, o: OutboxOutcome, nowMs: number):
   const next = o.state === 'queued' ? o.nextMs : null;
   const done = o.state === 'queued' ? null : nowMs;
   const ref = o.state === 'sent' ? (o.ref ?? null) : null;
-  db.transaction(() => stmt.run(o.state, o.status, error, next, done, ref, id)).immediate();
+  db.transaction(() => {
+    for (const id of ids) stmt.run(o.state, o.status, error, next, done, ref, id);
+  }).immediate();
 }
 
 /** Marks every queued notification of channels not in `keep` failed (their channel left the config). */

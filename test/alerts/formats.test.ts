@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema, parseConfig } from '../../src/config/index.js';
-import { classify, pagerdutyEvent, resolveAlerts, retryAfterMs, slackMessage, webhookHeaders, type Channel } from '../../src/alerts/index.js';
+import { classify, pagerdutyEvent, slackGroupMessage, resolveAlerts, retryAfterMs, slackMessage, webhookHeaders, type Channel } from '../../src/alerts/index.js';
 import type { Alert } from '../../src/model/index.js';
 import { alert, envRef, SECRET, verifySignature } from './fixtures.js';
 import { blockProblems } from './receivers.js';
@@ -79,6 +79,17 @@ describe('Slack Block Kit', () => {
     expect(e.payload.summary).toHaveLength(1024);
     expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThan(512 * 1024);
     expect(e.payload.custom_details.undo).toBe(a.undo);
+  });
+
+  it('a grouped message stays within the limits too', () => {
+    fc.assert(
+      fc.property(fc.array(hugeAlert, { minLength: 1, maxLength: 60 }), (as) => {
+        const m = slackGroupMessage(as);
+        expect(blockProblems(m.blocks)).toEqual([]);
+        expect(m.text.length).toBeLessThanOrEqual(3000);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('escapes mrkdwn so that values cannot mention or link', () => {
