@@ -177,7 +177,8 @@ export class DeliveryWorker {
         this.store.outbox.mark(ids, { state: 'failed', status: out.status, error: out.error }, now);
         st.failed += ids.length;
         const n = ids.length > 1 ? { notifications: ids.length } : {};
-        this.log.error({ channel: ch.name, alert: row.alertId, event: row.event, status: out.status, ...n }, `alerts: notification not delivered: ${out.error}`);
+        const fields = { channel: ch.name, alert: row.alertId, event: row.event, status: out.status, ...n };
+        this.log.error(fields, `alerts: notification not delivered: ${out.error}`);
       } else {
         const attempt = row.attempts + 1; // begin() counted it in the store; `row` was read before
         const delay = out.afterMs !== undefined
