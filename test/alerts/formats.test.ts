@@ -147,6 +147,12 @@ describe('answers', () => {
     expect(classify(hook, req, 503, null, 'busy', now).kind).toBe('retry');
     for (const s of [400, 401, 403, 404, 410, 413, 422]) expect(classify(hook, req, s, null, '', now).kind).toBe('failed');
     expect(retryAfterMs('garbage', now)).toBeUndefined();
+    // Slack's Web API: 200 with ok:false; garbage where JSON is expected is retried, not taken as delivered
+    const bot: Channel = { name: 's', kind: 'slack', webhookUrl: null, bot: { token: 't', channel: 'C', apiUrl: 'http://x' }, routing: { minSeverity: 'info' } };
+    expect(classify(bot, { ...req, wantsRef: true }, 200, null, '{"ok":true,"ts":"1.2"}', now)).toEqual({ kind: 'sent', status: 200, ref: '1.2' });
+    expect(classify(bot, req, 200, null, '{"ok":false,"error":"ratelimited"}', now).kind).toBe('retry');
+    expect(classify(bot, req, 200, null, '{"ok":false,"error":"channel_not_found"}', now).kind).toBe('failed');
+    expect(classify(bot, req, 200, null, '<html>proxy error</html>', now).kind).toBe('retry');
   });
 });
 
