@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { cli } from '../undo/run-cli.js';
+import { runCli } from '../harness/cli.js';
 import { PD_KEY, Receiver } from './receivers.js';
-import { SECRET, verifySignature } from './fixtures.js';
+import { envRef, SECRET, verifySignature } from './fixtures.js';
 
 /** A port nothing listens on (taken from the OS, then released). */
 async function closedPort(): Promise<number> {
@@ -79,5 +80,12 @@ describe('rowtrail alerts test', () => {
     const bad = await cli('alerts', 'test', '--config', write({ webhook: { url: 'not a url', secret: SECRET } }));
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('rowtrail: alerts.webhook (webhook): url is not a URL (expected https://…)');
+  });
+
+  it('watch refuses a missing secret at start: one line, exit 2, before any source connects', async () => {
+    const cfg = write({ webhook: { url: `${hook.url}/in`, secret: envRef('ROWTRAIL_TEST_NO_SUCH_SECRET') } });
+    const r = await runCli(['watch', '--config', cfg], { timeoutMs: 30_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('rowtrail: alerts.webhook (webhook): secret: environment variable ROWTRAIL_TEST_NO_SUCH_SECRET is not set');
   });
 });
