@@ -122,6 +122,25 @@ describe('webhook', () => {
     expect((await settled(r)).map((x) => x.state)).toEqual(['sent', 'sent', 'sent']);
   });
 
+  it('survives a restart in the middle of a retry: the backoff is kept, then it is delivered once', async () => {
+    const hook = await receiver('webhook');
+    const r = setup({ webhook: { url: hook.url, secret: SECRET } });
+    hook.plan.push({ status: 503 });
+    r.save(alert('a-1'));
+    const w = r.start({ backoffBaseMs: 1500 });
+    await hook.waitGot(1);
+    await new Promise((res) => setTimeout(res, 100));
+    await w.stop();
+    expect(outboxRows(r)[0]).toMatchObject({ state: 'queued', attempts: 1, error: 'webhook: HTTP 503' });
+    r.reopen();
+    start(r);
+    const got = await hook.waitAcked(1);
+    // the retry waited for its backoff (at least 750 ms after the first attempt), across the restart
+    expect(got[0]!.at - hook.got[0]!.at).toBeGreaterThanOrEqual(740);
+    expect((await settled(r)).map((x) => [x.state, x.attempts])).toEqual([['sent', 2]]);
+    expect(hook.got).toHaveLength(2);
+  });
+
   it('replaying the same alert (a restart of detection) enqueues nothing; a burst of updates folds into one', async () => {
     const hook = await receiver('webhook');
     const r = setup({ webhook: { url: hook.url, secret: SECRET } });
