@@ -76,9 +76,9 @@ function hasOutbox(db: Db): boolean {
  * Enqueues the notifications that saving `alert` causes; call inside the transaction that upserts it, before
  * the upsert (it compares with the stored alert). Nothing is enqueued when the stored alert is identical (a
  * replay after a crash re-saves the same alert). Per channel: the first notification is `opened` (an alert
- * that escalates into a channel's severity opens there), `resolved` only where the channel had the alert, and an
- * update folds into a notification of the same alert that is queued and not yet tried (a burst of updates
- * becomes one message).
+ * that escalates into a channel's severity opens there; one first seen already resolved is opened and resolved),
+ * `resolved` only where the channel had the alert, and an update folds into a notification of the same alert
+ * that is queued and not yet tried (a burst of updates becomes one message).
  */
 export function enqueueNotifications(db: Db, alert: Alert, body: string, route: AlertRoute, nowMs: number): number {
   const prev = db.prepare(`SELECT state, body FROM alerts WHERE id = ?`).get(alert.id) as { state: string; body: string } | undefined;
@@ -96,10 +96,19 @@ export function enqueueNotifications(db: Db, alert: Alert, body: string, route: 
   let n = 0;
   for (const channel of route(alert)) {
     const seen = had.get(alert.id, channel) !== undefined;
-    if (!seen && event === 'resolved') continue;
-    const ev: NotifyEvent = seen ? event : 'opened';
-    if (ev !== 'resolved' && seen && fold.run(body, alert.id, channel).changes > 0) continue;
-    insert.run(randomUUID(), alert.id, channel, ev, body, nowMs, nowMs);
+    if (!seen) {
+      if (event === 'resolved') continue;
+      insert.run(randomUUID(), alert.id, channel, 'opened', body, nowMs, nowMs);
+      n++;
+      // raised and resolved between two saves: the channel hears both (a PagerDuty trigger must be resolved)
+      if (alert.state === 'resolved') {
+        insert.run(randomUUID(), alert.id, channel, 'resolved', body, nowMs, nowMs);
+        n++;
+      }
+      continue;
+    }
+    if (event !== 'resolved' && fold.run(body, alert.id, channel).changes > 0) continue;
+    insert.run(randomUUID(), alert.id, channel, event, body, nowMs, nowMs);
     n++;
   }
   return n;

@@ -314,6 +314,12 @@ describe('routing', () => {
     ]);
   });
 
+  it('an alert raised and resolved between two saves is opened and resolved on each channel', () => {
+    const r = setup({ pagerduty: { routingKey: PD_KEY, url: 'http://127.0.0.1:9/v2/enqueue', minSeverity: 'info' } });
+    r.save(alert('a-1', { state: 'resolved' }));
+    expect(outboxRows(r).map((x) => `${x.alert_id} ${x.event}`)).toEqual(['a-1 opened', 'a-1 resolved']);
+  });
+
   it('an alert that escalates into a channel opens there', () => {
     const r = setup({ webhook: { url: 'http://127.0.0.1:9/x', secret: SECRET, minSeverity: 'critical' } });
     const a = alert('a-1');
