@@ -117,10 +117,12 @@ export function render(a: Alert): string {
   return lines.join('\n');
 }
 
-/** `slack sent, webhook queued (3 tries)` */
+/** `slack sent, webhook retrying (3 attempts)` */
 function deliveryText(d: DeliveryState[] | undefined): string {
   if (!d) return '-';
-  return d.map((x) => `${x.channel} ${x.state}${x.state === 'queued' && x.attempts ? ` (${x.attempts} tries)` : ''}`).join(', ');
+  const one = (x: DeliveryState) =>
+    x.state === 'queued' && x.attempts ? `${x.channel} retrying (${x.attempts} attempt${x.attempts > 1 ? 's' : ''})` : `${x.channel} ${x.state}`;
+  return d.map(one).join(', ');
 }
 
 /** `alerts test`: one test notification per configured channel (or the one named), no retries. */
