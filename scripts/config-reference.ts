@@ -16,7 +16,15 @@ const SCHEMA_FILE = join(ROOT, 'src', 'config', 'schema.ts');
 export const REFERENCE_FILE = join(ROOT, 'docs', 'configuration.md');
 
 /** The schema variables that are used as the items of a list key (`sources: z.array(sourceSchema)`). */
-const NAMED_ITEMS: Record<string, string> = { sourceSchema: 'sources[]', configSchema: '' };
+const NAMED_ITEMS: Record<string, string> = {
+  sourceSchema: 'sources[]',
+  configSchema: '',
+  slackChannelSchema: 'alerts.slack',
+  pagerdutyChannelSchema: 'alerts.pagerduty',
+  webhookChannelSchema: 'alerts.webhook',
+  // keys shared by every alert channel; looked up as `alerts.*.<key>`
+  routing: 'alerts.*',
+};
 
 interface JsonSchema {
   type?: string | string[];
@@ -115,7 +123,14 @@ function rows(s: JsonSchema, path: string, required: boolean, out: Row[], docs: 
   ].join(', ');
   const where = section.endsWith('[]') ? ' in each entry' : section ? ` if \`${section}\` is given` : '';
   const def = required ? `required${where}` : defaultText(s.default);
-  const doc = docs.get(path) ?? '';
+  const doc = docs.get(path) ?? docs.get(path.replace(/^alerts\.[a-z]+\./, 'alerts.*.')) ?? '';
+  // one entry or a list of them (`alerts.slack`): the entry's keys, said once
+  const one = s.anyOf?.find((x) => x.type === 'object' && x.properties);
+  if (one && s.anyOf?.some((x) => x.type === 'array')) {
+    out.push({ key: path, type: 'section, or a list of them', def: '', env, doc });
+    for (const [k, v] of Object.entries(one.properties!)) rows(v, `${path}.${k}`, !!one.required?.includes(k), out, docs, path);
+    return;
+  }
   if (s.type === 'object' && s.properties) {
     if (path && (doc || required)) out.push({ key: path, type: 'section', def: required ? def : '', env, doc });
     // a section with a default is always there; one without is given or not as a whole

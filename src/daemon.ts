@@ -13,6 +13,8 @@ import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
 import { DetectionRunner } from './detection/index.js';
 import { openMasking } from './store/index.js';
+import { createDelivery, type Delivery } from './alerts/index.js';
+import { dirname } from 'node:path';
 
 export interface Daemon {
   sources: Source[];
@@ -20,12 +22,16 @@ export interface Daemon {
   store: Store;
   /** The detectors, fed from the store after each transaction is durable. */
   detection: DetectionRunner;
+  /** Alert delivery (the outbox worker), null when no channel is configured. */
+  delivery: Delivery | null;
   /** Runs the sources and samplers; once. */
   start(): void;
   /** Resolves when every source stopped and the store closed (after stop()); rejects with the first fatal error. */
   done: Promise<void>;
   /** Stops everything and waits for `done` (never rejects). Before start(), just closes the store. */
   stop(): Promise<void>;
+  /** Alert delivery per channel: counters since start, and the outbox's queued notifications. */
+  alertMetrics(): { channel: string; kind: string; sent: number; failed: number; retried: number; queued: number }[];
   /** Each source's health, null where the source cannot say. */
   health(): { name: string; kind: string; health: SourceHealth | null }[];
 }
@@ -35,7 +41,6 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   // Parts of the config contract that this version does not act on yet: say so rather than ignore them.
   const notYet = [
     cfg.elasticsearch && 'elasticsearch (events stay in the embedded store)',
-    Object.keys(cfg.alerts).length > 0 && 'alerts',
   ].filter(Boolean);
   if (notYet.length) log.warn({ keys: notYet }, 'these config sections are not implemented in this version and have no effect yet');
   const store = Store.open(cfg.store.path, { owner: 'rowtrail watch' });
@@ -44,9 +49,14 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let sources: Source[];
   let detection: DetectionRunner;
   let detecting: Promise<void> = Promise.resolve();
+  let delivery: Delivery | null;
+  let delivering: Promise<void> = Promise.resolve();
   try {
     startMasking(store, cfg, log);
-    detection = new DetectionRunner(store, cfg, log);
+    // Channels are resolved first: a malformed URL or a missing secret stops the daemon with one line.
+    const file = (cfg as { file?: string }).file;
+    delivery = createDelivery(cfg, store, log, { baseDir: file ? dirname(file) : undefined });
+    detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake() });
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
       sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
@@ -66,6 +76,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     closed = true;
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
     await detecting;
+    await delivering;
     store.close();
   };
 
@@ -77,6 +88,11 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     for (const id of identities) void id.start(ac.signal);
     // Detection reads what is durable and never stops capture (run() does not reject).
     detecting = detection.run(ac.signal);
+    // Delivery sends the outbox with async HTTP on this event loop and never stops capture (run() does not reject).
+    if (delivery) {
+      delivering = delivery.worker.run(ac.signal);
+      log.info({ channels: delivery.settings.channels.map((c) => `${c.name} (${c.kind})`) }, 'alerts: delivering');
+    }
     const runs = sources.map((src) =>
       src.run(ac.signal).catch((e) => {
         ac.abort();
@@ -98,6 +114,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     identities,
     store,
     detection,
+    delivery,
     start,
     done,
     async stop() {
@@ -107,6 +124,11 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
         settle.resolve();
       }
       await done.catch(() => undefined);
+    },
+    alertMetrics: () => {
+      if (!delivery || closed) return [];
+      const queued = new Map(store.outbox.counts().map((c) => [c.channel, c.queued]));
+      return delivery.worker.stats().map((s) => ({ ...s, queued: queued.get(s.channel) ?? 0 }));
     },
     health: () =>
       sources.map((s, i) => ({ name: s.name, kind: cfg.sources[i].kind, health: typeof s.health === 'function' ? s.health() : null })),

@@ -41,6 +41,71 @@ export const sourceSchema = z.strictObject({
   serverId: z.number().int().min(1).max(4294967295).optional(),
 });
 
+/** Routing keys shared by every alert channel: a channel gets an alert when every given filter matches. */
+const routing = {
+  /** The channel's name (for `rowtrail alerts test --channel NAME` and the logs). Default: the kind, then kind-2, … */
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be letters, digits, . _ or - (at most 64)').optional(),
+  /** Lowest severity delivered (`info` < `warning` < `critical`). Default: slack `warning`, pagerduty `critical`, webhook `info`. */
+  minSeverity: severity.optional(),
+  /** Only alerts of these detectors (e.g. `bulk-transaction`). Default: all. */
+  detectors: z.array(z.string().min(1)).optional(),
+  /** Only alerts of these sources. Default: all. */
+  sources: z.array(z.string().min(1)).optional(),
+  /** Only alerts about these tables (`schema.table`, `*` globs). Default: all. */
+  tables: z.array(z.string().min(1)).optional(),
+};
+
+/** Slack: an incoming webhook, or a bot token and channel (chat.postMessage; updates and resolves thread under the first message). */
+export const slackChannelSchema = z
+  .strictObject({
+    ...routing,
+    /** Incoming webhook URL (a secret: `${ENV}` or webhookUrlFile). */
+    webhookUrl: z.string().min(1).optional(),
+    /** File holding the incoming webhook URL. */
+    webhookUrlFile: z.string().min(1).optional(),
+    /** Bot token (xoxb-…) for chat.postMessage / chat.update; needs `channel`. */
+    botToken: z.string().min(1).optional(),
+    /** File holding the bot token. */
+    botTokenFile: z.string().min(1).optional(),
+    /** Channel id or name for the bot token. */
+    channel: z.string().min(1).optional(),
+    /** Slack Web API base URL (proxies, tests). Default `https://slack.com/api`. */
+    apiUrl: z.string().min(1).optional(),
+  })
+  .refine((c) => c.webhookUrl || c.webhookUrlFile || ((c.botToken || c.botTokenFile) && c.channel), {
+    message: 'slack needs webhookUrl (or webhookUrlFile), or botToken (or botTokenFile) with channel',
+  });
+
+/** PagerDuty Events API v2. */
+export const pagerdutyChannelSchema = z
+  .strictObject({
+    ...routing,
+    /** Integration (routing) key of an Events API v2 integration (a secret: `${ENV}` or routingKeyFile). */
+    routingKey: z.string().min(1).optional(),
+    /** File holding the routing key. */
+    routingKeyFile: z.string().min(1).optional(),
+    /** Events API endpoint. Default `https://events.pagerduty.com/v2/enqueue`. */
+    url: z.string().min(1).optional(),
+  })
+  .refine((c) => c.routingKey || c.routingKeyFile, { message: 'pagerduty needs routingKey (or routingKeyFile)' });
+
+/** A signed JSON webhook: the body is the Alert contract; X-Rowtrail-Signature = HMAC-SHA256 of `timestamp.body`. */
+export const webhookChannelSchema = z
+  .strictObject({
+    ...routing,
+    /** Receiver URL (http or https). */
+    url: z.string().min(1),
+    /** Shared HMAC key (a secret: `${ENV}` or secretFile); at least 16 characters. */
+    secret: z.string().min(1).optional(),
+    /** File holding the shared key. */
+    secretFile: z.string().min(1).optional(),
+  })
+  .refine((c) => c.secret || c.secretFile, { message: 'webhook needs secret (or secretFile): receivers must be able to verify the signature' });
+
+function oneOrMany<T extends z.ZodType>(item: T) {
+  return z.union([item, z.array(item).min(1)]);
+}
+
 export const configSchema = z.strictObject({
   sources: z.array(sourceSchema).min(1, 'at least one source is needed'),
   store: z
@@ -79,15 +144,24 @@ export const configSchema = z.strictObject({
       sampleIntervalMs: z.number().int().min(5).max(60000).default(20),
     })
     .default({ maxContextBytes: 2048, sampleIntervalMs: 20 }),
+  /**
+   * Where alerts are delivered: each kind takes one channel or a list of them (e.g. two Slack channels by
+   * severity). Secrets may be written as `${ENV_VAR}` or read from a file (the `…File` keys). See README.
+   */
   alerts: z
     .strictObject({
-      slack: z.strictObject({ webhookUrl: z.string().url(), minSeverity: severity.default('warning') }).optional(),
-      pagerduty: z
-        .strictObject({ routingKey: z.string().min(1), minSeverity: severity.default('critical'), url: z.string().url().optional() })
-        .optional(),
-      webhook: z.strictObject({ url: z.string().url(), secret: z.string().optional(), minSeverity: severity.default('info') }).optional(),
+      /** Slack: an incoming webhook, or a bot token and channel (updates edit the message, resolves reply in its thread). */
+      slack: oneOrMany(slackChannelSchema).optional(),
+      /** PagerDuty Events API v2: trigger, and resolve with the same dedup_key. */
+      pagerduty: oneOrMany(pagerdutyChannelSchema).optional(),
+      /** A JSON POST of the Alert contract, signed (X-Rowtrail-Signature: HMAC-SHA256 of `timestamp.body`). */
+      webhook: oneOrMany(webhookChannelSchema).optional(),
+      /** Seconds a delivery request may take before it counts as failed and is retried. Default 10. */
+      timeoutSeconds: z.number().min(0.1).max(300).default(10),
+      /** A notification still undelivered after this long (e.g. `24h`) is marked failed. Default `24h`. */
+      giveUpAfter: z.string().regex(/^\d+[smhdw]$/, 'must be like 24h, 30m').default('24h'),
     })
-    .default({}),
+    .default({ timeoutSeconds: 10, giveUpAfter: '24h' }),
   masking: z
     .strictObject({
       /** Mask outputs and seal raw images (on by default). `false`: values stay in the clear everywhere. */

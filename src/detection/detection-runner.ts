@@ -8,7 +8,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Alert } from '../model/index.js';
-import type { Store } from '../store/index.js';
+import type { AlertRoute, Store } from '../store/index.js';
 import { sleep } from '../sources/backoff.js';
 import { DetectorEngine, TxBuilder, type AlertChange, type TxSummary } from '../../detectors/index.js';
 import { TableSizes } from './table-sizes.js';
@@ -24,8 +24,12 @@ export interface DetectionOptions {
   tickMs?: number;
   /** How often the baselines are saved (ms). Default 60000. */
   saveMs?: number;
-  /** Called for every alert change (delivery hooks here). */
+  /** Called for every alert change. */
   onChange?: (c: AlertChange) => void;
+  /** Channels per alert: its notifications are enqueued in the store's outbox with the alert (src/alerts). */
+  route?: AlertRoute;
+  /** Called after alerts were saved (and their notifications enqueued): wakes the delivery worker. */
+  onSaved?: () => void;
   /** Clock (tests). */
   now?: () => number;
 }
@@ -108,8 +112,10 @@ export class DetectionRunner {
       this.lastTick = now;
       for (const c of this.engine.tick(now)) this.note(c, changed);
     }
-    if (changed.size) this.store.saveDetection([...changed.values()], STATE_NAME, this.engine.lastSeq, this.engine.snapshot());
-    else this.save(false);
+    if (changed.size) {
+      this.store.saveDetection([...changed.values()], STATE_NAME, this.engine.lastSeq, this.engine.snapshot(), this.opts.route);
+      this.opts.onSaved?.();
+    } else this.save(false);
     return txs.length;
   }
 

@@ -21,7 +21,17 @@ function esc(v: string): string {
 
 const CONFIDENCES = ['exact', 'inferred', 'unknown'] as const;
 
-export function renderMetrics(sources: SourceMetrics[]): string {
+/** One alert channel: counters since the daemon started, and what its outbox holds now. */
+export interface AlertChannelMetrics {
+  channel: string;
+  kind: string;
+  sent: number;
+  failed: number;
+  retried: number;
+  queued: number;
+}
+
+export function renderMetrics(sources: SourceMetrics[], alerts: AlertChannelMetrics[] = []): string {
   const lines: string[] = [];
   const labels = (s: SourceMetrics, extra = '') => `{source="${esc(s.name)}",kind="${esc(s.kind)}"${extra}}`;
   const family = (name: string, type: 'counter' | 'gauge', help: string, value: (s: SourceMetrics) => number | null | undefined) => {
@@ -62,5 +72,20 @@ export function renderMetrics(sources: SourceMetrics[]): string {
     if (!n) continue;
     for (const c of CONFIDENCES) lines.push(`${name}${labels(s, `,confidence="${c}"`)} ${s.identity[c] / n}`);
   }
+  // Alert delivery, one series per configured channel (bounded: the channels of the config).
+  const alertFamily = (n: string, type: 'counter' | 'gauge', help: string, v: (c: AlertChannelMetrics) => number) => {
+    if (!alerts.length) return;
+    lines.push(`# HELP ${n} ${help}`, `# TYPE ${n} ${type}`);
+    for (const c of alerts) lines.push(`${n}{channel="${esc(c.channel)}",kind="${esc(c.kind)}"} ${v(c)}`);
+  };
+  alertFamily('rowtrail_alert_notifications_sent_total', 'counter', 'Notifications the channel acknowledged (2xx) since the daemon started.', (c) => c.sent);
+  alertFamily(
+    'rowtrail_alert_notifications_failed_total',
+    'counter',
+    'Notifications given up (a permanent 4xx, or too old) since the daemon started.',
+    (c) => c.failed,
+  );
+  alertFamily('rowtrail_alert_notifications_retried_total', 'counter', 'Attempts that failed and were retried since the daemon started.', (c) => c.retried);
+  alertFamily('rowtrail_alert_notifications_queued', 'gauge', "Notifications in the channel's outbox, not delivered yet.", (c) => c.queued);
   return lines.join('\n') + '\n';
 }

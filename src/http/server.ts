@@ -9,7 +9,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RowtrailError } from '../errors.js';
-import { renderMetrics, type SourceMetrics } from './metrics.js';
+import { renderMetrics, type AlertChannelMetrics, type SourceMetrics } from './metrics.js';
 import type { HealthReport } from './health.js';
 
 export interface HttpOptions {
@@ -17,6 +17,8 @@ export interface HttpOptions {
   port: number;
   token: string;
   metrics: () => SourceMetrics[];
+  /** Alert delivery per channel (none without channels). */
+  alerts?: () => AlertChannelMetrics[];
   /** The current verdict (health.ts `assessHealth`). */
   health: () => HealthReport;
 }
@@ -68,7 +70,7 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
         res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(opts.metrics()));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(opts.metrics(), opts.alerts?.() ?? []));
       return;
     }
     res.writeHead(404).end();

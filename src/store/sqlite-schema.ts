@@ -106,6 +106,30 @@ CREATE TABLE IF NOT EXISTS masking_columns (
   place TEXT PRIMARY KEY,
   body  TEXT NOT NULL
 );
+
+-- Alert delivery (schema 3): the outbox. One row per notification (an alert opened, updated or resolved)
+-- per channel, written in the same SQLite transaction as the alert, so a crash never loses one; the delivery
+-- worker sends them in id order per channel and marks a row sent only after the receiver's 2xx.
+-- delivery_id is stable across retries and restarts (receivers dedupe on it); ref is what the receiver gave
+-- back for threading (Slack's message ts).
+CREATE TABLE IF NOT EXISTS alert_outbox (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  delivery_id TEXT NOT NULL UNIQUE,
+  alert_id    TEXT NOT NULL,
+  channel     TEXT NOT NULL,
+  event       TEXT NOT NULL CHECK (event IN ('opened', 'updated', 'resolved')),
+  body        TEXT NOT NULL,
+  state       TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed', 'skipped')),
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  next_ms     INTEGER NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  done_ms     INTEGER,
+  status      INTEGER,
+  error       TEXT,
+  ref         TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_outbox_queue ON alert_outbox (channel, state, id);
+CREATE INDEX IF NOT EXISTS alert_outbox_alert ON alert_outbox (alert_id, channel);
 `;
 
 /** Schema 3 columns added to tables of older stores (ALTER TABLE … ADD COLUMN where missing). */

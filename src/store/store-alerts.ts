@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { Alert, ChangeEvent } from '../model/index.js';
 import { eventColumns, toEvent, type StoredRow } from './store-queries.js';
+import { enqueueNotifications, type AlertRoute } from './store-outbox.js';
 
 type Db = Database.Database;
 
@@ -42,8 +43,11 @@ function hasTable(db: Db, name: string): boolean {
   return !!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name);
 }
 
-/** Upserts alerts and the detectors' state in one SQLite transaction. */
-export function saveDetection(db: Db, alerts: Alert[], name: string, seq: number, state: unknown): void {
+/**
+ * Upserts alerts and the detectors' state in one SQLite transaction, with the notifications the alerts' changes
+ * cause when `route` is given (the outbox: nothing is lost between an alert and its delivery).
+ */
+export function saveDetection(db: Db, alerts: Alert[], name: string, seq: number, state: unknown, route?: AlertRoute): void {
   const upsert = db.prepare(
     `INSERT INTO alerts (id, detector, severity, state, source, tbl, actor, opened_us, updated_us, body)
      VALUES (@id, @detector, @severity, @state, @source, @tbl, @actor, @opened, @updated, @body)
@@ -56,8 +60,11 @@ export function saveDetection(db: Db, alerts: Alert[], name: string, seq: number
   // Serialized before taking the write lock (it can be tens of MB), so the capture's writer waits for nothing.
   const json = JSON.stringify(state);
   // IMMEDIATE, like the batch writer: both connections write this store (see sqlite-batch.ts).
+  const now = Date.now();
   db.transaction(() => {
     for (const a of alerts) {
+      const body = JSON.stringify(a);
+      if (route) enqueueNotifications(db, a, body, route, now);
       upsert.run({
         id: a.id,
         detector: a.detector,
@@ -68,7 +75,7 @@ export function saveDetection(db: Db, alerts: Alert[], name: string, seq: number
         actor: a.actor?.agent ?? a.actor?.user ?? null,
         opened: Date.parse(a.window.from) * 1000,
         updated: Date.parse(a.window.to) * 1000,
-        body: JSON.stringify(a),
+        body,
       });
     }
     st.run(name, seq, json, new Date().toISOString());

@@ -25,6 +25,22 @@ import { loadDetectorState, queryAlerts, queryTxEvents, saveDetection, type Aler
 import type { Alert } from '../model/index.js';
 import type { ClassifierState, KeyringData, Keys, Masker } from '../masking/index.js';
 import { countClear, loadClassifications, loadKeyring, maskStored, resealAll, saveKeyring } from './store-masking.js';
+import {
+  beginAttempt,
+  deliveryStates,
+  failOrphans,
+  markOutbox,
+  outboxChannels,
+  outboxCounts,
+  outboxHead,
+  outboxQueue,
+  outboxRef,
+  type AlertRoute,
+  type ChannelCounts,
+  type DeliveryState,
+  type OutboxOutcome,
+  type OutboxRow,
+} from './store-outbox.js';
 
 type Db = Database.Database;
 
@@ -180,10 +196,26 @@ export class Store implements WriteSide {
     return queryTxEvents(this.db, afterSeq, maxTx);
   }
 
-  /** Writes alerts and the detectors' state (with the last seq it covers) in one SQLite transaction. */
-  saveDetection(alerts: Alert[], name: string, seq: number, state: unknown): void {
-    saveDetection(this.db, alerts, name, seq, state);
+  /**
+   * Writes alerts and the detectors' state (with the last seq it covers) in one SQLite transaction, and the
+   * notifications the alerts' changes cause, routed by `route` (the alert outbox), in that same transaction.
+   */
+  saveDetection(alerts: Alert[], name: string, seq: number, state: unknown, route?: AlertRoute): void {
+    saveDetection(this.db, alerts, name, seq, state, route);
   }
+
+  /** The alert outbox (see store-outbox.ts): read by the delivery worker and `rowtrail alerts`. */
+  readonly outbox = {
+    head: (channel: string): OutboxRow | null => outboxHead(this.db, channel),
+    channels: (): string[] => outboxChannels(this.db),
+    queue: (channel: string, limit: number): OutboxRow[] => outboxQueue(this.db, channel, limit),
+    begin: (ids: number[]): void => beginAttempt(this.db, ids),
+    mark: (ids: number[], o: OutboxOutcome, nowMs = Date.now()): void => markOutbox(this.db, ids, o, nowMs),
+    ref: (alertId: string, channel: string): string | null => outboxRef(this.db, alertId, channel),
+    failOrphans: (keep: string[], nowMs = Date.now()) => failOrphans(this.db, keep, nowMs),
+    states: (alertIds: string[]): Map<string, DeliveryState[]> => deliveryStates(this.db, alertIds),
+    counts: (): ChannelCounts[] => outboxCounts(this.db),
+  };
 
   /** The detectors' stored state, or null. */
   detectorState(name: string): { seq: number; state: unknown } | null {
