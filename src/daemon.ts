@@ -12,6 +12,7 @@ import { sourceKind, type Source } from './sources/index.js';
 import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
 import { DetectionRunner } from './detection/index.js';
+import { ElasticsearchSink, createEsClient, esNodes } from './sinks/elasticsearch/index.js';
 
 export interface Daemon {
   sources: Source[];
@@ -19,6 +20,8 @@ export interface Daemon {
   store: Store;
   /** The detectors, fed from the store after each transaction is durable. */
   detection: DetectionRunner;
+  /** The Elasticsearch sink, fed from the store (null without `elasticsearch:` in the config). */
+  sink: ElasticsearchSink | null;
   /** Runs the sources and samplers; once. */
   start(): void;
   /** Resolves when every source stopped and the store closed (after stop()); rejects with the first fatal error. */
@@ -33,7 +36,6 @@ export interface Daemon {
 export function createDaemon(cfg: Config, log: Logger): Daemon {
   // Parts of the config contract that this version does not act on yet: say so rather than ignore them.
   const notYet = [
-    cfg.elasticsearch && 'elasticsearch (events stay in the embedded store)',
     Object.keys(cfg.alerts).length > 0 && 'alerts',
     Object.keys(cfg.masking.columns).length > 0 && 'masking',
   ].filter(Boolean);
@@ -44,14 +46,20 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let sources: Source[];
   let detection: DetectionRunner;
   let detecting: Promise<void> = Promise.resolve();
+  let sink: ElasticsearchSink | null = null;
+  let sinking: Promise<void> = Promise.resolve();
+  const es = cfg.elasticsearch;
+  const esClient = es ? createEsClient(es) : null;
   try {
     detection = new DetectionRunner(store, cfg, log);
+    if (es && esClient) sink = new ElasticsearchSink(store, esClient, es, log);
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
       sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
     );
   } catch (e) {
     store.close();
+    void esClient?.close();
     throw e;
   }
   let settle!: { resolve: () => void; reject: (e: unknown) => void };
@@ -65,6 +73,8 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     closed = true;
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
     await detecting;
+    await sinking;
+    await esClient?.close().catch(() => undefined);
     store.close();
   };
 
@@ -76,6 +86,11 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     for (const id of identities) void id.start(ac.signal);
     // Detection reads what is durable and never stops capture (run() does not reject).
     detecting = detection.run(ac.signal);
+    // The sink reads what is durable and never stops capture (run() does not reject); the store is its buffer.
+    if (sink && es) {
+      log.info({ nodes: esNodes(es).map(redactUrl), namespace: es.namespace }, 'elasticsearch sink: sending changes and alerts');
+      sinking = sink.run(ac.signal);
+    }
     const runs = sources.map((src) =>
       src.run(ac.signal).catch((e) => {
         ac.abort();
@@ -97,6 +112,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     identities,
     store,
     detection,
+    sink,
     start,
     done,
     async stop() {
@@ -134,4 +150,16 @@ function keepPruning(store: Store, retention: string, log: Logger, signal: Abort
   const timer = setInterval(prune, 3_600_000);
   timer.unref();
   signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
+
+/** A URL without its user and password (for logs). */
+function redactUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }

@@ -5,3 +5,4 @@ export type { CommitInfo, TxHandle } from './source-writer.js';
 export { parseChangeId } from './store-queries.js';
 export type { ChangeFilter, ActorSummary } from './store-queries.js';
 export { canonicalKey, parseDuration, parseTimeArg } from './keys.js';
+export type { SinkCursor, DeadLetter } from './store-sink.js';

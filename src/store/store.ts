@@ -23,6 +23,15 @@ import { lockStore, type StoreLock } from './store-lock.js';
 import { queryActors, queryAttribution, queryChanges, type ActorSummary, type ChangeFilter } from './store-queries.js';
 import { loadDetectorState, queryAlerts, queryTxEvents, saveDetection, type AlertFilter, type SeqEvent } from './store-alerts.js';
 import type { Alert } from '../model/index.js';
+import {
+  loadSinkCursor,
+  queryOldestUnsent,
+  querySinkDeadLetters,
+  queryUndeliveredAlerts,
+  saveSinkProgress,
+  type DeadLetter,
+  type SinkCursor,
+} from './store-sink.js';
 
 type Db = Database.Database;
 
@@ -189,6 +198,31 @@ export class Store implements WriteSide {
   /** Stored alerts, newest first. */
   alerts(f: AlertFilter = {}): Alert[] {
     return queryAlerts(this.db, f);
+  }
+
+  /** A sink's cursor: the last change it delivered ({seq: 0, idx: -1} before the first). */
+  sinkCursor(sink: string): SinkCursor {
+    return loadSinkCursor(this.db, sink);
+  }
+
+  /** Advances a sink with the dead letters and alert states of one bulk request, atomically (store-sink.ts). */
+  saveSinkProgress(sink: string, p: { cursor?: SinkCursor; dead?: DeadLetter[]; alertStates?: { id: string; state: string }[] }): void {
+    saveSinkProgress(this.db, sink, p);
+  }
+
+  /** The documents a sink's receiver rejected for good, with the reason. */
+  sinkDeadLetters(sink: string): (DeadLetter & { at: string })[] {
+    return querySinkDeadLetters(this.db, sink);
+  }
+
+  /** Alerts whose current state a sink has not delivered, with the states to deliver. */
+  undeliveredAlerts(sink: string, limit: number): { alert: Alert; states: ('open' | 'resolved')[] }[] {
+    return queryUndeliveredAlerts(this.db, sink, limit);
+  }
+
+  /** Commit time of the oldest transaction a sink has not delivered, or null when it is caught up. */
+  oldestUnsent(cursor: SinkCursor): string | null {
+    return queryOldestUnsent(this.db, cursor);
   }
 
   /** Closes the connection, stops the write worker (its writers must be drained first), releases the lock. */
