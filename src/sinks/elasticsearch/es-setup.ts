@@ -26,13 +26,13 @@ export function dashboardsDir(): string {
   let dir = import.meta.dirname;
   for (let i = 0; i < 6; i++) {
     const d = join(dir, 'dashboards');
-    if (existsSync(join(d, 'rowtrail-overview.ndjson'))) return d;
+    if (existsSync(join(d, '10-rowtrail-overview.ndjson'))) return d;
     dir = dirname(dir);
   }
   throw new RowtrailError('INTERNAL', 'the dashboards/ folder of this rowtrail package is missing');
 }
 
-/** The NDJSON files of dashboards/, sorted (data views first: their names start with `00-`). */
+/** The NDJSON files of dashboards/ in import order (their names start with a number: data views first). */
 export function dashboardFiles(dir = dashboardsDir()): string[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.ndjson'))
