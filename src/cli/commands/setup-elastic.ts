@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { common, examples, out, positiveInt, configFrom, type CommonOpts } from '../shared.js';
+import { examples, out, positiveInt, configFrom, type CommonOpts } from '../shared.js';
 import { RowtrailError } from '../../errors.js';
 import { createEsClient, setupElastic } from '../../sinks/elasticsearch/index.js';
 
@@ -8,14 +8,18 @@ interface SetupElasticOpts extends CommonOpts {
   templatesOnly?: boolean;
 }
 
-/** `rowtrail setup elastic`: the Elasticsearch templates and the Kibana dashboards; idempotent. */
+/**
+ * `rowtrail setup elastic`: the Elasticsearch templates and the Kibana dashboards; idempotent. `--config` and
+ * `--json` are `setup`'s options (commander gives a parent's options to the parent wherever they stand).
+ */
 export function registerSetupElastic(setup: Command): void {
-  const cmd = common(setup.command('elastic'), 'print the result as one JSON object')
-    .description('install the Elasticsearch index templates and import the Kibana dashboards (dashboards/); idempotent')
+  const cmd = setup
+    .command('elastic')    .description('install the Elasticsearch index templates and import the Kibana dashboards (dashboards/); idempotent')
     .option('--kibana-wait <seconds>', 'how long to wait for Kibana to come up', positiveInt, 180)
     .option('--templates-only', 'install the templates, skip the dashboards');
   examples(cmd, ['rowtrail setup elastic', 'ROWTRAIL_KIBANA_URL=http://localhost:5601 rowtrail setup elastic --json']);
-  cmd.action(async (opts: SetupElasticOpts) => {
+  cmd.action(async (_o: unknown, self: Command) => {
+    const opts = self.optsWithGlobals<SetupElasticOpts>();
     const cfg = configFrom(opts);
     if (!cfg.elasticsearch) throw new RowtrailError('CONFIG', `${cfg.file}: no elasticsearch: section (add elasticsearch: { node: http://… })`);
     const es = opts.templatesOnly ? { ...cfg.elasticsearch, kibanaUrl: undefined } : cfg.elasticsearch;

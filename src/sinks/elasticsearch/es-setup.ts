@@ -103,7 +103,7 @@ async function waitForKibana(url: string, headers: Record<string, string>, waitM
       last = (e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
     }
     if (Date.now() >= until) throw new RowtrailError('ELASTICSEARCH', `Kibana at ${url} is not ready (${last}); check elasticsearch.kibanaUrl`);
-    await sleep(2_000);
+    await sleep(1_000);
   }
 }
 
