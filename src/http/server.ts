@@ -11,12 +11,15 @@ import { join } from 'node:path';
 import { RowtrailError } from '../errors.js';
 import { renderMetrics, type SourceMetrics } from './metrics.js';
 import type { HealthReport } from './health.js';
+import type { SinkStats } from '../sinks/elasticsearch/index.js';
 
 export interface HttpOptions {
   host: string;
   port: number;
   token: string;
   metrics: () => SourceMetrics[];
+  /** The Elasticsearch sink's stats, null without one. */
+  sink?: () => SinkStats | null;
   /** The current verdict (health.ts `assessHealth`). */
   health: () => HealthReport;
 }
@@ -68,7 +71,7 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
         res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(opts.metrics()));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(opts.metrics(), opts.sink?.() ?? null));
       return;
     }
     res.writeHead(404).end();

@@ -41,7 +41,7 @@ afterAll(() => {
 
 describe('npm pack', () => {
   it('holds the built CLI, its licence and docs, and nothing of the source tree', () => {
-    for (const f of ['package.json', 'LICENSE', 'README.md', 'CHANGELOG.md', 'bin/rowtrail.js', 'dist/src/cli/run.js', 'dist/src/store/index.js', 'dist/detectors/index.js', 'native/postgres/rowtrail_native.c']) {
+    for (const f of ['package.json', 'LICENSE', 'README.md', 'CHANGELOG.md', 'bin/rowtrail.js', 'dist/src/cli/run.js', 'dist/src/store/index.js', 'dist/detectors/index.js', 'native/postgres/rowtrail_native.c', 'dashboards/10-rowtrail-overview.ndjson']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /^(src|test|bench|node_modules|docs)\//.test(f) || f.endsWith('.ts'))).toEqual([]);

@@ -11,6 +11,7 @@ import { agent, captureLog, cleanup, esConfig, fill, openStore, tempDir } from '
 import { ElasticsearchSink, SINK_NAME, installTemplates, streamNames } from '../../src/sinks/elasticsearch/index.js';
 import { Store } from '../../src/store/index.js';
 import { silentLogger } from '../../src/log/index.js';
+import { renderMetrics } from '../../src/http/index.js';
 import type { Alert } from '../../src/model/index.js';
 
 afterEach(cleanup);
@@ -106,6 +107,10 @@ describe('elasticsearch sink', () => {
     expect(JSON.parse(dead[0].doc).rowtrail.change_id).toBe(ids[11]);
     expect(lines().find((l) => l.id === ids[11])?.msg).toContain('document rejected; kept in the store');
     expect(store.sinkCursor(SINK_NAME)).toEqual({ seq: 4, idx: -1 });
+    const text = renderMetrics([], sink.stats());
+    expect(text).toContain('rowtrail_es_sink_documents_total{result="stored"} 19\n');
+    expect(text).toContain('rowtrail_es_sink_documents_total{result="dead_letter"} 1\n');
+    expect(text).toContain('rowtrail_es_sink_failing 0\n');
   });
 
   it('dead-letters what a mapping from an older template rejects, and the rest goes on', async () => {
@@ -139,6 +144,14 @@ describe('elasticsearch sink', () => {
     expect(lines().map((l) => l.msg)).toContain(
       'elasticsearch sink: Elasticsearch has no index template rowtrail-changes-default: run `rowtrail setup elastic` (capture continues; the sink waits)',
     );
+    // The changes committed days ago (fill's commit times) and none is sent: the lag is flagged in the log and /metrics.
+    const behind = lines().find((l) => l.msg.startsWith('elasticsearch sink is behind'));
+    expect(behind?.maxLagSeconds).toBe(300);
+    expect(behind?.lagSeconds).toBeGreaterThan(300);
+    const text = renderMetrics([], sink.stats());
+    expect(text).toMatch(/^rowtrail_es_sink_lag_seconds \d+/m);
+    expect(Number(/^rowtrail_es_sink_lag_seconds (\S+)/m.exec(text)![1])).toBeGreaterThan(300);
+    expect(text).toContain('rowtrail_es_sink_failing 1\n');
     await installTemplates(es.client(), esConfig());
     for (let i = 0; i < 200 && es.ids(S.changes).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     ac.abort();

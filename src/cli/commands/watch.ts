@@ -24,6 +24,7 @@ export function registerWatch(program: Command): void {
           metrics: () =>
             daemon.health().map((h, i) => ({ ...h, stats: daemon.sources[i].stats(), identity: daemon.identities[i].stats() })),
           health: () => assessHealth(daemon.health(), Date.now()),
+          sink: () => daemon.sink?.stats() ?? null,
         });
       } catch (e) {
         await daemon.stop();
