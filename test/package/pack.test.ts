@@ -18,7 +18,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
 /** What a clean checkout holds that packing needs; dist/ is built by `prepare` during `npm pack`. */
-const CHECKOUT = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin', 'src', 'detectors', 'native'];
+const CHECKOUT = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin', 'src', 'detectors', 'native', 'dashboards'];
 
 let work: string;
 let tarball: string;
