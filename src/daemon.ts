@@ -49,17 +49,18 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let sink: ElasticsearchSink | null = null;
   let sinking: Promise<void> = Promise.resolve();
   const es = cfg.elasticsearch;
-  const esClient = es ? createEsClient(es) : null;
+  let esClient: ReturnType<typeof createEsClient> | null = null;
   try {
     detection = new DetectionRunner(store, cfg, log);
-    if (es && esClient) sink = new ElasticsearchSink(store, esClient, es, log);
+    // Builds the client only (reads caFile): nothing connects until start().
+    if (es) sink = new ElasticsearchSink(store, (esClient = createEsClient(es)), es, log);
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
       sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
     );
   } catch (e) {
     store.close();
-    void esClient?.close();
+    void esClient?.close().catch(() => undefined);
     throw e;
   }
   let settle!: { resolve: () => void; reject: (e: unknown) => void };

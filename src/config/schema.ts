@@ -12,6 +12,9 @@ const sourceName = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'must be lower case letters, digits, - or _, starting with a letter (at most 41 characters)');
 
+/** An http(s) URL (zod's url() also takes `es:9200`, a URL of scheme `es:`). */
+const httpUrl = z.string().regex(/^https?:\/\/[^/\s]/, 'must be an http:// or https:// URL');
+
 export const sourceSchema = z.strictObject({
   /** The source's name: part of the default slot and publication names, of change ids and of the password variable. */
   name: sourceName,
@@ -119,13 +122,14 @@ export const configSchema = z.strictObject({
   elasticsearch: z
     .strictObject({
       /** Elasticsearch URL (8.x or 9.x). Or ROWTRAIL_ELASTICSEARCH_NODE. */
-      node: z.string().url().optional(),
+      node: httpUrl.optional(),
       /** Several nodes of one cluster (requests are spread over them); with or instead of `node`. */
-      nodes: z.array(z.string().url()).min(1).optional(),
+      nodes: z.array(httpUrl).min(1).optional(),
       /** API key (the base64 `id:key` form Elasticsearch returns as `encoded`). Or ROWTRAIL_ELASTICSEARCH_API_KEY. */
       apiKey: z.string().min(1).optional(),
-      /** Basic auth user; password from here or ROWTRAIL_ELASTICSEARCH_PASSWORD. */
+      /** Basic auth user (with `password`). Or ROWTRAIL_ELASTICSEARCH_USERNAME. */
       username: z.string().min(1).optional(),
+      /** Basic auth password; better from ROWTRAIL_ELASTICSEARCH_PASSWORD than in the file. */
       password: z.string().optional(),
       /** PEM file of the CA that signed the cluster's certificate (self-managed TLS). */
       caFile: z.string().min(1).optional(),
@@ -142,7 +146,7 @@ export const configSchema = z.strictObject({
        */
       lifecycle: z.enum(['data-stream', 'ilm']).default('data-stream'),
       /** Kibana URL, for `rowtrail setup elastic` (dashboards). Or ROWTRAIL_KIBANA_URL. Same credentials as Elasticsearch. */
-      kibanaUrl: z.string().url().optional(),
+      kibanaUrl: httpUrl.optional(),
       /** Documents per bulk request (also the most the sink holds in memory). Default 1000. */
       batchSize: z.number().int().min(1).max(50_000).default(1000),
       /** The sink warns (log, /metrics) when its oldest unsent change committed longer ago than this. Default 300. */
