@@ -16,7 +16,8 @@ export function registerSetupElastic(setup: Command): void {
   const cmd = setup
     .command('elastic')    .description('install the Elasticsearch index templates and import the Kibana dashboards (dashboards/); idempotent')
     .option('--kibana-wait <seconds>', 'how long to wait for Kibana to come up', positiveInt, 180)
-    .option('--templates-only', 'install the templates, skip the dashboards');
+    .option('--templates-only', 'install the templates, skip the dashboards')
+    .addHelpText('after', '\nAlso takes -c, --config <file> (default ./rowtrail.yaml) and --json (one JSON object).');
   examples(cmd, ['rowtrail setup elastic', 'ROWTRAIL_KIBANA_URL=http://localhost:5601 rowtrail setup elastic --json']);
   cmd.action(async (_o: unknown, self: Command) => {
     const opts = self.optsWithGlobals<SetupElasticOpts>();
