@@ -15,6 +15,7 @@ import { DetectionRunner } from './detection/index.js';
 import { openMasking } from './store/index.js';
 import { createDelivery, type Delivery } from './alerts/index.js';
 import { dirname } from 'node:path';
+import { ElasticsearchSink, createEsClient, esNodes } from './sinks/elasticsearch/index.js';
 
 export interface Daemon {
   sources: Source[];
@@ -24,6 +25,8 @@ export interface Daemon {
   detection: DetectionRunner;
   /** Alert delivery (the outbox worker), null when no channel is configured. */
   delivery: Delivery | null;
+  /** The Elasticsearch sink, fed from the store (null without `elasticsearch:` in the config). */
+  sink: ElasticsearchSink | null;
   /** Runs the sources and samplers; once. */
   start(): void;
   /** Resolves when every source stopped and the store closed (after stop()); rejects with the first fatal error. */
@@ -38,11 +41,6 @@ export interface Daemon {
 
 /** Opens the store and builds sources and identities; nothing connects until start(). */
 export function createDaemon(cfg: Config, log: Logger): Daemon {
-  // Parts of the config contract that this version does not act on yet: say so rather than ignore them.
-  const notYet = [
-    cfg.elasticsearch && 'elasticsearch (events stay in the embedded store)',
-  ].filter(Boolean);
-  if (notYet.length) log.warn({ keys: notYet }, 'these config sections are not implemented in this version and have no effect yet');
   const store = Store.open(cfg.store.path, { owner: 'rowtrail watch' });
   const ac = new AbortController();
   let identities: Identity[];
@@ -51,18 +49,25 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let detecting: Promise<void> = Promise.resolve();
   let delivery: Delivery | null;
   let delivering: Promise<void> = Promise.resolve();
+  let sink: ElasticsearchSink | null = null;
+  let sinking: Promise<void> = Promise.resolve();
+  const es = cfg.elasticsearch;
+  let esClient: ReturnType<typeof createEsClient> | null = null;
   try {
     startMasking(store, cfg, log);
     // Channels are resolved first: a malformed URL or a missing secret stops the daemon with one line.
     const file = (cfg as { file?: string }).file;
     delivery = createDelivery(cfg, store, log, { baseDir: file ? dirname(file) : undefined });
     detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake() });
+    // Builds the Elasticsearch client only (reads caFile): nothing connects until start().
+    if (es) sink = new ElasticsearchSink(store, (esClient = createEsClient(es)), es, log);
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
       sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
     );
   } catch (e) {
     store.close();
+    void esClient?.close().catch(() => undefined);
     throw e;
   }
   let settle!: { resolve: () => void; reject: (e: unknown) => void };
@@ -77,6 +82,8 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
     await detecting;
     await delivering;
+    await sinking;
+    await esClient?.close().catch(() => undefined);
     store.close();
   };
 
@@ -92,6 +99,11 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     if (delivery) {
       delivering = delivery.worker.run(ac.signal);
       log.info({ channels: delivery.settings.channels.map((c) => `${c.name} (${c.kind})`) }, 'alerts: delivering');
+    }
+    // The sink reads what is durable and never stops capture (run() does not reject); the store is its buffer.
+    if (sink && es) {
+      log.info({ nodes: esNodes(es).map(redactUrl), namespace: es.namespace }, 'elasticsearch sink: sending changes and alerts');
+      sinking = sink.run(ac.signal);
     }
     const runs = sources.map((src) =>
       src.run(ac.signal).catch((e) => {
@@ -115,6 +127,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     store,
     detection,
     delivery,
+    sink,
     start,
     done,
     async stop() {
@@ -183,4 +196,16 @@ function startMasking(store: Store, cfg: Config, log: Logger): void {
   }
   store.useMasker(m.masker);
   log.info({ key: m.fingerprint, columns: m.masker.classifier.list().length }, 'masking on: outputs show masked values; raw values are sealed for undo');
+}
+
+/** A URL without its user and password (for logs). */
+function redactUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }

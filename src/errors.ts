@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'UNDO'
   /** Masking keys: missing, malformed, loose permissions, or not the key the sealed values were made with. */
   | 'KEY'
+  /** Elasticsearch or Kibana refused or could not be reached (`setup elastic`; the sink retries instead). */
+  | 'ELASTICSEARCH'
   | 'INTERNAL';
 
 const FATAL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

@@ -22,6 +22,10 @@ export const ENV_OVERRIDES: readonly { env: string; key: readonly [string, strin
   { env: 'ROWTRAIL_HTTP_TOKEN', key: ['http', 'token'] },
   { env: 'ROWTRAIL_IDENTITY_SIGNING_KEY', key: ['identity', 'signingKey'] },
   { env: 'ROWTRAIL_ELASTICSEARCH_NODE', key: ['elasticsearch', 'node'] },
+  { env: 'ROWTRAIL_ELASTICSEARCH_API_KEY', key: ['elasticsearch', 'apiKey'] },
+  { env: 'ROWTRAIL_ELASTICSEARCH_USERNAME', key: ['elasticsearch', 'username'] },
+  { env: 'ROWTRAIL_ELASTICSEARCH_PASSWORD', key: ['elasticsearch', 'password'] },
+  { env: 'ROWTRAIL_KIBANA_URL', key: ['elasticsearch', 'kibanaUrl'] },
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {

@@ -12,6 +12,9 @@ const sourceName = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,40}$/, 'must be lower case letters, digits, - or _, starting with a letter (at most 41 characters)');
 
+/** An http(s) URL (zod's url() also takes `es:9200`, a URL of scheme `es:`). */
+const httpUrl = z.string().regex(/^https?:\/\/[^/\s]/, 'must be an http:// or https:// URL');
+
 export const sourceSchema = z.strictObject({
   /** The source's name: part of the default slot and publication names, of change ids and of the password variable. */
   name: sourceName,
@@ -189,13 +192,42 @@ export const configSchema = z.strictObject({
     })
     .default({ enabled: true, columns: {}, detectValues: true, maxValueChars: 262_144 }),
   detectors: z.record(z.string(), z.unknown()).default({}),
+  /** The Elasticsearch sink (src/sinks/elasticsearch): changes and alerts as data streams, Kibana dashboards. */
   elasticsearch: z
     .strictObject({
-      node: z.string().url(),
-      username: z.string().optional(),
+      /** Elasticsearch URL (8.x or 9.x). Or ROWTRAIL_ELASTICSEARCH_NODE. */
+      node: httpUrl.optional(),
+      /** Several nodes of one cluster (requests are spread over them); with or instead of `node`. */
+      nodes: z.array(httpUrl).min(1).optional(),
+      /** API key (the base64 `id:key` form Elasticsearch returns as `encoded`). Or ROWTRAIL_ELASTICSEARCH_API_KEY. */
+      apiKey: z.string().min(1).optional(),
+      /** Basic auth user (with `password`). Or ROWTRAIL_ELASTICSEARCH_USERNAME. */
+      username: z.string().min(1).optional(),
+      /** Basic auth password; better from ROWTRAIL_ELASTICSEARCH_PASSWORD than in the file. */
       password: z.string().optional(),
-      apiKey: z.string().optional(),
+      /** PEM file of the CA that signed the cluster's certificate (self-managed TLS). */
+      caFile: z.string().min(1).optional(),
+      /** Data stream namespace: `rowtrail-changes-<namespace>`, `rowtrail-alerts-<namespace>`. Default `default`. */
+      namespace: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9_.]{0,99}$/, 'must be lower case letters, digits, _ or . (no - : it separates the data stream name)')
+        .default('default'),
+      /** Delete documents older than this (e.g. `90d`); default keep forever. */
+      retention: z.string().regex(/^\d+[smhd]$/, 'must be like 90d, 12h').optional(),
+      /**
+       * How retention is enforced: `data-stream` (data stream lifecycle, Elasticsearch 8.14+) or `ilm` (an ILM
+       * policy `rowtrail-<namespace>` that rolls over daily or at 50 GB and deletes after `retention`). Default `data-stream`.
+       */
+      lifecycle: z.enum(['data-stream', 'ilm']).default('data-stream'),
+      /** Kibana URL, for `rowtrail setup elastic` (dashboards). Or ROWTRAIL_KIBANA_URL. Same credentials as Elasticsearch. */
+      kibanaUrl: httpUrl.optional(),
+      /** Documents per bulk request (also the most the sink holds in memory). Default 1000. */
+      batchSize: z.number().int().min(1).max(50_000).default(1000),
+      /** The sink warns (log, /metrics) when its oldest unsent change committed longer ago than this. Default 300. */
+      maxLagSeconds: z.number().int().min(1).default(300),
     })
+    .refine((e) => e.node || e.nodes, 'needs node (or nodes): the Elasticsearch URL')
+    .refine((e) => !(e.apiKey && e.username), 'use either apiKey or username/password, not both')
     .optional(),
   http: z
     .strictObject({

@@ -5,6 +5,7 @@
  */
 import type { SourceHealth, SourceStats } from '../sources/source.js';
 import type { ResolverStats } from '../identity/index.js';
+import type { SinkStats } from '../sinks/elasticsearch/index.js';
 
 export interface SourceMetrics {
   name: string;
@@ -31,7 +32,8 @@ export interface AlertChannelMetrics {
   queued: number;
 }
 
-export function renderMetrics(sources: SourceMetrics[], alerts: AlertChannelMetrics[] = []): string {
+/** `alerts`: per alert channel; `sink`: the Elasticsearch sink's stats when one runs (its series are left out otherwise). */
+export function renderMetrics(sources: SourceMetrics[], alerts: AlertChannelMetrics[] = [], sink: SinkStats | null = null): string {
   const lines: string[] = [];
   const labels = (s: SourceMetrics, extra = '') => `{source="${esc(s.name)}",kind="${esc(s.kind)}"${extra}}`;
   const family = (name: string, type: 'counter' | 'gauge', help: string, value: (s: SourceMetrics) => number | null | undefined) => {
@@ -87,5 +89,25 @@ export function renderMetrics(sources: SourceMetrics[], alerts: AlertChannelMetr
   );
   alertFamily('rowtrail_alert_notifications_retried_total', 'counter', 'Attempts that failed and were retried since the daemon started.', (c) => c.retried);
   alertFamily('rowtrail_alert_notifications_queued', 'gauge', "Notifications in the channel's outbox, not delivered yet.", (c) => c.queued);
+  if (sink) lines.push(...sinkMetrics(sink));
   return lines.join('\n') + '\n';
+}
+
+/** The Elasticsearch sink: how far behind it is, and what became of the documents it sent. */
+function sinkMetrics(s: SinkStats): string[] {
+  const out: string[] = [];
+  const one = (name: string, type: string, help: string, series: [string, number][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...series.map(([l, v]) => `${name}${l} ${v}`));
+  };
+  one('rowtrail_es_sink_lag_seconds', 'gauge', 'Seconds since the oldest change not yet in Elasticsearch was committed (0 when caught up).', [
+    ['', s.lagSeconds],
+  ]);
+  one('rowtrail_es_sink_documents_total', 'counter', 'Documents the sink sent since the daemon started, by result.', [
+    ['{result="stored"}', s.stored],
+    ['{result="duplicate"}', s.duplicates],
+    ['{result="dead_letter"}', s.deadLettered],
+  ]);
+  one('rowtrail_es_sink_retries_total', 'counter', 'Bulk requests (or their refused items) the sink retried.', [['', s.retries]]);
+  one('rowtrail_es_sink_failing', 'gauge', '1 while the last request to Elasticsearch failed, else 0.', [['', s.lastError ? 1 : 0]]);
+  return out;
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { RowtrailError } from '../errors.js';
 import { renderMetrics, type AlertChannelMetrics, type SourceMetrics } from './metrics.js';
 import type { HealthReport } from './health.js';
+import type { SinkStats } from '../sinks/elasticsearch/index.js';
 
 export interface HttpOptions {
   host: string;
@@ -19,6 +20,8 @@ export interface HttpOptions {
   metrics: () => SourceMetrics[];
   /** Alert delivery per channel (none without channels). */
   alerts?: () => AlertChannelMetrics[];
+  /** The Elasticsearch sink's stats, null without one. */
+  sink?: () => SinkStats | null;
   /** The current verdict (health.ts `assessHealth`). */
   health: () => HealthReport;
 }
@@ -70,7 +73,7 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
         res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(opts.metrics(), opts.alerts?.() ?? []));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(opts.metrics(), opts.alerts?.() ?? [], opts.sink?.() ?? null));
       return;
     }
     res.writeHead(404).end();

@@ -9,3 +9,4 @@ export { openMasking, reveal, type MaskingOpen } from './store-masking.js';
 export { sealedOf, type Sealed } from './store-queries.js';
 export { recordAccess, readAccesses, whoAmI, type AccessEvent } from './access-log.js';
 export type { AlertRoute, NotifyEvent, OutboxRow, OutboxOutcome, DeliveryState, ChannelCounts } from './store-outbox.js';
+export type { SinkCursor, DeadLetter } from './store-sink.js';

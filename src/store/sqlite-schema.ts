@@ -130,6 +130,38 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
 );
 CREATE INDEX IF NOT EXISTS alert_outbox_queue ON alert_outbox (channel, state, id);
 CREATE INDEX IF NOT EXISTS alert_outbox_alert ON alert_outbox (alert_id, channel);
+
+-- Sinks (schema 3; the Elasticsearch sink, src/sinks/elasticsearch): each sink's cursor. (seq, idx): the last change
+-- delivered is change idx of the transaction with commit_seq seq; idx -1: that whole transaction (a transaction
+-- larger than one bulk request is delivered in parts). Advanced only after a bulk request's items all
+-- succeeded, were already stored, or were dead-lettered (in the same SQLite transaction).
+CREATE TABLE IF NOT EXISTS sink_cursors (
+  sink       TEXT PRIMARY KEY,
+  seq        INTEGER NOT NULL,
+  idx        INTEGER NOT NULL DEFAULT -1,
+  updated_at TEXT NOT NULL
+);
+
+-- Documents a sink could not deliver because the receiver rejected them for good (e.g. a mapping error):
+-- kept with the reason, reported, never silently dropped. doc is the document as sent (masked values only).
+CREATE TABLE IF NOT EXISTS sink_dead_letters (
+  sink    TEXT NOT NULL,
+  doc_id  TEXT NOT NULL,
+  target  TEXT NOT NULL,
+  status  INTEGER NOT NULL,
+  reason  TEXT NOT NULL,
+  doc     TEXT NOT NULL,
+  at      TEXT NOT NULL,
+  PRIMARY KEY (sink, doc_id)
+);
+
+-- The alert states a sink delivered (one document per state an alert enters: open, resolved).
+CREATE TABLE IF NOT EXISTS sink_alert_states (
+  sink     TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  state    TEXT NOT NULL,
+  PRIMARY KEY (sink, alert_id, state)
+);
 `;
 
 /** Schema 3 columns added to tables of older stores (ALTER TABLE … ADD COLUMN where missing). */

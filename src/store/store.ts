@@ -41,6 +41,15 @@ import {
   type OutboxOutcome,
   type OutboxRow,
 } from './store-outbox.js';
+import {
+  loadSinkCursor,
+  queryOldestUnsent,
+  querySinkDeadLetters,
+  queryUndeliveredAlerts,
+  saveSinkProgress,
+  type DeadLetter,
+  type SinkCursor,
+} from './store-sink.js';
 
 type Db = Database.Database;
 
@@ -262,6 +271,31 @@ export class Store implements WriteSide {
   resealAll(keys: Keys, onProgress: (done: number) => void = () => undefined): number {
     if (!this.lock) throw new RowtrailError('STORE', `the store at ${this.dir} was opened read-only`);
     return resealAll(this.db, keys, onProgress);
+  }
+
+  /** A sink's cursor: the last change it delivered ({seq: 0, idx: -1} before the first). */
+  sinkCursor(sink: string): SinkCursor {
+    return loadSinkCursor(this.db, sink);
+  }
+
+  /** Advances a sink with the dead letters and alert states of one bulk request, atomically (store-sink.ts). */
+  saveSinkProgress(sink: string, p: { cursor?: SinkCursor; dead?: DeadLetter[]; alertStates?: { id: string; state: string }[] }): void {
+    saveSinkProgress(this.db, sink, p);
+  }
+
+  /** The documents a sink's receiver rejected for good, with the reason. */
+  sinkDeadLetters(sink: string): (DeadLetter & { at: string })[] {
+    return querySinkDeadLetters(this.db, sink);
+  }
+
+  /** Alerts whose current state a sink has not delivered, with the states to deliver. */
+  undeliveredAlerts(sink: string, limit: number): { alert: Alert; states: ('open' | 'resolved')[] }[] {
+    return queryUndeliveredAlerts(this.db, sink, limit);
+  }
+
+  /** Commit time of the oldest transaction a sink has not delivered, or null when it is caught up. */
+  oldestUnsent(cursor: SinkCursor): string | null {
+    return queryOldestUnsent(this.db, cursor);
   }
 
   /** Closes the connection, stops the write worker (its writers must be drained first), releases the lock. */

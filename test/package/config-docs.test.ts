@@ -23,7 +23,7 @@ describe('configuration reference', () => {
   it('each environment variable it lists overrides the key it names', () => {
     const base = { sources: [{ name: 'app', kind: 'postgres', url: 'postgres://u@h/db' }], elasticsearch: { node: 'http://es:9200' } };
     for (const o of ENV_OVERRIDES) {
-      const value = o.number ? '8123' : o.env === 'ROWTRAIL_ELASTICSEARCH_NODE' ? 'http://other:9200' : 'a-value-of-sixteen-plus';
+      const value = o.number ? '8123' : ['ROWTRAIL_ELASTICSEARCH_NODE', 'ROWTRAIL_KIBANA_URL'].includes(o.env) ? 'http://other:9200/' : 'a-value-of-sixteen-plus';
       const cfg = parseConfig(base, { [o.env]: value }) as unknown as Record<string, Record<string, unknown>>;
       expect(cfg[o.key[0]]![o.key[1]], o.env).toBe(o.number ? 8123 : value);
       expect(configReference()).toContain(`| \`${o.key.join('.')}\` |`);

@@ -3,6 +3,7 @@ import { common, configFrom, nonEmpty, oneOf, out, type CommonOpts } from '../sh
 import { sourceUrl } from '../../config/index.js';
 import { sourceKind } from '../../sources/index.js';
 import { RowtrailError } from '../../errors.js';
+import { registerSetupElastic } from './setup-elastic.js';
 
 interface SetupOpts extends CommonOpts {
   dryRun?: boolean;
@@ -12,7 +13,9 @@ interface SetupOpts extends CommonOpts {
 }
 
 export function registerSetup(program: Command): void {
-  common(program.command('setup'))
+  const setup = common(program.command('setup'));
+  registerSetupElastic(setup);
+  setup
     .description('create what capture needs on each source (publication and slot); idempotent')
     .option('--dry-run', 'print the SQL instead of running it')
     .option('--replica-identity <mode>', 'full: set REPLICA IDENTITY FULL where a full before image is missing', oneOf(['full'] as const))
@@ -21,7 +24,7 @@ export function registerSetup(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n  rowtrail setup --replica-identity full\n  rowtrail setup --dry-run --source app > setup.sql\n' +
-        '  rowtrail setup --uninstall --source app\n',
+        '  rowtrail setup --uninstall --source app\n  rowtrail setup elastic      (Elasticsearch templates, Kibana dashboards)\n',
     )
     .action(async (opts: SetupOpts) => {
       const cfg = configFrom(opts);

@@ -25,6 +25,7 @@ export function registerWatch(program: Command): void {
             daemon.health().map((h, i) => ({ ...h, stats: daemon.sources[i].stats(), identity: daemon.identities[i].stats() })),
           health: () => assessHealth(daemon.health(), Date.now()),
           alerts: () => daemon.alertMetrics(),
+          sink: () => daemon.sink?.stats() ?? null,
         });
       } catch (e) {
         await daemon.stop();
