@@ -40,7 +40,7 @@ describe('docker-compose.yml', () => {
     const require = createRequire(import.meta.url);
     const Ajv = require('ajv') as typeof import('ajv').default;
     const addFormats = require('ajv-formats') as typeof import('ajv-formats').default;
-    const schema = JSON.parse(readFileSync(join(ROOT, '..', '..', 'shared', 'schemas', 'compose-spec.json'), 'utf8'));
+    const schema = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'compose-spec.json'), 'utf8'));
     delete schema.$schema; // ajv does not know that draft-07 id (RECIPES.md)
     const ajv = new Ajv({ strict: false, validateSchema: false, allErrors: true });
     addFormats(ajv);
