@@ -54,13 +54,14 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   const es = cfg.elasticsearch;
   let esClient: ReturnType<typeof createEsClient> | null = null;
   try {
-    startMasking(store, cfg, log);
-    // Channels are resolved first: a malformed URL or a missing secret stops the daemon with one line.
+    // Channels are resolved first: a malformed URL or a missing secret stops the daemon with one line (before
+    // masking may generate a key file for a new store).
     const file = (cfg as { file?: string }).file;
     delivery = createDelivery(cfg, store, log, { baseDir: file ? dirname(file) : undefined });
-    detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake() });
     // Builds the Elasticsearch client only (reads caFile): nothing connects until start().
     if (es) sink = new ElasticsearchSink(store, (esClient = createEsClient(es)), es, log);
+    startMasking(store, cfg, log);
+    detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake() });
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     sources = cfg.sources.map((s, i) =>
       sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
