@@ -62,8 +62,8 @@ export interface StoredRow {
   actor: string | null;
 }
 
-/** Change events matching a filter, oldest first (or newest first). */
-export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<ChangeEvent> {
+/** The WHERE parts (on `changes c JOIN transactions t`) that a change filter names. */
+function changeWhere(f: ChangeFilter): { where: string[]; args: unknown[] } {
   const { where, args } = txWhere(f);
   if (f.table) {
     const dot = f.table.indexOf('.');
@@ -105,15 +105,68 @@ export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<Ch
     }
     where.push(parts.length ? `(${parts.join(' OR ')})` : '0');
   }
+  return { where, args };
+}
+
+const CHANGE_COLUMNS = `c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
+      t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor`;
+
+/** Change events matching a filter, oldest first (or newest first). */
+export function* queryChanges(db: Db, f: ChangeFilter = {}): IterableIterator<ChangeEvent> {
+  const { where, args } = changeWhere(f);
   const dir = f.newestFirst ? 'DESC' : 'ASC';
-  const sql = `SELECT c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, s.types,
-      t.source, t.system, t.database, t.xid, t.position, t.commit_time, t.size, t.actor
+  const sql = `SELECT ${CHANGE_COLUMNS}
     FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
     WHERE ${where.join(' AND ')}
     ORDER BY t.commit_seq ${dir}, c.idx ${dir}${f.limit ? ` LIMIT ${Math.max(0, Math.floor(f.limit))}` : ''}`;
   for (const r of db.prepare(sql).iterate(...args) as IterableIterator<StoredRow>) yield toEvent(r);
 }
 
+/** A place in commit order: the transaction's commit_seq and the change's index in it. */
+export interface ChangeCursor {
+  seq: number;
+  idx: number;
+}
+
+/** One page of changes, newest first, and the cursor of the next (older) page, or null at the end. */
+export interface ChangePage {
+  changes: ChangeEvent[];
+  next: ChangeCursor | null;
+}
+
+/**
+ * A page of changes, newest first, strictly older than `before` (the previous page's `next`). Keyset
+ * pagination on (commit_seq, idx): a page is found by index and stays stable while new changes arrive
+ * (they sort before the first page, never into a later one). Reads at most `limit + 1` rows past the
+ * filter.
+ */
+export function pageChanges(db: Db, f: ChangeFilter, limit: number, before?: ChangeCursor): ChangePage {
+  const { where, args } = changeWhere(f);
+  if (before) {
+    where.push('(t.commit_seq < ? OR (t.commit_seq = ? AND c.idx < ?))');
+    args.push(before.seq, before.seq, before.idx);
+  }
+  const n = Math.max(1, Math.floor(limit));
+  const rows = db
+    .prepare(
+      `SELECT ${CHANGE_COLUMNS}, t.commit_seq
+         FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
+        WHERE ${where.join(' AND ')}
+        ORDER BY t.commit_seq DESC, c.idx DESC LIMIT ${n + 1}`,
+    )
+    .all(...args) as (StoredRow & { commit_seq: number })[];
+  const more = rows.length > n;
+  if (more) rows.length = n;
+  const last = rows[rows.length - 1];
+  return { changes: rows.map(toEvent), next: more && last ? { seq: last.commit_seq, idx: last.idx } : null };
+}
+
+/** The commit_seq of the newest committed transaction (0 on an empty store). */
+export function latestSeq(db: Db): number {
+  // Only committed transactions get a commit_seq: max() alone is one index lookup.
+  const r = db.prepare(`SELECT max(commit_seq) AS s FROM transactions`).get() as { s: number | null };
+  return r.s ?? 0;
+}
 
 /** How transactions of a source were attributed since a time (ms since the epoch): counts per confidence. */
 export function queryAttribution(db: Db, source: string, sinceMs: number): { attributed: number; exact: number; inferred: number; unknown: number } {
