@@ -102,7 +102,7 @@ function matches(ev, f) {
   return true;
 }
 
-function filterForm(fields, params, onSubmit) {
+function filterForm(fields, params, onSubmit, button = 'Filter') {
   const inputs = {};
   const form = h(
     'form',
@@ -114,7 +114,7 @@ function filterForm(fields, params, onSubmit) {
       inputs[name] = input;
       return h('label', {}, label, input);
     }),
-    h('button', { class: 'primary', type: 'submit' }, 'Apply'),
+    h('button', { class: 'primary', type: 'submit' }, button),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -205,7 +205,7 @@ export async function viewAlerts(ctx) {
   ctx.main.replaceChildren(
     h('h1', {}, 'Alerts'),
     h('p', {}, open ? h('a', { href: '#/alerts' }, 'Show all') : h('a', { href: '#/alerts?open=true' }, 'Only open ones')),
-    alerts.length ? alerts.map((a) => alertCard(a)) : h('p', { class: 'empty panel' }, 'No alerts. The detectors raise one when activity deviates from what they learned.'),
+    ...(alerts.length ? alerts.map((a) => alertCard(a)) : [h('p', { class: 'empty panel' }, 'No alerts. The detectors raise one when activity deviates from what they learned.')]),
   );
 }
 
@@ -230,10 +230,24 @@ function evidence(ev) {
   );
 }
 
+const FLAGS = { '--tx': 'tx', '--change': 'change', '--actor': 'actor', '--agent-run': 'agentRun', '--since': 'since', '--until': 'until', '--table': 'table', '--source': 'source' };
+
+/** The selection of a `rowtrail undo …` command line (words, single-quoted or bare), or null if it has others. */
+export function selectionOf(cmd) {
+  const words = [...cmd.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]));
+  if (words[0] !== 'rowtrail' || words[1] !== 'undo') return null;
+  const q = new URLSearchParams();
+  for (let i = 2; i < words.length; i += 2) {
+    const k = FLAGS[words[i]];
+    if (!k || words[i + 1] === undefined) return null;
+    q.append(k, words[i + 1]);
+  }
+  return q;
+}
+
 export async function viewAlert(ctx, id) {
   const { alert: a, changes, more } = await ctx.api(`/api/v1/alerts/${encodeURIComponent(id)}`);
-  const preview = new URLSearchParams({ source: a.source });
-  for (const t of a.txIds.slice(0, 50)) preview.append('tx', t);
+  const preview = a.undo ? selectionOf(a.undo) : null;
   ctx.main.replaceChildren(
     h('p', {}, h('a', { href: '#/alerts' }, '← All alerts')),
     alertCard(a, false),
@@ -246,7 +260,7 @@ export async function viewAlert(ctx, id) {
           { class: 'panel' },
           h('p', {}, 'Reverts this activity (the CLI asks before applying; conflicts are refused):'),
           h('div', { class: 'cmd' }, h('pre', { id: 'undo-command' }, a.undo), copyButton(a.undo)),
-          a.txIds.length ? h('p', {}, h('a', { href: `#/undo?${preview}`, id: 'preview-undo' }, 'Preview this undo and its conflicts →')) : null,
+          preview ? h('p', {}, h('a', { href: `#/undo?${preview}`, id: 'preview-undo' }, 'Preview this undo and its conflicts →')) : null,
         )
       : h('p', { class: 'panel muted' }, 'This alert has no undo (nothing to revert).'),
     h('h2', {}, `Changes (${changes.length}${more ? '+' : ''})`),
@@ -331,6 +345,7 @@ export async function viewHistory(ctx) {
         ctx.main.append(h('p', { class: 'panel error' }, e.message));
       }
     },
+    'Show history',
   );
   const nodes = [h('h1', {}, 'Row history'), form];
   if (table && keyParam) {
@@ -364,7 +379,7 @@ export async function viewUndo(ctx) {
     ['tx', 'Transaction', { placeholder: 'xid or position' }],
     ['source', 'Source', { size: 10 }],
   ];
-  const form = filterForm(fields, p, (q) => ctx.navigate(`#/undo?${q}`));
+  const form = filterForm(fields, p, (q) => ctx.navigate(`#/undo?${q}`), 'Preview');
   const nodes = [h('h1', {}, 'Undo preview'), form];
   const q = new URLSearchParams();
   for (const [k, v] of p) if (v) q.append(k, v);

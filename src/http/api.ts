@@ -60,6 +60,7 @@ interface SelectionQuery {
   source?: string;
   op?: string;
   change?: string[];
+  skipConflicts?: boolean;
 }
 
 function at(v: string | undefined, name: string): Date | undefined {
@@ -101,20 +102,26 @@ function sh(v: string): string {
   return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The `rowtrail undo` command line that applies a selection. */
+const FLAGS: Record<string, string> = {
+  tx: '--tx',
+  change: '--change',
+  actor: '--actor',
+  agentRun: '--agent-run',
+  since: '--since',
+  until: '--until',
+  table: '--table',
+  source: '--source',
+};
+
+/** The `rowtrail undo` command line that applies a selection (options in the order the query gave them). */
 export function undoCommand(q: SelectionQuery): string {
   const parts = ['rowtrail', 'undo'];
-  for (const t of q.tx ?? []) parts.push('--tx', sh(t));
-  for (const c of q.change ?? []) parts.push('--change', sh(c));
-  const flags: [keyof SelectionQuery, string][] = [
-    ['actor', '--actor'],
-    ['agentRun', '--agent-run'],
-    ['since', '--since'],
-    ['until', '--until'],
-    ['table', '--table'],
-    ['source', '--source'],
-  ];
-  for (const [k, flag] of flags) if (typeof q[k] === 'string') parts.push(flag, sh(q[k] as string));
+  for (const [k, v] of Object.entries(q)) {
+    const flag = FLAGS[k];
+    if (!flag || v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) parts.push(flag, sh(String(one)));
+  }
+  if (q.skipConflicts) parts.push('--skip-conflicts');
   return `${parts.join(' ')} --apply`;
 }
 
@@ -215,7 +222,8 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
       const keys = new Map<string, Row | null>();
       for (const ev of store.changes({ ...filter, limit: MAX_PREVIEW_CHANGES + 1 })) keys.set(ev.id, ev.key);
       if (keys.size > MAX_PREVIEW_CHANGES) {
-        throw new RowtrailError('USAGE', `the selection has more than ${MAX_PREVIEW_CHANGES} changes; preview it with \`${undoCommand(q).replace(/ --apply$/, ' --format json')}\``);
+        const cli = undoCommand(q).replace(/ --apply$/, ' --format json');
+        throw new RowtrailError('USAGE', `the selection has more than ${MAX_PREVIEW_CHANGES} changes; preview it with \`${cli}\``);
       }
       const { plan, conn } = await prepareUndo(store, ctx.config, { filter, skipConflicts: q.skipConflicts });
       await conn.close();
@@ -235,8 +243,22 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
           txIds: s.txIds,
           skipped: skipped.has(s.n),
         })),
-        conflicts: plan.conflicts.map((c) => ({ table: c.table, key: keyOf(c.changeIds), found: c.found, reason: c.reason, since: c.since, changeIds: c.changeIds })),
-        refusals: plan.refusals.map((r) => ({ changeId: r.changeId, txId: r.txId, table: r.table, op: r.op, key: keys.get(r.changeId) ?? null, reason: r.reason })),
+        conflicts: plan.conflicts.map((c) => ({
+          table: c.table,
+          key: keyOf(c.changeIds),
+          found: c.found,
+          reason: c.reason,
+          since: c.since,
+          changeIds: c.changeIds,
+        })),
+        refusals: plan.refusals.map((r) => ({
+          changeId: r.changeId,
+          txId: r.txId,
+          table: r.table,
+          op: r.op,
+          key: keys.get(r.changeId) ?? null,
+          reason: r.reason,
+        })),
         command: undoCommand(q),
       };
     },
