@@ -62,16 +62,22 @@ export interface StoredRow {
   actor: string | null;
 }
 
-/** The WHERE parts (on `changes c JOIN transactions t`) that a change filter names. */
-function changeWhere(f: ChangeFilter): { where: string[]; args: unknown[] } {
-  const { where, args } = txWhere(f);
+/**
+ * The WHERE parts (on `changes c JOIN transactions t`) that a change filter names. With `walk`, the table
+ * and op terms are kept off their indexes (SQLite's unary `+`), so a newest-first page walks the commit_seq
+ * index and stops at LIMIT instead of sorting every change of a busy table (the store has no ANALYZE
+ * statistics to tell the planner which is cheaper).
+ */
+function changeWhere(f: ChangeFilter, walk = false): { where: string[]; args: unknown[] } {
+  const p = walk ? '+' : '';
+  const { where, args } = txWhere(f, p);
   if (f.table) {
     const dot = f.table.indexOf('.');
     if (dot > 0) {
-      where.push('c.schema = ? AND c.tbl = ?');
+      where.push(`${p}c.schema = ? AND ${p}c.tbl = ?`);
       args.push(f.table.slice(0, dot), f.table.slice(dot + 1));
     } else {
-      where.push('c.tbl = ?');
+      where.push(`${p}c.tbl = ?`);
       args.push(f.table);
     }
   }
@@ -92,7 +98,7 @@ function changeWhere(f: ChangeFilter): { where: string[]; args: unknown[] } {
     args.push(f.agentRun);
   }
   if (f.op) {
-    where.push('c.op = ?');
+    where.push(`${p}c.op = ?`);
     args.push(f.op);
   }
   if (f.changeIds?.length) {
@@ -141,10 +147,17 @@ export interface ChangePage {
  * filter.
  */
 export function pageChanges(db: Db, f: ChangeFilter, limit: number, before?: ChangeCursor): ChangePage {
-  const { where, args } = changeWhere(f);
+  const { where, args } = changeWhere(f, !f.key && !(f.table && rareTable(db, f.table)));
   if (before) {
-    where.push('(t.commit_seq < ? OR (t.commit_seq = ? AND c.idx < ?))');
+    // Written as a range on commit_seq (not an OR) so the index walk starts at the cursor.
+    where.push('t.commit_seq <= ? AND (t.commit_seq < ? OR c.idx < ?)');
     args.push(before.seq, before.seq, before.idx);
+  }
+  if (f.since) {
+    // Every transaction of the window has a commit_seq at least the smallest one in it: a range on the
+    // commit_seq walk (found on the commit time index), so a window with few changes is not a full scan.
+    where.push(`t.commit_seq >= coalesce((SELECT min(commit_seq) FROM transactions WHERE commit_us >= ?), 0)`);
+    args.push(f.since.getTime() * 1000);
   }
   const n = Math.max(1, Math.floor(limit));
   const rows = db
@@ -159,6 +172,19 @@ export function pageChanges(db: Db, f: ChangeFilter, limit: number, before?: Cha
   if (more) rows.length = n;
   const last = rows[rows.length - 1];
   return { changes: rows.map(toEvent), next: more && last ? { seq: last.commit_seq, idx: last.idx } : null };
+}
+
+/** Below this many stored changes a table's page is read by its index and sorted; above, by walking commit order. */
+const RARE_TABLE = 5000;
+
+/** Whether a table has few stored changes (an index count that stops at RARE_TABLE). */
+function rareTable(db: Db, table: string): boolean {
+  const dot = table.indexOf('.');
+  const [sql, args] =
+    dot > 0
+      ? [`SELECT count(*) AS n FROM (SELECT 1 FROM changes WHERE schema = ? AND tbl = ? LIMIT ${RARE_TABLE})`, [table.slice(0, dot), table.slice(dot + 1)]]
+      : [`SELECT count(*) AS n FROM (SELECT 1 FROM changes WHERE tbl = ? LIMIT ${RARE_TABLE})`, [table]];
+  return (db.prepare(sql).get(...args) as { n: number }).n < RARE_TABLE;
 }
 
 /** The commit_seq of the newest committed transaction (0 on an empty store). */
@@ -209,20 +235,20 @@ export function queryActors(db: Db, f: { source?: string; since?: Date; until?: 
   return rows.map((r) => ({ ...r, tables: r.tables ? r.tables.split('\x1f').sort() : [] }));
 }
 
-/** WHERE parts on committed transactions: source and commit-time window. */
-function txWhere(f: { source?: string; since?: Date; until?: Date }): { where: string[]; args: unknown[] } {
+/** WHERE parts on committed transactions: source and commit-time window (`p` '+': kept off their indexes). */
+function txWhere(f: { source?: string; since?: Date; until?: Date }, p = ''): { where: string[]; args: unknown[] } {
   const where = [`t.state = 'committed'`];
   const args: unknown[] = [];
   if (f.source) {
-    where.push('t.source = ?');
+    where.push(`${p}t.source = ?`);
     args.push(f.source);
   }
   if (f.since) {
-    where.push('t.commit_us >= ?');
+    where.push(`${p}t.commit_us >= ?`);
     args.push(f.since.getTime() * 1000);
   }
   if (f.until) {
-    where.push('t.commit_us <= ?');
+    where.push(`${p}t.commit_us <= ?`);
     args.push(f.until.getTime() * 1000);
   }
   return { where, args };

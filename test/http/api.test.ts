@@ -5,7 +5,12 @@
  * session; bad parameters are a 400 with the reason; /metrics parses as Prometheus text.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { startWebRig, TOKEN, type WebRig } from './rig.js';
+import { startHttp } from '../../src/http/index.js';
+import { LiveFeed } from '../../src/http/feed.js';
 
 let rig: WebRig;
 
@@ -178,6 +183,42 @@ describe('the HTTP API', () => {
     expect(samples.get('rowtrail_store_bytes')).toBeGreaterThan(0);
     expect(samples.has('process_resident_memory_bytes')).toBe(true);
     expect(samples.has(`rowtrail_lag_seconds{source="${src}",kind="postgres"}`)).toBe(true);
+  });
+});
+
+describe('bad input', () => {
+  it('fails with one clear line when the port is taken', async () => {
+    const second = startHttp({ host: '127.0.0.1', port: rig.http.port, token: TOKEN, metrics: () => [], health: () => ({ healthy: true, sources: {} }) });
+    await expect(second).rejects.toThrow(`http: 127.0.0.1:${rig.http.port} is in use; set http.port (or ROWTRAIL_HTTP_PORT)`);
+    expect((await rig.get('/healthz', { token: null })).status).toBe(200);
+  });
+
+  it('disconnects a live-feed client that never reads, instead of buffering for it', async () => {
+    const feed = new LiveFeed(rig.daemon.store, { intervalMs: 50, maxEventsPerTick: 1_000_000, maxBufferedBytes: 256 * 1024 });
+    const server = createServer((_req, res) => feed.subscribe(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    feed.start();
+    try {
+      // A client that sends its request and then never reads a byte.
+      const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      await new Promise<void>((r) => sock.once('connect', r));
+      sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      sock.pause();
+      const closed = new Promise<void>((r) => sock.once('close', () => r()));
+      await expect.poll(() => feed.size).toBe(1);
+      // Several MB of changes: more than the kernel's socket buffers and the feed's bound.
+      for (let i = 0; i < 12; i++) await rig.sql(`UPDATE accounts SET owner = owner || '' WHERE id <= 1000`);
+      await rig.settled();
+      await rig.sql(`UPDATE accounts SET owner = owner || '' WHERE id = 1`); // one more tick with data
+      await expect.poll(() => feed.dropped, { timeout: 10_000 }).toBe(1);
+      expect(feed.size).toBe(0);
+      sock.resume(); // drain what the kernel held: then the server's close arrives
+      await closed;
+    } finally {
+      feed.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
