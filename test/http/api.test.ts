@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { startWebRig, TOKEN, type WebRig } from './rig.js';
 import { startHttp } from '../../src/http/index.js';
 import { LiveFeed } from '../../src/http/feed.js';
+import { agentPage, startDemoUi } from '../../src/demo/demo-ui.js';
+import { silentLogger } from '../../src/log/index.js';
 
 let rig: WebRig;
 
@@ -183,6 +185,29 @@ describe('the HTTP API', () => {
     expect(samples.get('rowtrail_store_bytes')).toBeGreaterThan(0);
     expect(samples.has('process_resident_memory_bytes')).toBe(true);
     expect(samples.has(`rowtrail_lag_seconds{source="${src}",kind="postgres"}`)).toBe(true);
+  });
+});
+
+describe("the demo's last section", () => {
+  it("opens the UI on the agent's alert with a one-time link that logs in", async () => {
+    const page = await agentPage(rig.daemon, 'deploy-bot', new AbortController().signal);
+    const alert = rig.daemon.store.alerts({}).find((a) => a.actor?.agent === 'deploy-bot')!;
+    expect(page).toBe(`/alerts/${encodeURIComponent(alert.id)}`);
+    expect(await agentPage(rig.daemon, 'nobody', new AbortController().signal)).toBe('/feed?actor=nobody');
+    const ui = await startDemoUi(rig.cfg, rig.daemon, silentLogger, page);
+    try {
+      const m = /^(http:\/\/127\.0\.0\.1:\d+)\/#token=([\w-]+)&go=(.+)$/.exec(ui.link)!;
+      expect(m, ui.link).not.toBeNull();
+      expect(decodeURIComponent(m[3])).toBe(page);
+      const login = await fetch(`${m[1]}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: m[2] }) });
+      expect(login.status).toBe(204);
+      const cookie = login.headers.get('set-cookie')!.split(';')[0];
+      const r = await fetch(`${m[1]}/api/v1${page}`, { headers: { cookie } });
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as any).alert.id).toBe(alert.id);
+    } finally {
+      await ui.http.close();
+    }
   });
 });
 
