@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../src/store/index.js';
+import { blameKey } from '../../src/history/index.js';
 
 const TOTAL = Number(process.env.ROWTRAIL_BENCH_CHANGES ?? 1_000_000);
 const REPEAT = Number(process.env.ROWTRAIL_BENCH_REPEAT ?? 40);
@@ -96,6 +97,10 @@ const cases: [string, () => unknown][] = [
   ['feed: op delete', () => store.changesPage({ op: 'delete' }, 50)],
   ['feed: since 1h', () => store.changesPage({ since: new Date(end.getTime() - 3_600_000) }, 50)],
   ['row history (one key)', () => store.changesPage({ table: 'public.accounts', key: { id: '4242' } }, 100)],
+  [
+    'row history, as the API asks',
+    () => store.changesPage({ table: 'public.accounts', key: blameKey(store, { table: 'public.accounts', values: ['4242'] }) }, 100),
+  ],
   ['actors: last 24h', () => store.actors({ since: new Date(end.getTime() - 86_400_000) })],
   ['actors: last 7d', () => store.actors({ since: new Date(end.getTime() - 7 * 86_400_000) })],
   ['alerts: newest 100', () => store.alerts({ limit: 100 })],

@@ -200,7 +200,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
     '/api/v1/alerts/:id',
     { schema: { params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } } },
     async (req) => {
-      const alert = store.alerts({ id: req.params.id, limit: 2 }).find((a) => a.id === req.params.id);
+      const alert = store.alerts({ id: req.params.id }).find((a) => a.id === req.params.id);
       if (!alert) throw new RowtrailError('NOT_FOUND', `no alert '${req.params.id}'`);
       // The evidence rows: the changes of the alert's transactions (first page).
       const txIds = alert.txIds.slice(0, 100);

@@ -147,7 +147,8 @@ export interface ChangePage {
  * filter.
  */
 export function pageChanges(db: Db, f: ChangeFilter, limit: number, before?: ChangeCursor): ChangePage {
-  const { where, args } = changeWhere(f, !f.key && !(f.table && rareTable(db, f.table)));
+  const walk = !f.key && !(f.table && rareTable(db, f.table));
+  const { where, args } = changeWhere(f, walk);
   if (before) {
     // Written as a range on commit_seq (not an OR) so the index walk starts at the cursor.
     where.push('t.commit_seq <= ? AND (t.commit_seq < ? OR c.idx < ?)');
@@ -162,8 +163,11 @@ export function pageChanges(db: Db, f: ChangeFilter, limit: number, before?: Cha
   const n = Math.max(1, Math.floor(limit));
   const rows = db
     .prepare(
+      // INDEXED BY: for a small LIMIT SQLite otherwise picks the committed-position index and sorts (585 ms
+      // for a page of one on 1M changes, against 1 ms walking commit_seq).
       `SELECT ${CHANGE_COLUMNS}, t.commit_seq
-         FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
+         FROM changes c JOIN transactions t ${walk ? 'INDEXED BY transactions_seq ' : ''}ON t.tx_pk = c.tx_pk
+         LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
         WHERE ${where.join(' AND ')}
         ORDER BY t.commit_seq DESC, c.idx DESC LIMIT ${n + 1}`,
     )

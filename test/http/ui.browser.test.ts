@@ -72,6 +72,8 @@ describe.skipIf(!hasChromium)('web UI in Chromium', () => {
   it('asks for the token, refuses a wrong one, and opens the live feed with the right one', async () => {
     await page.goto(`${rig.url}/`);
     await page.locator('#login').waitFor();
+    // Nothing but the form before login (no navigation into pages that would only say 401).
+    expect(await page.locator('#nav').isVisible()).toBe(false);
     await shoot('login');
     await page.fill('#token', 'not-the-token');
     await page.click('#login button[type=submit]');
@@ -79,6 +81,7 @@ describe.skipIf(!hasChromium)('web UI in Chromium', () => {
     await page.fill('#token', TOKEN);
     await page.click('#login button[type=submit]');
     await page.locator('h1', { hasText: 'Live feed' }).waitFor();
+    expect(await page.locator('#nav').isVisible()).toBe(true);
     // The session is a cookie the page's scripts cannot read, and it is not the token.
     expect(await page.evaluate("document.cookie")).toBe('');
     const [cookie] = await browser.cookies(rig.url);
