@@ -7,7 +7,7 @@
  * from the capture path. The price is up to one tick (250 ms) of delay.
  *
  * Bounded memory: at most `maxTxPerTick` transactions are read per tick (a burst is read over several
- * ticks), a client gets at most `maxEventsPerTick` events per tick (the rest are counted in a `skipped`
+ * ticks) and streamed, not collected; a client gets at most `maxEventsPerTick` events per tick (the rest are counted in a `skipped`
  * event, so the page says it shows a sample), and a client that does not read (its socket buffer grows
  * past `maxBufferedBytes`) is disconnected. At most `maxClients` streams are open at once.
  */
@@ -21,8 +21,8 @@ export interface FeedOptions {
   maxEventsPerTick?: number;
   maxBufferedBytes?: number;
   maxClients?: number;
-  /** Called with every batch of committed changes read (metrics). */
-  onEvents?: (events: ChangeEvent[], readAtMs: number) => void;
+  /** Called with every committed change read, in commit order (metrics). */
+  onEvent?: (event: ChangeEvent, readAtMs: number) => void;
   onError?: (e: unknown) => void;
 }
 
@@ -34,7 +34,7 @@ export class LiveFeed {
   private last: number;
   private timer: NodeJS.Timeout | null = null;
   private readonly clients = new Set<Client>();
-  private readonly o: Required<Omit<FeedOptions, 'onEvents' | 'onError'>> & Pick<FeedOptions, 'onEvents' | 'onError'>;
+  private readonly o: Required<Omit<FeedOptions, 'onEvent' | 'onError'>> & Pick<FeedOptions, 'onEvent' | 'onError'>;
   /** Clients dropped for not reading (for tests and logs). */
   dropped = 0;
 
@@ -80,14 +80,22 @@ export class LiveFeed {
     return true;
   }
 
-  /** One poll: reads what was committed since the last tick and sends it. */
+  /**
+   * One poll: reads what was committed since the last tick and sends it. Streams the rows: however large a
+   * transaction, only the last `maxEventsPerTick` events are held (a ring), the rest are counted.
+   */
   tick(): void {
-    let events: ChangeEvent[] = [];
+    const keep = this.o.maxEventsPerTick;
+    const ring: ChangeEvent[] = [];
+    let read = 0;
     let seq = this.last;
+    const at = Date.now();
     try {
       if (this.store.latestSeq() <= this.last) return this.heartbeat();
       for (const e of this.store.eventsAfter(this.last, this.o.maxTxPerTick)) {
-        events.push(e.event);
+        this.o.onEvent?.(e.event, at);
+        ring[read % keep] = e.event;
+        read++;
         seq = e.seq;
       }
     } catch (e) {
@@ -95,9 +103,9 @@ export class LiveFeed {
       return;
     }
     this.last = seq;
-    this.o.onEvents?.(events, Date.now());
-    const skipped = Math.max(0, events.length - this.o.maxEventsPerTick);
-    if (skipped) events = events.slice(-this.o.maxEventsPerTick);
+    // The ring in commit order: oldest kept first.
+    const events = read <= keep ? ring : [...ring.slice(read % keep), ...ring.slice(0, read % keep)];
+    const skipped = read - events.length;
     let payload = events.map((ev) => `event: change\ndata: ${JSON.stringify(ev)}\n\n`).join('');
     if (skipped) payload += `event: skipped\ndata: ${JSON.stringify({ count: skipped })}\n\n`;
     this.send(payload);

@@ -34,8 +34,9 @@ export interface MetricsInputs {
 
 export interface DaemonMetrics {
   registry: Registry;
-  /** Records committed changes as the feed reads them: counts per op, commit→readable latency per transaction. */
-  observe(events: ChangeEvent[], readAtMs: number): void;
+  /** Records a committed change as the feed reads it (in commit order): count per op, and commit→readable
+   * latency once per transaction. */
+  observe(event: ChangeEvent, readAtMs: number): void;
 }
 
 const CONFIDENCES = ['exact', 'inferred', 'unknown'] as const;
@@ -174,18 +175,16 @@ export function createMetrics(inputs: MetricsInputs): DaemonMetrics {
       },
     });
   }
+  let lastTx = '';
   return {
     registry,
-    observe(events, readAtMs) {
-      let tx = '';
-      for (const ev of events) {
-        byOp.inc({ source: ev.source, op: ev.op });
-        const id = `${ev.source}:${ev.tx.position}`;
-        if (id === tx) continue;
-        tx = id;
-        const t = Date.parse(ev.tx.commitTime);
-        if (Number.isFinite(t)) latency.observe({ source: ev.source }, Math.max(0, (readAtMs - t) / 1000));
-      }
+    observe(ev, readAtMs) {
+      byOp.inc({ source: ev.source, op: ev.op });
+      const id = `${ev.source}:${ev.tx.position}`;
+      if (id === lastTx) return;
+      lastTx = id;
+      const t = Date.parse(ev.tx.commitTime);
+      if (Number.isFinite(t)) latency.observe({ source: ev.source }, Math.max(0, (readAtMs - t) / 1000));
     },
   };
 }

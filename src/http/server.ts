@@ -119,7 +119,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const feed = store
     ? new LiveFeed(store, {
         intervalMs: opts.feedIntervalMs,
-        onEvents: (evs, at) => metrics.observe(evs, at),
+        onEvent: (ev, at) => metrics.observe(ev, at),
         onError: (e) => log?.warn({ err: oneLine(e) }, 'live feed: reading the store failed; will retry'),
       })
     : null;

@@ -218,6 +218,34 @@ describe('bad input', () => {
     expect((await rig.get('/healthz', { token: null })).status).toBe(200);
   });
 
+  it('sends a burst larger than a tick allows as its newest events in commit order, and says how many it left out', async () => {
+    const feed = new LiveFeed(rig.daemon.store, { intervalMs: 50, maxEventsPerTick: 3 });
+    const server = createServer((_req, res) => feed.subscribe(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      const reader = res.body!.getReader();
+      let text = '';
+      const read = async (until: RegExp) => {
+        while (!until.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      };
+      await read(/event: hello/);
+      feed.start();
+      await rig.sql(`UPDATE accounts SET owner = owner || '.' WHERE id IN (13, 14, 15, 16, 17, 18, 19, 23, 24, 25)`);
+      await read(/event: skipped\ndata: .*\n\n/);
+      const changes = [...text.matchAll(/event: change\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]));
+      const all = [...rig.daemon.store.changes({ txIds: [changes[0].tx.id] })];
+      expect(all).toHaveLength(10);
+      expect(changes.map((c) => c.id)).toEqual(all.slice(-3).map((c) => c.id));
+      expect(JSON.parse(/event: skipped\ndata: (.*)\n/.exec(text)![1])).toEqual({ count: 7 });
+      await reader.cancel();
+    } finally {
+      feed.stop();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('disconnects a live-feed client that never reads, instead of buffering for it', async () => {
     const feed = new LiveFeed(rig.daemon.store, { intervalMs: 50, maxEventsPerTick: 1_000_000, maxBufferedBytes: 256 * 1024 });
     const server = createServer((_req, res) => feed.subscribe(res));
