@@ -86,7 +86,13 @@ function changeWhere(f: ChangeFilter, walk = false): { where: string[]; args: un
     args.push(canonicalKey(f.key));
   }
   if (f.txIds?.length) {
-    where.push(`(t.xid IN (${f.txIds.map(() => '?').join(',')}) OR t.position IN (${f.txIds.map(() => '?').join(',')}))`);
+    // By xid or by commit position, each on its index: the positions table names every source that stored a
+    // transaction, so (source, position) is an index lookup too. (An OR of the two columns scanned the store.)
+    const marks = f.txIds.map(() => '?').join(',');
+    where.push(
+      `t.tx_pk IN (SELECT tx_pk FROM transactions WHERE xid IN (${marks}) UNION ALL
+         SELECT tx_pk FROM transactions WHERE source IN (SELECT source FROM positions) AND position IN (${marks}) AND state = 'committed')`,
+    );
     args.push(...f.txIds, ...f.txIds);
   }
   if (f.actor) {
@@ -147,7 +153,8 @@ export interface ChangePage {
  * filter.
  */
 export function pageChanges(db: Db, f: ChangeFilter, limit: number, before?: ChangeCursor): ChangePage {
-  const walk = !f.key && !(f.table && rareTable(db, f.table));
+  // Walk commit order unless an index finds the few rows directly: a row key, transactions, change ids, a rare table.
+  const walk = !f.key && !f.txIds?.length && !f.changeIds?.length && !(f.table && rareTable(db, f.table));
   const { where, args } = changeWhere(f, walk);
   if (before) {
     // Written as a range on commit_seq (not an OR) so the index walk starts at the cursor.

@@ -35,7 +35,12 @@ describe('the HTTP API', () => {
     }
     const wrongCookie = await fetch(`${rig.url}/api/v1/changes`, { headers: { cookie: 'rowtrail_session=forged' } });
     expect(wrongCookie.status).toBe(401);
-    const h = await rig.get('/healthz', { token: null });
+    // Open, and per source: 503 while the source still connects, 200 once it streams.
+    let h = await rig.get('/healthz', { token: null });
+    for (const end = Date.now() + 30_000; h.status !== 200 && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      expect(h.status).toBe(503);
+      h = await rig.get('/healthz', { token: null });
+    }
     expect(h.status).toBe(200);
     expect(h.body.sources[rig.cfg.sources[0].name].state).toBe('streaming');
   });

@@ -82,6 +82,16 @@ describe('query plans of the API', () => {
     }
   });
 
+  it('finds transactions by xid or position, and changes by id, on indexes (no walk, no scan)', () => {
+    const [ev] = store.changesPage({}, 1).changes;
+    for (const f of [{ txIds: [ev.tx.id] }, { txIds: [ev.tx.position] }, { changeIds: [ev.id] }] as ChangeFilter[]) {
+      const plan = planOf(f).join(' | ');
+      expect(plan, JSON.stringify(f)).not.toMatch(/SCAN (t|c)\b/);
+      expect(store.changesPage(f, 50).changes.map((c) => c.tx.id)).toContain(ev.tx.id);
+    }
+    expect(planOf({ txIds: ['1'] }).join(' | ')).toMatch(/transactions_xid \(xid=\?\)[\s\S]*transactions_position \(source=\? AND position=\?\)/);
+  });
+
   it("reads a row's history and a rarely written table as one index range", () => {
     expect(planOf({ table: 'public.busy', key: { id: '42' } }).join(' | ')).toMatch(/SEARCH c USING INDEX changes_row \(schema=\? AND tbl=\? AND key=\?\)/);
     expect(planOf({ table: 'public.rare' }).join(' | ')).toMatch(/SEARCH c USING INDEX changes_row \(schema=\? AND tbl=\?\)/);
