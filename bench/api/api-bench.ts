@@ -104,6 +104,7 @@ const cases: [string, () => unknown][] = [
   ['actors: last 24h', () => store.actors({ since: new Date(end.getTime() - 86_400_000) })],
   ['actors: last 7d', () => store.actors({ since: new Date(end.getTime() - 7 * 86_400_000) })],
   ['alerts: newest 100', () => store.alerts({ limit: 100 })],
+  ["alert detail: one tx's changes", () => store.changesPage({ txIds: ['500'], source: 'app' }, 100)],
   ['live feed tick (nothing new)', () => store.latestSeq()],
 ];
 console.log(`store: ${TOTAL} changes; ${REPEAT} runs each`);
