@@ -37,6 +37,7 @@ import {
   type StoryTx,
 } from './demo-story.js';
 import { serverUser } from './embedded.js';
+import { agentPage, openBrowser, startDemoUi } from './demo-ui.js';
 import { Interrupted, Resources, ensurePortFree, freePort, makeTempDir, printer, startPostgres, streams, write, type Printer } from './session.js';
 
 export interface DemoOptions {
@@ -270,6 +271,21 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
       : p.red('RESULT: NOT restored — some table differs from its state before the agent'),
   );
   p.out(p.dim(`(demo took ${secs(Date.now() - t0)})`));
+
+  // 9. the web UI, at a terminal (not with --no-ui): open on the agent's alert until Ctrl-C.
+  if (opts.ui && process.stdin.isTTY && process.stdout.isTTY && restored) {
+    p.heading(9, 'The web UI');
+    const page = await agentPage(daemon, AGENT.agent, signal);
+    const ui = await startDemoUi(cfg as Config, daemon, log, page);
+    res.clients.push({ end: () => ui.http.close() });
+    p.out(`  ${page.startsWith('/alerts/') ? "the agent's alert" : "the agent's changes"}: ${ui.link}`);
+    p.out(p.dim(`  (a one-time login link for this run; ${openBrowser(ui.link) ? 'opened in your browser' : 'open it in a browser on this machine'})`));
+    if (!opts.keep) {
+      p.out('press Ctrl-C to stop the daemon and PostgreSQL and remove ' + dir);
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return 0;
+    }
+  }
 
   if (opts.keep) {
     printKeep(p, { port, dir, configFile, password, txId: tx.id, undoRun: applied.runId });

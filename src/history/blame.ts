@@ -19,7 +19,8 @@ export interface BlameQuery {
 
 /** The key columns of a table as the store knows them, in the table's column order. */
 export function keyColumns(store: Store, table: string, source?: string): string[] {
-  const [ev] = store.changes({ table, source, newestFirst: true, limit: 1 });
+  // A page of one, newest first: walks commit order (an index) instead of sorting a busy table's changes.
+  const [ev] = store.changesPage({ table, source }, 1).changes;
   if (!ev) throw new RowtrailError('NOT_FOUND', `no stored change for table ${table}`);
   if (!ev.key || Object.keys(ev.key).length === 0) throw new RowtrailError('USAGE', `table ${table} has no key; blame needs one`);
   const cols = Object.keys(ev.key);

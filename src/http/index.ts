@@ -1,3 +1,3 @@
-export { startHttp, stopHttp, httpToken, type HttpOptions } from './server.js';
-export { renderMetrics, type AlertChannelMetrics, type SourceMetrics } from './metrics.js';
+export { startHttp, stopHttp, httpToken, type HttpOptions, type HttpServer } from './server.js';
+export { createMetrics, type AlertChannelMetrics, type SourceMetrics, type DaemonMetrics, type MetricsInputs } from './metrics.js';
 export { assessHealth, DEFAULT_HEALTH_BOUNDS, type HealthBounds, type HealthReport, type SourceHealthReport } from './health.js';

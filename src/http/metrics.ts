@@ -1,10 +1,16 @@
 /**
- * Prometheus text exposition of the daemon's state (pure: state in, text out).
- * Names follow Prometheus conventions: `rowtrail_` prefix, base units, `_total` for counters. Labels are
- * bounded: the configured source names and kinds, and `confidence` (exact | inferred | unknown).
+ * Prometheus metrics of the daemon (prom-client, one registry per HTTP server). Values are read from the
+ * daemon's state when scraped (collect callbacks), except the per-op counts and the commit→readable
+ * latency, which the live feed records as it sees each committed transaction (feed.ts).
+ *
+ * Names: `rowtrail_` prefix, base units, `_total` for counters. Labels are bounded: the configured source
+ * names and kinds, `op` (5 values), `confidence` (3), `severity` (3) and `state` (2). Never a table, actor
+ * or key: those are unbounded and belong in the API.
  */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SourceHealth, SourceStats } from '../sources/source.js';
 import type { ResolverStats } from '../identity/index.js';
+import type { ChangeEvent } from '../model/index.js';
 import type { SinkStats } from '../sinks/elasticsearch/index.js';
 
 export interface SourceMetrics {
@@ -16,11 +22,25 @@ export interface SourceMetrics {
   health: SourceHealth | null;
 }
 
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** What the metrics read when scraped. */
+export interface MetricsInputs {
+  sources: () => SourceMetrics[];
+  /** Stored alerts by severity and state. */
+  alerts?: () => { severity: string; state: string; n: number }[];
+  /** Alert delivery per channel (src/alerts): counters since start and the outbox's queue; none without channels. */
+  alertChannels?: () => AlertChannelMetrics[];
+  /** The Elasticsearch sink's stats, null when none runs. */
+  sink?: () => SinkStats | null;
+  /** Bytes the store takes on disk (database and WAL). */
+  storeBytes?: () => number;
 }
 
-const CONFIDENCES = ['exact', 'inferred', 'unknown'] as const;
+export interface DaemonMetrics {
+  registry: Registry;
+  /** Records a committed change as the feed reads it (in commit order): count per op, and commit→readable
+   * latency once per transaction. */
+  observe(event: ChangeEvent, readAtMs: number): void;
+}
 
 /** One alert channel: counters since the daemon started, and what its outbox holds now. */
 export interface AlertChannelMetrics {
@@ -32,82 +52,205 @@ export interface AlertChannelMetrics {
   queued: number;
 }
 
-/** `alerts`: per alert channel; `sink`: the Elasticsearch sink's stats when one runs (its series are left out otherwise). */
-export function renderMetrics(sources: SourceMetrics[], alerts: AlertChannelMetrics[] = [], sink: SinkStats | null = null): string {
-  const lines: string[] = [];
-  const labels = (s: SourceMetrics, extra = '') => `{source="${esc(s.name)}",kind="${esc(s.kind)}"${extra}}`;
-  const family = (name: string, type: 'counter' | 'gauge', help: string, value: (s: SourceMetrics) => number | null | undefined) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const s of sources) {
-      const v = value(s);
-      if (v === null || v === undefined || !Number.isFinite(v)) continue;
-      lines.push(`${name}${labels(s)} ${v}`);
+const CONFIDENCES = ['exact', 'inferred', 'unknown'] as const;
+
+export function createMetrics(inputs: MetricsInputs): DaemonMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const perSource = (
+    name: string,
+    help: string,
+    value: (s: SourceMetrics) => number | null | undefined,
+    type: 'counter' | 'gauge' = 'gauge',
+  ) => {
+    const labelNames = ['source', 'kind'] as const;
+    const collect = (set: (l: { source: string; kind: string }, v: number) => void) => {
+      for (const s of inputs.sources()) {
+        const v = value(s);
+        if (v === null || v === undefined || !Number.isFinite(v)) continue;
+        set({ source: s.name, kind: s.kind }, v);
+      }
+    };
+    if (type === 'counter') {
+      // A total kept by the source itself: the counter is re-read on each scrape.
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          collect((l, v) => this.inc(l, v));
+        },
+      });
+    } else {
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          collect((l, v) => this.set(l, v));
+        },
+      });
     }
   };
-  family('rowtrail_changes_total', 'counter', 'Row changes stored since the daemon started.', (s) => s.stats.changes);
-  family('rowtrail_transactions_total', 'counter', 'Transactions stored since the daemon started.', (s) => s.stats.transactions);
-  family(
+  perSource('rowtrail_changes_total', 'Row changes stored since the daemon started.', (s) => s.stats.changes, 'counter');
+  perSource('rowtrail_transactions_total', 'Transactions stored since the daemon started.', (s) => s.stats.transactions, 'counter');
+  perSource(
     'rowtrail_lag_seconds',
-    'gauge',
-    "Seconds since the oldest change not yet durable in the store was committed on the server (0 when caught up).",
+    'Seconds since the oldest change not yet durable in the store was committed on the server (0 when caught up).',
     (s) => s.health?.lagSeconds,
   );
-  family('rowtrail_lag_bytes', 'gauge', "Bytes of log between the server's current position and the durable position.", (s) => s.health?.lagBytes);
-  family('rowtrail_source_connected', 'gauge', '1 while the source is connected and streaming, else 0.', (s) =>
+  perSource('rowtrail_lag_bytes', "Bytes of log between the server's current position and the durable position.", (s) => s.health?.lagBytes);
+  perSource('rowtrail_source_connected', '1 while the source is connected and streaming, else 0.', (s) =>
     s.health ? Number(s.health.state === 'streaming') : null,
   );
-  family('rowtrail_source_reconnects_total', 'counter', 'Reconnects of the source since the daemon started.', (s) => s.health?.reconnects);
-  family('rowtrail_attributed_transactions_total', 'counter', 'Transactions attributed to a session (exact or inferred).', (s) => s.identity.attributed);
-  family('rowtrail_exact_transactions_total', 'counter', 'Transactions attributed exactly.', (s) => s.identity.exact);
-  family('rowtrail_unknown_transactions_total', 'counter', 'Transactions whose actor is unknown.', (s) => s.identity.unknown);
-  family(
-    'rowtrail_precise_missing_transactions_total',
+  perSource('rowtrail_source_reconnects_total', 'Reconnects of the source since the daemon started.', (s) => s.health?.reconnects, 'counter');
+  perSource(
+    'rowtrail_attributed_transactions_total',
+    'Transactions attributed to a session (exact or inferred).',
+    (s) => s.identity.attributed,
     'counter',
+  );
+  perSource('rowtrail_exact_transactions_total', 'Transactions attributed exactly.', (s) => s.identity.exact, 'counter');
+  perSource('rowtrail_unknown_transactions_total', 'Transactions whose actor is unknown.', (s) => s.identity.unknown, 'counter');
+  perSource(
+    'rowtrail_precise_missing_transactions_total',
     'Transactions that changed a table with the precise-mode trigger but carried no session message.',
     (s) => s.identity.preciseMissing,
+    'counter',
   );
   // One series per confidence: MariaDB attributes mostly `inferred`, which an exact-only ratio reads as 0.
-  const name = 'rowtrail_attribution_ratio';
-  lines.push(`# HELP ${name} Share of transactions since start by attribution confidence (the three sum to 1).`, `# TYPE ${name} gauge`);
-  for (const s of sources) {
-    const n = s.identity.exact + s.identity.inferred + s.identity.unknown;
-    if (!n) continue;
-    for (const c of CONFIDENCES) lines.push(`${name}${labels(s, `,confidence="${c}"`)} ${s.identity[c] / n}`);
+  new Gauge({
+    name: 'rowtrail_attribution_ratio',
+    help: 'Share of transactions since start by attribution confidence (the three sum to 1).',
+    labelNames: ['source', 'kind', 'confidence'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of inputs.sources()) {
+        const n = s.identity.exact + s.identity.inferred + s.identity.unknown;
+        if (!n) continue;
+        for (const c of CONFIDENCES) this.set({ source: s.name, kind: s.kind, confidence: c }, s.identity[c] / n);
+      }
+    },
+  });
+  const byOp = new Counter({
+    name: 'rowtrail_changes_by_op_total',
+    help: 'Committed row changes read from the store since the daemon started, per operation.',
+    labelNames: ['source', 'op'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'rowtrail_commit_to_readable_seconds',
+    help: 'Seconds from the commit on the server to the transaction being readable in the store (the feed polls every 250 ms).',
+    labelNames: ['source'],
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  if (inputs.alerts) {
+    const alerts = inputs.alerts;
+    new Gauge({
+      name: 'rowtrail_alerts',
+      help: 'Alerts in the store, by severity and state.',
+      labelNames: ['severity', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const a of alerts()) this.set({ severity: a.severity, state: a.state }, a.n);
+      },
+    });
   }
-  // Alert delivery, one series per configured channel (bounded: the channels of the config).
-  const alertFamily = (n: string, type: 'counter' | 'gauge', help: string, v: (c: AlertChannelMetrics) => number) => {
-    if (!alerts.length) return;
-    lines.push(`# HELP ${n} ${help}`, `# TYPE ${n} ${type}`);
-    for (const c of alerts) lines.push(`${n}{channel="${esc(c.channel)}",kind="${esc(c.kind)}"} ${v(c)}`);
+  if (inputs.alertChannels) alertChannelMetrics(registry, inputs.alertChannels);
+  if (inputs.sink) sinkMetrics(registry, inputs.sink);
+  if (inputs.storeBytes) {
+    const bytes = inputs.storeBytes;
+    new Gauge({
+      name: 'rowtrail_store_bytes',
+      help: 'Bytes the embedded store takes on disk (database and write-ahead log).',
+      registers: [registry],
+      collect() {
+        this.set(bytes());
+      },
+    });
+  }
+  let lastTx = '';
+  return {
+    registry,
+    observe(ev, readAtMs) {
+      byOp.inc({ source: ev.source, op: ev.op });
+      const id = `${ev.source}:${ev.tx.position}`;
+      if (id === lastTx) return;
+      lastTx = id;
+      const t = Date.parse(ev.tx.commitTime);
+      if (Number.isFinite(t)) latency.observe({ source: ev.source }, Math.max(0, (readAtMs - t) / 1000));
+    },
   };
-  alertFamily('rowtrail_alert_notifications_sent_total', 'counter', 'Notifications the channel acknowledged (2xx) since the daemon started.', (c) => c.sent);
-  alertFamily(
-    'rowtrail_alert_notifications_failed_total',
-    'counter',
-    'Notifications given up (a permanent 4xx, or too old) since the daemon started.',
-    (c) => c.failed,
-  );
-  alertFamily('rowtrail_alert_notifications_retried_total', 'counter', 'Attempts that failed and were retried since the daemon started.', (c) => c.retried);
-  alertFamily('rowtrail_alert_notifications_queued', 'gauge', "Notifications in the channel's outbox, not delivered yet.", (c) => c.queued);
-  if (sink) lines.push(...sinkMetrics(sink));
-  return lines.join('\n') + '\n';
+}
+
+/** Alert delivery, one series per configured channel (bounded: the channels of the config). */
+function alertChannelMetrics(registry: Registry, channels: () => AlertChannelMetrics[]): void {
+  const family = (name: string, help: string, v: (c: AlertChannelMetrics) => number, type: 'counter' | 'gauge' = 'counter') => {
+    const opts = {
+      name,
+      help,
+      labelNames: ['channel', 'kind'] as const,
+      registers: [registry],
+      collect(this: Counter<'channel' | 'kind'> | Gauge<'channel' | 'kind'>) {
+        this.reset();
+        for (const c of channels()) {
+          if (this instanceof Counter) this.inc({ channel: c.channel, kind: c.kind }, v(c));
+          else this.set({ channel: c.channel, kind: c.kind }, v(c));
+        }
+      },
+    };
+    if (type === 'counter') new Counter(opts);
+    else new Gauge(opts);
+  };
+  family('rowtrail_alert_notifications_sent_total', 'Notifications the channel acknowledged (2xx) since the daemon started.', (c) => c.sent);
+  family('rowtrail_alert_notifications_failed_total', 'Notifications given up (a permanent 4xx, or too old) since the daemon started.', (c) => c.failed);
+  family('rowtrail_alert_notifications_retried_total', 'Attempts that failed and were retried since the daemon started.', (c) => c.retried);
+  family('rowtrail_alert_notifications_queued', "Notifications in the channel's outbox, not delivered yet.", (c) => c.queued, 'gauge');
 }
 
 /** The Elasticsearch sink: how far behind it is, and what became of the documents it sent. */
-function sinkMetrics(s: SinkStats): string[] {
-  const out: string[] = [];
-  const one = (name: string, type: string, help: string, series: [string, number][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...series.map(([l, v]) => `${name}${l} ${v}`));
-  };
-  one('rowtrail_es_sink_lag_seconds', 'gauge', 'Seconds since the oldest change not yet in Elasticsearch was committed (0 when caught up).', [
-    ['', s.lagSeconds],
-  ]);
-  one('rowtrail_es_sink_documents_total', 'counter', 'Documents the sink sent since the daemon started, by result.', [
-    ['{result="stored"}', s.stored],
-    ['{result="duplicate"}', s.duplicates],
-    ['{result="dead_letter"}', s.deadLettered],
-  ]);
-  one('rowtrail_es_sink_retries_total', 'counter', 'Bulk requests (or their refused items) the sink retried.', [['', s.retries]]);
-  one('rowtrail_es_sink_failing', 'gauge', '1 while the last request to Elasticsearch failed, else 0.', [['', s.lastError ? 1 : 0]]);
-  return out;
+function sinkMetrics(registry: Registry, sink: () => SinkStats | null): void {
+  const gauge = (name: string, help: string, v: (s: SinkStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = sink();
+        if (s) this.set(v(s));
+      },
+    });
+  gauge('rowtrail_es_sink_lag_seconds', 'Seconds since the oldest change not yet in Elasticsearch was committed (0 when caught up).', (s) => s.lagSeconds);
+  gauge('rowtrail_es_sink_failing', '1 while the last request to Elasticsearch failed, else 0.', (s) => (s.lastError ? 1 : 0));
+  new Counter({
+    name: 'rowtrail_es_sink_documents_total',
+    help: 'Documents the sink sent since the daemon started, by result.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const s = sink();
+      this.reset();
+      if (!s) return;
+      this.inc({ result: 'stored' }, s.stored);
+      this.inc({ result: 'duplicate' }, s.duplicates);
+      this.inc({ result: 'dead_letter' }, s.deadLettered);
+    },
+  });
+  new Counter({
+    name: 'rowtrail_es_sink_retries_total',
+    help: 'Bulk requests (or their refused items) the sink retried.',
+    registers: [registry],
+    collect() {
+      const s = sink();
+      this.reset();
+      if (s) this.inc(s.retries);
+    },
+  });
 }

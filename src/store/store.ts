@@ -20,7 +20,17 @@ import type { WorkerReply } from './sqlite-worker.js';
 import { SourceWriter, type WriteSide } from './source-writer.js';
 import { WriteWorker } from './write-worker.js';
 import { lockStore, type StoreLock } from './store-lock.js';
-import { queryActors, queryAttribution, queryChanges, type ActorSummary, type ChangeFilter } from './store-queries.js';
+import {
+  latestSeq,
+  pageChanges,
+  queryActors,
+  queryAttribution,
+  queryChanges,
+  type ActorSummary,
+  type ChangeCursor,
+  type ChangeFilter,
+  type ChangePage,
+} from './store-queries.js';
 import { loadDetectorState, queryAlerts, queryTxEvents, saveDetection, type AlertFilter, type SeqEvent } from './store-alerts.js';
 import type { Alert } from '../model/index.js';
 import type { ClassifierState, KeyringData, Keys, Masker } from '../masking/index.js';
@@ -180,6 +190,16 @@ export class Store implements WriteSide {
   /** Change events matching a filter, oldest first (or newest first). */
   changes(f: ChangeFilter = {}): IterableIterator<ChangeEvent> {
     return queryChanges(this.db, f);
+  }
+
+  /** A page of changes, newest first, older than `before` (keyset pagination: see `pageChanges`). */
+  changesPage(f: ChangeFilter, limit: number, before?: ChangeCursor): ChangePage {
+    return pageChanges(this.db, f, limit, before);
+  }
+
+  /** The commit_seq of the newest committed transaction (0 when none). */
+  latestSeq(): number {
+    return latestSeq(this.db);
   }
 
   /**

@@ -1,6 +1,9 @@
 /** /healthz's verdict and /metrics' health and attribution series (pure cores: state in, verdict/text out). */
 import { describe, expect, it } from 'vitest';
-import { assessHealth, renderMetrics, type SourceMetrics } from '../../src/http/index.js';
+import { assessHealth, createMetrics, type SourceMetrics } from '../../src/http/index.js';
+
+/** The exposition text of a registry reading these sources. */
+const renderMetrics = (sources: SourceMetrics[]) => createMetrics({ sources: () => sources }).registry.metrics();
 import type { SourceHealth } from '../../src/sources/source.js';
 
 const NOW = Date.parse('2026-11-26T10:00:00Z');
@@ -55,23 +58,23 @@ function metrics(over: Partial<SourceMetrics>): SourceMetrics {
 }
 
 describe('metrics', () => {
-  it('reports attribution per confidence: inferred MariaDB attribution does not read 0', () => {
-    const text = renderMetrics([metrics({})]);
+  it('reports attribution per confidence: inferred MariaDB attribution does not read 0', async () => {
+    const text = await renderMetrics([metrics({})]);
     expect(text).toContain('rowtrail_attribution_ratio{source="shop",kind="mysql",confidence="exact"} 0\n');
     expect(text).toContain(`rowtrail_attribution_ratio{source="shop",kind="mysql",confidence="inferred"} ${144 / 164}\n`);
     expect(text).toContain(`rowtrail_attribution_ratio{source="shop",kind="mysql",confidence="unknown"} ${20 / 164}\n`);
   });
 
-  it("takes lag from the source's health (the server's position), never from the last commit", () => {
-    const idle = renderMetrics([metrics({ health: { ...streaming, lagBytes: 0, lagSeconds: 0 } })]);
+  it("takes lag from the source's health (the server's position), never from the last commit", async () => {
+    const idle = await renderMetrics([metrics({ health: { ...streaming, lagBytes: 0, lagSeconds: 0 } })]);
     expect(idle).toContain('rowtrail_lag_seconds{source="shop",kind="mysql"} 0\n');
     expect(idle).toContain('rowtrail_lag_bytes{source="shop",kind="mysql"} 0\n');
     expect(idle).toContain('rowtrail_source_connected{source="shop",kind="mysql"} 1\n');
     expect(idle).toContain('rowtrail_source_reconnects_total{source="shop",kind="mysql"} 2\n');
-    const down = renderMetrics([metrics({ health: { ...streaming, state: 'reconnecting', lagBytes: 4096, lagSeconds: 12 } })]);
+    const down = await renderMetrics([metrics({ health: { ...streaming, state: 'reconnecting', lagBytes: 4096, lagSeconds: 12 } })]);
     expect(down).toContain('rowtrail_source_connected{source="shop",kind="mysql"} 0\n');
     expect(down).toContain('rowtrail_lag_bytes{source="shop",kind="mysql"} 4096\n');
     // Unknown health: no lag series at all rather than a made-up one.
-    expect(renderMetrics([metrics({})])).not.toMatch(/^rowtrail_lag_seconds\{/m);
+    expect(await renderMetrics([metrics({})])).not.toMatch(/^rowtrail_lag_seconds\{/m);
   });
 });

@@ -18,7 +18,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
 /** What a clean checkout holds that packing needs; dist/ is built by `prepare` during `npm pack`. */
-const CHECKOUT = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin', 'src', 'detectors', 'native', 'dashboards'];
+const CHECKOUT = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin', 'src', 'detectors', 'native', 'dashboards', 'ui'];
 
 let work: string;
 let tarball: string;
@@ -41,7 +41,7 @@ afterAll(() => {
 
 describe('npm pack', () => {
   it('holds the built CLI, its licence and docs, and nothing of the source tree', () => {
-    for (const f of ['package.json', 'LICENSE', 'README.md', 'CHANGELOG.md', 'bin/rowtrail.js', 'dist/src/cli/run.js', 'dist/src/store/index.js', 'dist/detectors/index.js', 'native/postgres/rowtrail_native.c', 'dashboards/10-rowtrail-overview.ndjson']) {
+    for (const f of ['package.json', 'LICENSE', 'README.md', 'CHANGELOG.md', 'bin/rowtrail.js', 'dist/src/cli/run.js', 'dist/src/store/index.js', 'dist/detectors/index.js', 'native/postgres/rowtrail_native.c', 'dashboards/10-rowtrail-overview.ndjson', 'ui/index.html', 'ui/app.js', 'ui/views.js', 'ui/style.css']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /^(src|test|bench|node_modules|docs)\//.test(f) || f.endsWith('.ts'))).toEqual([]);

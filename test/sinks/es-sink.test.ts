@@ -11,7 +11,13 @@ import { agent, captureLog, cleanup, esConfig, fill, openStore, tempDir } from '
 import { ElasticsearchSink, SINK_NAME, installTemplates, streamNames } from '../../src/sinks/elasticsearch/index.js';
 import { Store } from '../../src/store/index.js';
 import { silentLogger } from '../../src/log/index.js';
-import { renderMetrics } from '../../src/http/index.js';
+import { createMetrics } from '../../src/http/index.js';
+import type { SinkStats } from '../../src/sinks/elasticsearch/index.js';
+
+/** The /metrics exposition of a daemon whose only part is this sink (prom-client, as `watch` serves it). */
+async function sinkExposition(stats: SinkStats): Promise<string> {
+  return createMetrics({ sources: () => [], sink: () => stats }).registry.metrics();
+}
 import type { Alert } from '../../src/model/index.js';
 
 afterEach(cleanup);
@@ -107,7 +113,7 @@ describe('elasticsearch sink', () => {
     expect(JSON.parse(dead[0].doc).rowtrail.change_id).toBe(ids[11]);
     expect(lines().find((l) => l.id === ids[11])?.msg).toContain('document rejected; kept in the store');
     expect(store.sinkCursor(SINK_NAME)).toEqual({ seq: 4, idx: -1 });
-    const text = renderMetrics([], [], sink.stats());
+    const text = await sinkExposition(sink.stats());
     expect(text).toContain('rowtrail_es_sink_documents_total{result="stored"} 19\n');
     expect(text).toContain('rowtrail_es_sink_documents_total{result="dead_letter"} 1\n');
     expect(text).toContain('rowtrail_es_sink_failing 0\n');
@@ -148,7 +154,7 @@ describe('elasticsearch sink', () => {
     const behind = lines().find((l) => l.msg.startsWith('elasticsearch sink is behind'));
     expect(behind?.maxLagSeconds).toBe(300);
     expect(behind?.lagSeconds).toBeGreaterThan(300);
-    const text = renderMetrics([], [], sink.stats());
+    const text = await sinkExposition(sink.stats());
     expect(text).toMatch(/^rowtrail_es_sink_lag_seconds \d+/m);
     expect(Number(/^rowtrail_es_sink_lag_seconds (\S+)/m.exec(text)![1])).toBeGreaterThan(300);
     expect(text).toContain('rowtrail_es_sink_failing 1\n');

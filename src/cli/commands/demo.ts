@@ -11,7 +11,7 @@ export function registerDemo(program: Command): void {
   const cmd = program
     .command('demo')
     .description('the core story on an embedded PostgreSQL: a person, a service and an AI agent write; see who did what; undo the agent')
-    .option('--no-ui', 'no pauses between sections (tests, CI); exit 0 only if the undo restored the data')
+    .option('--no-ui', 'no pauses between sections and no web UI at the end (tests, CI); exit 0 only if the undo restored the data')
     .option('--keep', 'leave PostgreSQL and the daemon running (until Ctrl-C) and print how to connect and what to try')
     .option('--port <n>', 'port for PostgreSQL on 127.0.0.1 (default: a free one)', port)
     .action(async (opts: DemoOpts) => {

@@ -3,7 +3,6 @@ import { common, configFrom, examples, type CommonOpts } from '../shared.js';
 import { createLogger } from '../../log/index.js';
 import { createDaemon } from '../../daemon.js';
 import { assessHealth, httpToken, startHttp, stopHttp } from '../../http/index.js';
-import type { AddressInfo } from 'node:net';
 
 export function registerWatch(program: Command): void {
   const cmd = common(program.command('watch'), 'log lines as JSON (default: pretty at a terminal, JSON otherwise)')
@@ -26,16 +25,18 @@ export function registerWatch(program: Command): void {
           health: () => assessHealth(daemon.health(), Date.now()),
           alerts: () => daemon.alertMetrics(),
           sink: () => daemon.sink?.stats() ?? null,
+          config: cfg,
+          storeDir: cfg.store.path,
+          log,
         });
       } catch (e) {
         await daemon.stop();
         throw e;
       }
-      const addr = http.address() as AddressInfo;
-      log.info(
-        { url: `http://${addr.address}:${addr.port}/metrics`, tokenFrom: cfg.http.token ? 'http.token' : `${cfg.store.path}/http-token` },
-        'metrics endpoint',
-      );
+      const tokenFrom = cfg.http.token ? 'http.token' : `${cfg.store.path}/http-token`;
+      log.info({ url: `${http.url}/metrics`, tokenFrom }, 'metrics endpoint');
+      // The UI's address, never the token: the login form asks for it (where it is, is said here).
+      log.info({ url: `${http.url}/`, tokenFrom }, 'web UI: open it and log in with the token');
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;
