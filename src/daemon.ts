@@ -13,6 +13,7 @@ import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
 import { DetectionRunner } from './detection/index.js';
 import { openMasking } from './store/index.js';
+import { createGuards, type GuardRunner } from './guard/index.js';
 
 export interface Daemon {
   sources: Source[];
@@ -43,13 +44,15 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let identities: Identity[];
   let sources: Source[];
   let detection: DetectionRunner;
+  let guards: (GuardRunner | null)[];
   let detecting: Promise<void> = Promise.resolve();
   try {
     startMasking(store, cfg, log);
     detection = new DetectionRunner(store, cfg, log);
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
+    guards = createGuards(cfg, { store, log, resolvers: identities.map((id) => id.resolver), url: (s) => sourceUrl(s) });
     sources = cfg.sources.map((s, i) =>
-      sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
+      sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s), inflight: guards[i] ?? undefined }),
     );
   } catch (e) {
     store.close();
@@ -66,6 +69,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     closed = true;
     await Promise.all(identities.map((id) => id.stop().catch(() => undefined)));
     await detecting;
+    await Promise.all(guards.map((g) => g?.stop()));
     store.close();
   };
 

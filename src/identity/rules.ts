@@ -17,7 +17,8 @@ export interface RuleSubject {
   agent?: string | null;
 }
 
-function glob(pattern: string, value: string): boolean {
+/** `pattern` matches `value` exactly, or as a glob where it contains `*` (the rules' matching, for others too). */
+export function glob(pattern: string, value: string): boolean {
   if (!pattern.includes('*')) return pattern === value;
   const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 's');
   return re.test(value);
