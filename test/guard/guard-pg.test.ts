@@ -5,7 +5,7 @@
  * an agents-only guard, an actor without a precise message, and an `action: alert` guard never end a session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -15,6 +15,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log/index.js';
 import type { Alert } from '../../src/model/index.js';
+import { cli } from '../undo/run-cli.js';
 
 const ROWS = 20_000;
 const TABLES = ['customers', 'orders', 'invoices'];
@@ -23,6 +24,7 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
   let url: string;
   let daemon: Daemon;
   let dir: string;
+  let cfgFile: string;
 
   const guardAlerts = (): Alert[] => daemon.store.alerts({}).filter((a) => a.detector === 'guard');
   const count = async (t: string) => Number((await sql(url, `SELECT count(*) AS n FROM public.${t}`)).rows[0].n);
@@ -60,8 +62,7 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
     // orders stays in sampling mode: its transactions carry no session message, so no guard acts on them.
     const src = await setupSource(url, { identity: 'precise', preciseTables: ['public.customers', 'public.invoices'] });
     dir = mkdtempSync(join(tmpdir(), 'rowtrail-guard-'));
-    const cfg = parseConfig(
-      {
+    const raw = {
         sources: [{ ...src, identity: 'precise' }],
         store: { path: join(dir, 'store') },
         actors: [{ match: { application: 'console' }, kind: 'human' }],
@@ -71,10 +72,10 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
           { name: 'humans-dry-run', match: { kind: 'human' }, when: { op: 'delete', rowsOver: 10_000 }, action: 'alert' },
           { name: 'invoices-dry-run', match: { agent: 'report-bot' }, when: { op: 'delete', rowsOver: 10_000, tables: ['public.invoices'] }, action: 'alert' },
         ],
-      },
-      {},
-    );
-    daemon = startDaemon(cfg, silentLogger);
+      };
+    cfgFile = join(dir, 'rowtrail.yaml');
+    writeFileSync(cfgFile, JSON.stringify(raw)); // JSON is YAML
+    daemon = startDaemon(parseConfig(raw, {}), silentLogger);
     const deadline = Date.now() + 30_000;
     while (daemon.health()[0]?.health?.state !== 'streaming') {
       if (Date.now() > deadline) throw new Error('the source did not start streaming');
@@ -145,5 +146,23 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
     await c.end();
     expect(errors).toEqual([]);
     expect(await count('invoices')).toBe(0);
+  });
+
+  it('`rowtrail guards` lists the guards and their recent actions', async () => {
+    const r = await cli('guards', '--config', cfgFile, '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.guards.map((g: { name: string; watches: string[] }) => [g.name, g.watches])).toEqual([
+      ['agents-no-mass-delete', ['pg']],
+      ['orders-anyone', ['pg']],
+      ['humans-dry-run', ['pg']],
+      ['invoices-dry-run', ['pg']],
+    ]);
+    expect(j.decodingWorkMem).toEqual({ pg: '256kB' });
+    const acted = j.actions.filter((a: Alert) => a.evidence.acted);
+    expect(acted.map((a: Alert) => [a.evidence.guard, a.evidence.outcome])).toEqual([['agents-no-mass-delete', 'rolled-back']]);
+    const text = await cli('guards', '--config', cfgFile);
+    expect(text.stdout).toMatch(/agents-no-mass-delete\s+kind=ai-agent\s+delete > 10000 rows on public\.customers\s+terminate\s+pg/);
+    expect(text.stdout).toMatch(/terminate\s+rolled-back\s+Stopped before commit: deploy-bot/);
   });
 });
