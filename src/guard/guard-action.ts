@@ -35,7 +35,9 @@ export class BackendSignaller {
       const row = r.rows[0];
       if (!row) return { done: false, detail: await this.whyNot(pid, xid) };
       if (!row.ok) {
-        return { done: false, detail: action === 'terminate' ? `backend ${pid} did not end within ${Math.floor(this.timeoutMs / 2)} ms` : `the server did not signal backend ${pid}` };
+        const waited = Math.floor(this.timeoutMs / 2);
+        const detail = action === 'terminate' ? `backend ${pid} did not end within ${waited} ms` : `the server did not signal backend ${pid}`;
+        return { done: false, detail };
       }
       if (action === 'cancel' && row.state === 'idle in transaction') {
         return { done: false, detail: `backend ${pid} was idle in transaction: a cancel ends only a running statement (use terminate)` };

@@ -16,7 +16,7 @@ import type { Logger } from '../log/index.js';
 import type { Actor, Alert } from '../model/index.js';
 import type { InFlightTx, InFlightWatcher } from '../sources/source.js';
 import { ACTION_TIMEOUT_MS, BackendSignaller } from './guard-action.js';
-import { guardAlert, guardAlertId, type GuardEvent, type GuardOutcome } from './guard-alert.js';
+import { guardAlert, guardAlertId, type GuardEvent } from './guard-alert.js';
 import { GuardEvaluator, decide, type GuardOp, type GuardTxState } from './guard-evaluator.js';
 
 /** What the runner needs of the store (the daemon's Store fits). */
@@ -119,11 +119,16 @@ export class GuardRunner implements InFlightWatcher {
       decision.act = false;
       decision.reason = 'already acted on this transaction';
     }
-    const e: GuardEvent = { source: tx.source, xid: tx.xid, firing: f, decision, firstAt: w.firstAt, firedAt: Date.now(), result: null, outcome: 'in-flight', endedAt: null };
+    const e: GuardEvent = {
+      ...{ source: tx.source, xid: tx.xid, firing: f, decision, firstAt: w.firstAt, firedAt: Date.now() },
+      ...{ result: null, outcome: 'in-flight', endedAt: null },
+    };
     w.event = e;
     this.o.log.warn(
       { source: tx.source, xid: tx.xid, guard: f.guard.name, action: f.guard.action, acting: decision.act, actor: f.actor.agent ?? f.actor.user ?? null },
-      decision.act ? `guard ${f.guard.name}: line crossed before commit; ${f.guard.action} backend ${f.actor.sessionId}` : `guard ${f.guard.name}: line crossed before commit (${decision.reason})`,
+      decision.act
+        ? `guard ${f.guard.name}: line crossed before commit; ${f.guard.action} backend ${f.actor.sessionId}`
+        : `guard ${f.guard.name}: line crossed before commit (${decision.reason})`,
     );
     this.save(e);
     if (!decision.act) return;

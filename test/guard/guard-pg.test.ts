@@ -91,6 +91,7 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
     const { c, errors } = await openDelete('customers', 'agent-runner', "/*agent='deploy-bot',run='r-9'*/");
     const a = await alertFor('customers', (x) => x.evidence.outcome === 'rolled-back');
     await expect(c.query('COMMIT')).rejects.toThrow();
+    expect(errors.map((e) => e.message).join()).toMatch(/terminat/); // the server said why it closed the session
     await c.end().catch(() => undefined);
     expect(await count('customers')).toBe(ROWS);
     expect(a).toMatchObject({ detector: 'guard', severity: 'critical', table: 'public.customers', actor: { agent: 'deploy-bot', kind: 'ai-agent', confidence: 'exact' } });

@@ -13,8 +13,9 @@ interface GuardsOpts extends CommonOpts {
 export function describeLine(g: GuardConfig): string {
   const w = g.when;
   const ops = (w.ops ?? (w.op ? [w.op] : ['insert', 'update', 'delete'])).join('|');
-  const lines = [w.rowsOver !== undefined && `> ${w.rowsOver} rows`, w.tableFractionOver !== undefined && `> ${w.tableFractionOver} of a table`].filter(Boolean);
-  return `${ops} ${lines.join(' or ')}${w.tables ? ` on ${w.tables.join(', ')}` : ''}`;
+  const lines = [w.rowsOver !== undefined && `> ${w.rowsOver} rows`, w.tableFractionOver !== undefined && `> ${w.tableFractionOver} of a table`];
+  const line = lines.filter(Boolean).join(' or ');
+  return `${ops} ${line}${w.tables ? ` on ${w.tables.join(', ')}` : ''}`;
 }
 
 function describeMatch(g: GuardConfig): string {
