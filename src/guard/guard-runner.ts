@@ -5,9 +5,9 @@
  * (guard-action.ts), never awaited on the source's thread; the alert is stored at once and rewritten when the
  * action answers and when the transaction ends (one alert per transaction, upserted by id).
  *
- * Idempotent: one action per xid. A replayed transaction (the replication session reconnected and the server
- * resends it) neither acts twice nor overwrites the alert's outcome: the xids acted on are remembered (the
- * last 10 000), and a transaction whose alert is already stored with an outcome is left alone.
+ * Idempotent: one action per transaction. A replayed transaction (the replication session reconnected and the
+ * server resends it) neither acts nor alerts twice: its firing is remembered (the last 10 000) and the replay only
+ * settles the same alert's outcome; after a restart, an alert already stored with its outcome is left as it is.
  */
 import { guardsFor, type Config, type GuardConfig, type SourceConfig } from '../config/index.js';
 import { oneLine } from '../errors.js';
@@ -57,8 +57,8 @@ export class GuardRunner implements InFlightWatcher {
   private readonly evaluator: GuardEvaluator;
   private readonly signaller: BackendSignaller;
   private readonly sizes = new Map<string, { rows: number | null; at: number }>();
-  /** xids acted on (insertion order; the oldest forgotten past REMEMBER). */
-  private readonly acted = new Set<string>();
+  /** Firings by alert id, with their action (insertion order; the oldest forgotten past REMEMBER). */
+  private readonly fired = new Map<string, { event: GuardEvent; acting: Promise<void> | null }>();
   private readonly pending = new Set<Promise<void>>();
   private counts = { fired: 0, acted: 0 };
 
@@ -110,15 +110,17 @@ export class GuardRunner implements InFlightWatcher {
 
   private fire(tx: InFlightTx, w: TxWatch, f: NonNullable<GuardTxState['fired']>): void {
     const id = guardAlertId(tx.source, tx.xid, f.guard.name);
+    const seen = this.fired.get(id);
+    if (seen) {
+      // A replay: the same firing; only its outcome is still to come.
+      [w.event, w.acting] = [seen.event, seen.acting];
+      return;
+    }
     const stored = this.o.store.alerts({ id, limit: 1 })[0];
-    // A replay of a transaction whose alert already says how it ended: that record stays as it is.
+    // A replay after a restart of a transaction whose alert already says how it ended: that record stays as it is.
     if (stored?.id === id && (stored.evidence.outcome === 'rolled-back' || stored.evidence.outcome === 'committed')) return;
     this.counts.fired++;
     const decision = decide(f, tx.streamed);
-    if (decision.act && this.acted.has(tx.xid)) {
-      decision.act = false;
-      decision.reason = 'already acted on this transaction';
-    }
     const e: GuardEvent = {
       ...{ source: tx.source, xid: tx.xid, firing: f, decision, firstAt: w.firstAt, firedAt: Date.now() },
       ...{ result: null, outcome: 'in-flight', endedAt: null },
@@ -131,9 +133,10 @@ export class GuardRunner implements InFlightWatcher {
         : `guard ${f.guard.name}: line crossed before commit (${decision.reason})`,
     );
     this.save(e);
+    const memo = { event: e, acting: null as Promise<void> | null };
+    this.fired.set(id, memo);
+    if (this.fired.size > REMEMBER) this.fired.delete(this.fired.keys().next().value!);
     if (!decision.act) return;
-    this.acted.add(tx.xid);
-    if (this.acted.size > REMEMBER) this.acted.delete(this.acted.values().next().value!);
     this.counts.acted++;
     const action = f.guard.action as 'cancel' | 'terminate';
     w.acting = this.track(
@@ -143,6 +146,7 @@ export class GuardRunner implements InFlightWatcher {
         if (e.outcome === 'in-flight') this.save(e);
       }),
     );
+    memo.acting = w.acting;
   }
 
   private save(e: GuardEvent): void {
