@@ -16,7 +16,7 @@ const SCHEMA_FILE = join(ROOT, 'src', 'config', 'schema.ts');
 export const REFERENCE_FILE = join(ROOT, 'docs', 'configuration.md');
 
 /** The schema variables that are used as the items of a list key (`sources: z.array(sourceSchema)`). */
-const NAMED_ITEMS: Record<string, string> = { sourceSchema: 'sources[]', configSchema: '' };
+const NAMED_ITEMS: Record<string, string> = { sourceSchema: 'sources[]', guardSchema: 'guards[]', configSchema: '' };
 
 interface JsonSchema {
   type?: string | string[];
