@@ -59,8 +59,10 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
       await sql(url, `CREATE TABLE public.${t} (id int PRIMARY KEY, note text)`);
       await sql(url, `INSERT INTO public.${t} SELECT g, 'row ' || g FROM generate_series(1, ${ROWS}) g`);
     }
+    await sql(url, `CREATE TABLE public.notes (id int PRIMARY KEY, note text)`);
+    await sql(url, `INSERT INTO public.notes SELECT g, 'note ' || g FROM generate_series(1, 100) g`);
     // orders stays in sampling mode: its transactions carry no session message, so no guard acts on them.
-    const src = await setupSource(url, { identity: 'precise', preciseTables: ['public.customers', 'public.invoices'] });
+    const src = await setupSource(url, { identity: 'precise', preciseTables: ['public.customers', 'public.invoices', 'public.notes'] });
     dir = mkdtempSync(join(tmpdir(), 'rowtrail-guard-'));
     const raw = {
         sources: [{ ...src, identity: 'precise' }],
@@ -70,6 +72,7 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
           { name: 'agents-no-mass-delete', match: { kind: 'ai-agent' }, when: { op: 'delete', rowsOver: 10_000, tables: ['public.customers'] }, action: 'terminate' },
           { name: 'orders-anyone', when: { op: 'delete', rowsOver: 10_000, tables: ['public.orders'] }, action: 'terminate' },
           { name: 'humans-dry-run', match: { kind: 'human' }, when: { op: 'delete', rowsOver: 10_000 }, action: 'alert' },
+          { name: 'notes-small', match: { kind: 'ai-agent' }, when: { op: 'delete', rowsOver: 50, tables: ['public.notes'] }, action: 'terminate' },
           { name: 'invoices-dry-run', match: { agent: 'report-bot' }, when: { op: 'delete', rowsOver: 10_000, tables: ['public.invoices'] }, action: 'alert' },
         ],
       };
@@ -149,6 +152,15 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
     expect(await count('invoices')).toBe(0);
   });
 
+  it('a transaction too small to be streamed is seen only once committed: the guard alerts what it would have done', async () => {
+    await sql(url, `/*agent='deploy-bot'*/ DELETE FROM public.notes`);
+    const a = await alertFor('notes', (x) => x.evidence.outcome === 'committed');
+    expect(a.evidence).toMatchObject({ guard: 'notes-small', acted: false, observed: 51 });
+    expect(String(a.evidence.reason)).toMatch(/had committed before rowtrail saw it \(it was not streamed/);
+    expect(a.undo).toMatch(/^rowtrail undo --tx \d+ --source pg$/);
+    expect(await count('notes')).toBe(0);
+  });
+
   it('`rowtrail guards` lists the guards and their recent actions', async () => {
     const r = await cli('guards', '--config', cfgFile, '--json');
     expect(r.code).toBe(0);
@@ -157,6 +169,7 @@ describe('guards stop a transaction before it commits (PostgreSQL, precise ident
       ['agents-no-mass-delete', ['pg']],
       ['orders-anyone', ['pg']],
       ['humans-dry-run', ['pg']],
+      ['notes-small', ['pg']],
       ['invoices-dry-run', ['pg']],
     ]);
     expect(j.decodingWorkMem).toEqual({ pg: '256kB' });
