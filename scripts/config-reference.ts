@@ -18,6 +18,7 @@ export const REFERENCE_FILE = join(ROOT, 'docs', 'configuration.md');
 /** The schema variables that are used as the items of a list key (`sources: z.array(sourceSchema)`). */
 const NAMED_ITEMS: Record<string, string> = {
   sourceSchema: 'sources[]',
+  guardSchema: 'guards[]',
   configSchema: '',
   slackChannelSchema: 'alerts.slack',
   pagerdutyChannelSchema: 'alerts.pagerduty',

@@ -16,6 +16,7 @@ import { openMasking } from './store/index.js';
 import { createDelivery, type Delivery } from './alerts/index.js';
 import { dirname } from 'node:path';
 import { ElasticsearchSink, createEsClient, esNodes } from './sinks/elasticsearch/index.js';
+import { createGuards, type GuardRunner } from './guard/index.js';
 
 export interface Daemon {
   sources: Source[];
@@ -46,6 +47,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
   let identities: Identity[];
   let sources: Source[];
   let detection: DetectionRunner;
+  let guards: (GuardRunner | null)[];
   let detecting: Promise<void> = Promise.resolve();
   let delivery: Delivery | null;
   let delivering: Promise<void> = Promise.resolve();
@@ -63,8 +65,9 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     startMasking(store, cfg, log);
     detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake() });
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
+    guards = createGuards(cfg, { store, log, resolvers: identities.map((id) => id.resolver), url: (s) => sourceUrl(s) });
     sources = cfg.sources.map((s, i) =>
-      sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s) }),
+      sourceKind(s).create({ config: s, root: cfg, store, log, identity: identities[i].resolver, url: sourceUrl(s), inflight: guards[i] ?? undefined }),
     );
   } catch (e) {
     store.close();
@@ -85,6 +88,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     await delivering;
     await sinking;
     await esClient?.close().catch(() => undefined);
+    await Promise.all(guards.map((g) => g?.stop()));
     store.close();
   };
 

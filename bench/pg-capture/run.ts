@@ -99,6 +99,8 @@ try {
     }
     const cpuNote = (rt as { cpuSeconds?: number }).cpuSeconds;
     const detectNote = (rt as { detectSeconds?: number | null }).detectSeconds;
+    const slotStats = (rt as { slotStats?: Record<string, unknown> }).slotStats;
+    if (slotStats) console.log(`run ${r + 1}: slot ${JSON.stringify(slotStats)}`);
     console.log(
       `run ${r + 1}: pg_recvlogical ${base.toFixed(2)} s · rowtrail ${rt.seconds.toFixed(2)} s ` +
         `(${Math.round(total / rt.seconds).toLocaleString('en')} changes/s, ${rt.changes} stored) · ratio ${(rt.seconds / base).toFixed(2)}x · ` +

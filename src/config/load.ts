@@ -64,7 +64,23 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
     names.add(s.name);
     checkUrl(s, origin);
   }
+  for (const g of result.data.guards) checkGuardSources(result.data, g, origin);
   return result.data;
+}
+
+/** A guard names only PostgreSQL sources that exist: the binlog is written at commit, so there is nothing to stop. */
+function checkGuardSources(cfg: Config, g: Config['guards'][number], origin: string): void {
+  for (const name of g.sources ?? []) {
+    const s = cfg.sources.find((x) => x.name === name);
+    if (!s) throw new RowtrailError('CONFIG', `${origin}: guards '${g.name}': no source is named '${name}'`);
+    if (s.kind !== 'postgres') {
+      throw new RowtrailError(
+        'CONFIG',
+        `${origin}: guards '${g.name}': source '${name}' is MySQL/MariaDB, whose binlog is written at commit: there is nothing in flight to stop ` +
+          '(use statement timeouts or a proxy there)',
+      );
+    }
+  }
 }
 
 function checkUrl(s: SourceConfig, origin: string): void {
@@ -108,4 +124,18 @@ export function sourceUrl(s: SourceConfig, env: NodeJS.ProcessEnv = process.env)
   const u = new URL(s.url);
   u.password = pw;
   return u.toString();
+}
+
+/** The guards that watch a source (PostgreSQL only; a guard without `sources` watches every PostgreSQL source). */
+export function guardsFor(cfg: Config, source: SourceConfig): Config['guards'] {
+  if (source.kind !== 'postgres') return [];
+  return (cfg.guards ?? []).filter((g) => !g.sources || g.sources.includes(source.name));
+}
+
+/** Default `logical_decoding_work_mem` of rowtrail's replication connection where guards watch the source. */
+export const GUARD_WORK_MEM = '256kB';
+
+/** The `logical_decoding_work_mem` rowtrail sets on a source's replication connection; undefined: the server's. */
+export function decodingWorkMem(cfg: Config, source: SourceConfig): string | undefined {
+  return source.decodingWorkMem ?? (guardsFor(cfg, source).length ? GUARD_WORK_MEM : undefined);
 }

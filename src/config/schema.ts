@@ -42,6 +42,51 @@ export const sourceSchema = z.strictObject({
   publication: z.string().min(1).max(63).optional(),
   /** MySQL: server id the daemon uses as a replica; must be unique among the server's replicas. */
   serverId: z.number().int().min(1).max(4294967295).optional(),
+  /**
+   * PostgreSQL: `logical_decoding_work_mem` for rowtrail's own replication connection (e.g. `256kB`, `1MB`): a
+   * transaction is streamed to rowtrail before it commits once its decoded changes pass this size, so guards see
+   * it early. Default: `256kB` when `guards:` are configured, else the server's setting (64MB by default).
+   */
+  decodingWorkMem: z
+    .string()
+    .regex(/^\d+(kB|MB|GB)$/, 'must be a size like 256kB, 1MB or 64MB')
+    .optional(),
+});
+
+const ops = z.enum(['insert', 'update', 'delete']);
+
+/** A guard: a line an in-flight transaction must not cross (PostgreSQL), and what rowtrail does when it does. */
+export const guardSchema = z.strictObject({
+  /** The guard's name, shown in alerts and `rowtrail guards`. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be letters, digits, . _ or - (at most 63 characters)'),
+  /** Sources it applies to (default: every PostgreSQL source). */
+  sources: z.array(z.string()).optional(),
+  /** Which actors it applies to; every field given must match (exact, or a glob with `*`). Empty: every actor. */
+  match: z
+    .strictObject({
+      user: z.string().optional(),
+      agent: z.string().optional(),
+      application: z.string().optional(),
+      kind: z.enum(['human', 'service', 'ai-agent', 'unknown']).optional(),
+    })
+    .default({}),
+  /** The line: rows of these operations (on these tables) in one transaction, counted before it commits. */
+  when: z
+    .strictObject({
+      /** One operation (or `ops` for several). Default: insert, update and delete. */
+      op: ops.optional(),
+      ops: z.array(ops).min(1).optional(),
+      /** More than this many rows of the operations, over the matching tables, in one transaction. */
+      rowsOver: z.number().int().min(0).optional(),
+      /** More than this fraction of one table's rows (catalog estimate), e.g. 0.1. */
+      tableFractionOver: z.number().gt(0).max(1).optional(),
+      /** Tables (`schema.table`, `*` globs) it counts; default every table. */
+      tables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).min(1).optional(),
+    })
+    .refine((w) => w.rowsOver !== undefined || w.tableFractionOver !== undefined, 'when needs rowsOver or tableFractionOver')
+    .refine((w) => !(w.op && w.ops), 'give op or ops, not both'),
+  /** `alert` (dry run: says what it would have done), `cancel` (pg_cancel_backend) or `terminate` (pg_terminate_backend). */
+  action: z.enum(['alert', 'cancel', 'terminate']),
 });
 
 /** Routing keys shared by every alert channel: a channel gets an alert when every given filter matches. */
@@ -192,6 +237,20 @@ export const configSchema = z.strictObject({
     })
     .default({ enabled: true, columns: {}, detectValues: true, maxValueChars: 262_144 }),
   detectors: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * PostgreSQL guards: act on an in-flight transaction before it commits (docs/decisions.md, "Guards"). A guard
+   * ends a session only when the actor is exact (precise identity); otherwise it alerts.
+   */
+  guards: z
+    .array(guardSchema)
+    .default([])
+    .superRefine((gs, ctx) => {
+      const seen = new Set<string>();
+      for (const [i, g] of gs.entries()) {
+        if (seen.has(g.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `two guards are named '${g.name}'` });
+        seen.add(g.name);
+      }
+    }),
   /** The Elasticsearch sink (src/sinks/elasticsearch): changes and alerts as data streams, Kibana dashboards. */
   elasticsearch: z
     .strictObject({
@@ -243,3 +302,4 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
+export type GuardConfig = z.infer<typeof guardSchema>;

@@ -14,7 +14,7 @@ import { MysqlSampler } from './mysql-sampler.js';
 export * from './resolver.js';
 export { parseStatementContext, parseActorSetting, parseCommentBody, formatComment, type ContextPairs } from './comment.js';
 export { canonicalContext, signContext, verifyContext, withSignature } from './signature.js';
-export { matchKind, defaultKind, ROWTRAIL_UNDO, type ActorRule } from './rules.js';
+export { matchKind, defaultKind, glob, ROWTRAIL_UNDO, type ActorRule } from './rules.js';
 export { parseSessionMessage, parseDdlMessage, SESSION_PREFIX, DDL_PREFIX, type SessionMessage, type DdlMessage } from './message.js';
 export {
   installPrecise,

@@ -44,6 +44,11 @@ export interface TxFacts {
 
 export interface IdentityResolver {
   resolve(tx: TxFacts): Actor;
+  /**
+   * The actor as far as known now, for a transaction still in flight (guards): the same evidence as `resolve`,
+   * but neither counted in the stats nor warned about (the commit's `resolve` does both).
+   */
+  peek?(tx: TxFacts): Actor;
 }
 
 /** The resolver used until identity is configured: every transaction `unknown`. */
@@ -183,7 +188,7 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     return null;
   }
 
-  function context(b: Base | null, statements: string[]): { pairs: ContextPairs | null } {
+  function context(b: Base | null, statements: string[], warn: (reason: string) => void): { pairs: ContextPairs | null } {
     let pairs: ContextPairs | null = null;
     const texts = b ? b.contexts : statements.map((t) => ({ text: t, kind: 'statement' as const }));
     for (const c of texts) {
@@ -196,17 +201,21 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     return { pairs };
   }
 
-  function resolve(tx: TxFacts): Actor {
+  const quiet = { count: false, warn: (_: string) => undefined };
+  const loud = { count: true, warn };
+
+  function resolve(tx: TxFacts, how: { count: boolean; warn: (reason: string) => void } = loud): Actor {
+    const warn = how.warn;
     let b: Base | null;
     let pairs: ContextPairs | null;
     try {
       b = base(tx);
-      pairs = context(b, tx.statements).pairs;
+      pairs = context(b, tx.statements, warn).pairs;
     } catch {
       b = null;
       pairs = null;
     }
-    if (tx.preciseExpected && b?.method !== 'precise-message') {
+    if (how.count && tx.preciseExpected && b?.method !== 'precise-message') {
       counts.preciseMissing++;
       warn(
         'a transaction changed a table with the precise-mode trigger but carried no session message (trigger disabled, ' +
@@ -237,15 +246,15 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
       }
     }
     if (!b && !agent) {
-      counts.unknown++;
+      if (how.count) counts.unknown++;
       return { kind: 'unknown', confidence: 'unknown', method: 'none', ...(ctx ? { context: ctx } : {}) };
     }
     const subject = { user: b?.user ?? null, application: b?.application ?? null, clientAddr: b?.clientAddr ?? null, agent };
     let kind: ActorKind = matchKind(rules, subject) ?? 'unknown';
     if (kind === 'unknown') kind = defaultKind(subject);
     const confidence = b ? b.confidence : 'unknown';
-    counts[confidence]++;
-    if (confidence !== 'unknown') counts.attributed++;
+    if (how.count) counts[confidence]++;
+    if (how.count && confidence !== 'unknown') counts.attributed++;
     return {
       user: b?.user ?? null,
       currentUser: b?.currentUser ?? null,
@@ -261,5 +270,5 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     };
   }
 
-  return { resolve, stats: () => ({ ...counts }) };
+  return { resolve: (tx) => resolve(tx), peek: (tx) => resolve(tx, quiet), stats: () => ({ ...counts }) };
 }

@@ -17,7 +17,7 @@ export interface RuleSubject {
   agent?: string | null;
 }
 
-/** `pattern` equals `value`, or matches it as a glob where it contains `*`. */
+/** `pattern` matches `value` exactly, or as a glob where it contains `*` (the rules' matching, for others too). */
 export function glob(pattern: string, value: string): boolean {
   if (!pattern.includes('*')) return pattern === value;
   const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 's');

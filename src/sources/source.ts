@@ -17,6 +17,32 @@ export interface SourceContext {
   identity: IdentityResolver;
   /** Connection URL with the password applied. Never log it. */
   url: string;
+  /** Told about transactions while they are in flight (PostgreSQL guards); absent: nothing watches. */
+  inflight?: InFlightWatcher;
+}
+
+/** A transaction a source has seen changes of but not yet its end (what a guard watches). */
+export interface InFlightTx {
+  readonly source: string;
+  readonly xid: string;
+  /** Streamed to rowtrail before it committed (PostgreSQL protocol v2); false: seen only once committed. */
+  readonly streamed: boolean;
+  /** The precise-mode session messages received so far (the same array grows as more arrive). */
+  readonly messages: readonly string[];
+  /** It changed a table that carries the precise-identity trigger (so a session message is expected). */
+  preciseExpected: boolean;
+  /** The watcher's own per-transaction state. */
+  watch?: unknown;
+}
+
+/**
+ * What watches transactions in flight. Called on the source's thread for every row change, so `change` must
+ * be cheap and never block; any I/O it starts is its own (capture never waits for it).
+ */
+export interface InFlightWatcher {
+  change(tx: InFlightTx, op: 'insert' | 'update' | 'delete', schema: string, table: string): void;
+  /** The transaction ended: committed, aborted (rolled back on the server), or dropped (the session closed; it is replayed). */
+  end(tx: InFlightTx, outcome: 'committed' | 'aborted' | 'dropped'): void;
 }
 
 export interface SourceStats {

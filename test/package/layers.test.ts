@@ -23,7 +23,7 @@ const LAYERS: string[][] = [
   ['identity'], // who made a transaction
   ['masking'], // sensitive columns
   ['store'], // the embedded store
-  ['history', 'detection', 'detectors', 'alerts', 'sinks'], // readers and consumers of what is stored
+  ['history', 'detection', 'detectors', 'alerts', 'sinks', 'guard'], // readers and consumers of what is stored; guards on the stream
   ['undo'], // reversal SQL, reads the store
   ['present'], // how records read as text
   ['daemon', 'http'], // the running process and its HTTP face

@@ -8,6 +8,7 @@ import { sourceUrl, type SourceConfig } from '../../config/index.js';
 import { fixSummary, sourceKind, type Check, type FixSummary } from '../../sources/index.js';
 import { Store } from '../../store/index.js';
 import { identityDoctor } from '../../identity/index.js';
+import { guardDoctor } from '../../guard/index.js';
 import { RowtrailError } from '../../errors.js';
 
 /** Why undo's role is not checked here: it is a different role, used only by `undo --apply`. */
@@ -40,6 +41,7 @@ export function registerDoctor(program: Command): void {
           if (!checks.some((c) => c.id === 'connect' && c.level === 'fail')) {
             checks.push(
               ...(await identityDoctor(s, { url, kind: s.kind, attribution: (since) => store?.attribution(s.name, since) ?? null })),
+              ...(await guardDoctor(cfg, s, url)),
             );
           }
           failed += checks.filter((c) => c.level === 'fail').length;

@@ -12,6 +12,7 @@ import { registerAlerts } from './alerts.js';
 import { registerBaseline } from './baseline.js';
 import { registerBacktest } from './backtest.js';
 import { registerMasking } from './masking.js';
+import { registerGuards } from './guards.js';
 
 /** Every subcommand; add one line per command file. */
 export function registerCommands(program: Command): void {
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerBaseline(program);
   registerBacktest(program);
   registerMasking(program);
+  registerGuards(program);
 }

@@ -26,13 +26,16 @@ export const SLOT_GRACE_MS = 5_000;
  * A client that keeps its TCP connection probed and never throws on socket errors. Its connect is timed by
  * the caller (withTimeout, CONNECT_TIMEOUT_MS), which says where it could not connect.
  */
-export function pgClient(url: string, application: string, replication = false): pg.Client {
+export function pgClient(url: string, application: string, replication = false, decodingWorkMem?: string): pg.Client {
   const c = new pg.Client({
     connectionString: url,
     application_name: application,
     keepAlive: true,
     keepAliveInitialDelayMillis: TCP_KEEPALIVE_MS,
     ...(replication ? { replication: 'database' } : {}),
+    // A user-settable parameter (PostgreSQL 13+), set for this connection only: its WAL sender streams a
+    // transaction once the decoded changes pass it (docs/decisions.md, "Guards").
+    ...(decodingWorkMem ? { options: `-c logical_decoding_work_mem=${decodingWorkMem}` } : {}),
   } as pg.ClientConfig);
   c.on('error', () => undefined);
   return c;

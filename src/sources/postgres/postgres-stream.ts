@@ -27,6 +27,7 @@ import { CONNECT_TIMEOUT_MS, SLOT_GRACE_MS, closeClient, destroyClient, pgClient
 import { quoteIdent } from './postgres-catalog.js';
 import { backoff, sleep } from '../backoff.js';
 import { openWriter } from '../writer.js';
+import { decodingWorkMem } from '../../config/index.js';
 
 /** Flush at least this often while data flows (ms), and answer the server at least this often. */
 const FLUSH_INTERVAL_MS = 50;
@@ -48,6 +49,7 @@ export class PostgresSource implements Source {
   readonly writer: SourceWriter;
   readonly identity: SourceContext['identity'];
   readonly log: SourceContext['log'];
+  readonly inflight: SourceContext['inflight'];
   private readonly ctx: SourceContext;
   private readonly receiveTimeoutMs: number;
   private readonly connectTimeoutMs: number;
@@ -79,7 +81,7 @@ export class PostgresSource implements Source {
   private lastError: string | null = null;
 
   constructor(ctx: SourceContext, opts: PostgresSourceOptions = {}) {
-    [this.ctx, this.name, this.identity, this.log] = [ctx, ctx.config.name, ctx.identity, ctx.log];
+    [this.ctx, this.name, this.identity, this.log, this.inflight] = [ctx, ctx.config.name, ctx.identity, ctx.log, ctx.inflight];
     [this.receiveTimeoutMs, this.connectTimeoutMs] = [opts.receiveTimeoutMs ?? RECEIVE_TIMEOUT_MS, opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS];
     const database = decodeURIComponent(new URL(ctx.url).pathname.replace(/^\//, '')) || 'postgres';
     this.writer = openWriter(ctx, 'postgresql', database);
@@ -170,7 +172,7 @@ export class PostgresSource implements Source {
       await step(meta.connect(), `connecting to ${serverAddress(this.ctx.url)}`, this.connectTimeoutMs);
       facts = await step(preflight(meta, cfg, this.ownPids, signal), 'checking the slot', this.receiveTimeoutMs + SLOT_GRACE_MS);
       await step(this.txs.prepare(meta), 'reading the catalog');
-      client = pgClient(this.ctx.url, 'rowtrail', true);
+      client = pgClient(this.ctx.url, 'rowtrail', true, decodingWorkMem(this.ctx.root, cfg));
       this.conn = (client as any).connection;
       await step(client.connect(), `connecting to ${serverAddress(this.ctx.url)} for replication`, this.connectTimeoutMs);
       if ((client as any).processID) this.ownPids.add((client as any).processID);
@@ -184,7 +186,8 @@ export class PostgresSource implements Source {
     this.startLsn = start;
     const options = [`proto_version '${version >= 140000 ? 2 : 1}'`, `publication_names '${publication.replace(/'/g, "''")}'`, `messages 'true'`];
     if (version >= 140000) options.push(`streaming 'on'`);
-    this.log.info({ source: this.name, slot, publication, start, server: version }, 'streaming changes');
+    const workMem = decodingWorkMem(this.ctx.root, cfg);
+    this.log.info({ source: this.name, slot, publication, start, server: version, ...(workMem ? { decodingWorkMem: workMem } : {}) }, 'streaming changes');
     const repl = client;
     return await new Promise<void>((resolve, reject) => {
       let settled = false;

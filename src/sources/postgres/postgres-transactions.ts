@@ -17,6 +17,7 @@ import { RowtrailError } from '../../errors.js';
 import type { Logger } from '../../log/index.js';
 import type { IdentityResolver } from '../../identity/resolver.js';
 import type { SourceWriter, TxHandle } from '../../store/index.js';
+import type { InFlightTx, InFlightWatcher } from '../source.js';
 import type { PgMessage } from './postgres-decoder.js';
 import { buildRelation, deleteChange, insertChange, relationChange, truncateChange, updateChange, type Relation } from './postgres-changes.js';
 import type { CustomType } from './postgres-types.js';
@@ -38,6 +39,8 @@ export interface TxHost {
   flush(force: boolean): void;
   /** A transaction was committed to the writer (`endLsn`: where the server resumes after it). */
   committed(size: number, endLsn: string, commitTime: string): void;
+  /** Told about every row change of a transaction before its end (guards); absent: nothing watches. */
+  readonly inflight?: InFlightWatcher;
 }
 
 interface OpenTx {
@@ -52,6 +55,8 @@ interface OpenTx {
   ddl?: boolean;
   /** For streamed transactions: subtransaction xid → index of its first change. */
   subStarts?: Map<number, number>;
+  /** What the in-flight watcher sees of it (made at its first row change). */
+  fly?: InFlightTx;
 }
 
 export class PgTransactions {
@@ -91,6 +96,7 @@ export class PgTransactions {
   reset(): void {
     if (this.current) this.host.writer.abort(this.current.handle);
     for (const s of this.streams.values()) this.host.writer.abort(s.handle);
+    for (const t of [this.current, ...this.streams.values()]) if (t?.fly) this.host.inflight?.end(t.fly, 'dropped');
     this.current = null;
     this.streams.clear();
     this.openStream = null;
@@ -136,7 +142,10 @@ export class PgTransactions {
               ? updateChange(rel, msg.oldKind, msg.old, msg.new)
               : deleteChange(rel, msg.oldKind, msg.old);
         if (this.preciseRelids.has(msg.relid)) tx.precise = true;
-        return this.add(tx, change, msg.xid);
+        this.add(tx, change, msg.xid);
+        // After the change is handed over: a guard's action starts from here and never holds capture.
+        if (this.host.inflight) this.watch(tx, msg.tag, rel);
+        return;
       }
       case 'truncate': {
         const tx = this.txFor(msg.xid);
@@ -190,12 +199,20 @@ export class PgTransactions {
     } else if (msg.prefix === SESSION_PREFIX && !tx.skip) tx.messages.push(msg.content.toString('utf8'));
   }
 
+  /** Tells the in-flight watcher about one row change (the transaction's view is made at its first). */
+  private watch(tx: OpenTx, op: 'insert' | 'update' | 'delete', rel: Relation): void {
+    tx.fly ??= { source: this.host.name, xid: String(tx.xid), streamed: tx.subStarts !== undefined, messages: tx.messages, preciseExpected: false };
+    tx.fly.preciseExpected = tx.precise ?? false;
+    this.host.inflight!.change(tx.fly, op, rel.schema, rel.table);
+  }
+
   private onStreamAbort(xid: number, subxid: number): void {
     const tx = this.streams.get(xid);
     if (!tx) return;
     if (subxid === xid) {
       this.streams.delete(xid);
       this.host.writer.abort(tx.handle);
+      if (tx.fly) this.host.inflight?.end(tx.fly, 'aborted');
       return;
     }
     // A rolled-back subtransaction: drop its changes (and its children's, which follow it).
@@ -231,6 +248,7 @@ export class PgTransactions {
         this.preciseRelids = await preciseTriggerTables(meta);
       });
     }
+    if (tx.fly) this.host.inflight?.end(tx.fly, 'committed');
     // A transaction without row changes (only a session message, e.g. an UPDATE that matched nothing) is not stored.
     if (tx.skip || tx.handle.size === 0) {
       writer.abort(tx.handle);
