@@ -113,6 +113,28 @@ describe('the HTTP API', () => {
     expect(unknownAlert.status).toBe(404);
   });
 
+  it('serves masked values only: the pseudonym and the last four, never the address or the card (masking is on by default)', async () => {
+    const email = 'api.masking-3391@example.com';
+    const card = '4111111111111111';
+    await rig.sql(`CREATE TABLE public.contacts (id int PRIMARY KEY, email text, card_number text)`);
+    await rig.sql(`INSERT INTO public.contacts VALUES (1, '${email}', '${card}')`);
+    await rig.sql(`/*agent='deploy-bot',run='r-mask'*/ DELETE FROM public.contacts`);
+    await rig.settled();
+    const bodies = [
+      await rig.get('/api/v1/changes?table=public.contacts'),
+      await rig.get(`/api/v1/history?table=public.contacts&key=${encodeURIComponent('{"id":"1"}')}`),
+      await rig.get('/api/v1/undo/preview?agentRun=r-mask'),
+    ];
+    const text = bodies.map((b) => JSON.stringify(b.body)).join('\n');
+    expect(bodies[0].status).toBe(200);
+    const insert = bodies[0].body.changes.find((c: any) => c.op === 'insert');
+    expect(insert.after.email).toMatch(/^h:[a-z2-7]{16}$/);
+    expect(bodies.map((b) => b.status)).toEqual([200, 200, 200]);
+    expect(text).toContain('••••1111');
+    expect(text).not.toContain(email);
+    expect(text).not.toContain(card);
+  });
+
   it("gives a row's history newest first with who made each change", async () => {
     await rig.sql(`/*agent='deploy-bot',run='r-hist'*/ UPDATE accounts SET owner = 'bot-was-here' WHERE id = 150`);
     await rig.sql(`UPDATE accounts SET owner = 'fixed-by-hand' WHERE id = 150`);
