@@ -22,6 +22,8 @@ beforeAll(async () => {
   expect(setup.code, setup.stderr).toBe(0);
   daemon = spawnCli(['watch', '--config', config]);
   for (let i = 0; i < 300 && !/metrics endpoint/.test(daemon.output()); i++) await new Promise((r) => setTimeout(r, 50));
+  // Healthy once the source streams (a loaded machine may answer 503 'connecting' before that).
+  for (let i = 0; i < 600 && !/streaming changes/.test(daemon.output()); i++) await new Promise((r) => setTimeout(r, 50));
   const line = daemon.output().split('\n').find((l) => l.includes('metrics endpoint'))!;
   base = JSON.parse(line).url.replace(/\/metrics$/, '');
 });

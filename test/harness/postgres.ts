@@ -84,7 +84,8 @@ export async function startPostgres(opts: PgOptions = {}): Promise<PgServer> {
   const native = opts.native ? buildNative(bin) : null;
   const conf: Record<string, string | number> = {
     ...(native?.dir ? { dynamic_library_path: `'${native.dir}:$libdir'` } : {}),
-    ...(opts.bare ? {} : { wal_level: 'logical', max_replication_slots: 20, max_wal_senders: 20 }),
+    // The shared server serves every test file of a run: each file's daemons and slots (100 is room to spare).
+    ...(opts.bare ? {} : { wal_level: 'logical', max_replication_slots: 100, max_wal_senders: 60 }),
     listen_addresses: "'127.0.0.1'",
     unix_socket_directories: `'${dir}'`,
     timezone: "'UTC'",
