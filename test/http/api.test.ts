@@ -113,28 +113,6 @@ describe('the HTTP API', () => {
     expect(unknownAlert.status).toBe(404);
   });
 
-  it('serves masked values only: the pseudonym and the last four, never the address or the card (masking is on by default)', async () => {
-    const email = 'api.masking-3391@example.com';
-    const card = '4111111111111111';
-    await rig.sql(`CREATE TABLE public.contacts (id int PRIMARY KEY, email text, card_number text)`);
-    await rig.sql(`INSERT INTO public.contacts VALUES (1, '${email}', '${card}')`);
-    await rig.sql(`/*agent='deploy-bot',run='r-mask'*/ DELETE FROM public.contacts`);
-    await rig.settled();
-    const bodies = [
-      await rig.get('/api/v1/changes?table=public.contacts'),
-      await rig.get(`/api/v1/history?table=public.contacts&key=${encodeURIComponent('{"id":"1"}')}`),
-      await rig.get('/api/v1/undo/preview?agentRun=r-mask'),
-    ];
-    const text = bodies.map((b) => JSON.stringify(b.body)).join('\n');
-    expect(bodies[0].status).toBe(200);
-    const insert = bodies[0].body.changes.find((c: any) => c.op === 'insert');
-    expect(insert.after.email).toMatch(/^h:[a-z2-7]{16}$/);
-    expect(bodies.map((b) => b.status)).toEqual([200, 200, 200]);
-    expect(text).toContain('••••1111');
-    expect(text).not.toContain(email);
-    expect(text).not.toContain(card);
-  });
-
   it("gives a row's history newest first with who made each change", async () => {
     await rig.sql(`/*agent='deploy-bot',run='r-hist'*/ UPDATE accounts SET owner = 'bot-was-here' WHERE id = 150`);
     await rig.sql(`UPDATE accounts SET owner = 'fixed-by-hand' WHERE id = 150`);
@@ -318,9 +296,12 @@ describe('metrics under load', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    // 300k rows in one transaction: capture needs a while to decode and store them.
-    await rig.sql(`INSERT INTO accounts SELECT g, 'load' || g, g FROM generate_series(100001, 400000) g`);
-    await rig.settled();
+    // 300k rows in one transaction: capture needs a while to decode and store them. A scrape can miss that
+    // window on a fast or busy machine (the server position is polled): up to three rounds until both moved.
+    for (let round = 0, from = 100001; round < 3 && (max.bytes === 0 || max.seconds === 0); round++, from += 300000) {
+      await rig.sql(`INSERT INTO accounts SELECT g, 'load' || g, g FROM generate_series(${from}, ${from + 299999}) g`);
+      await rig.settled();
+    }
     scraping = false;
     await scraper;
     console.log(`lag under load: max ${max.bytes} bytes, ${max.seconds} s`);
@@ -358,3 +339,28 @@ function parseProm(text: string): Map<string, number> {
   }
   return out;
 }
+
+// Last: its changes (a table, an insert, a delete) must not count in the tests above (actors, per-op metrics).
+describe('masking', () => {
+  it('serves masked values only: the pseudonym and the last four, never the address or the card (masking is on by default)', async () => {
+    const email = 'api.masking-3391@example.com';
+    const card = '4111111111111111';
+    await rig.sql(`CREATE TABLE public.contacts (id int PRIMARY KEY, email text, card_number text)`);
+    await rig.sql(`INSERT INTO public.contacts VALUES (1, '${email}', '${card}')`);
+    await rig.sql(`/*agent='deploy-bot',run='r-mask'*/ DELETE FROM public.contacts`);
+    await rig.settled();
+    const bodies = [
+      await rig.get('/api/v1/changes?table=public.contacts'),
+      await rig.get(`/api/v1/history?table=public.contacts&key=${encodeURIComponent('{"id":"1"}')}`),
+      await rig.get('/api/v1/undo/preview?agentRun=r-mask'),
+    ];
+    const text = bodies.map((b) => JSON.stringify(b.body)).join('\n');
+    expect(bodies[0].status).toBe(200);
+    const insert = bodies[0].body.changes.find((c: any) => c.op === 'insert');
+    expect(insert.after.email).toMatch(/^h:[a-z2-7]{16}$/);
+    expect(bodies.map((b) => b.status)).toEqual([200, 200, 200]);
+    expect(text).toContain('••••1111');
+    expect(text).not.toContain(email);
+    expect(text).not.toContain(card);
+  });
+});
