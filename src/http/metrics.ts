@@ -62,40 +62,15 @@ export function createMetrics(inputs: MetricsInputs): DaemonMetrics {
     help: string,
     value: (s: SourceMetrics) => number | null | undefined,
     type: 'counter' | 'gauge' = 'gauge',
-  ) => {
-    const labelNames = ['source', 'kind'] as const;
-    const collect = (set: (l: { source: string; kind: string }, v: number) => void) => {
+  ) =>
+    // A counter here is a total kept by the source itself, re-read on each scrape.
+    scraped(registry, type, name, help, ['source', 'kind'], function* () {
       for (const s of inputs.sources()) {
         const v = value(s);
         if (v === null || v === undefined || !Number.isFinite(v)) continue;
-        set({ source: s.name, kind: s.kind }, v);
+        yield [{ source: s.name, kind: s.kind }, v];
       }
-    };
-    if (type === 'counter') {
-      // A total kept by the source itself: the counter is re-read on each scrape.
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          collect((l, v) => this.inc(l, v));
-        },
-      });
-    } else {
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          collect((l, v) => this.set(l, v));
-        },
-      });
-    }
-  };
+    });
   perSource('rowtrail_changes_total', 'Row changes stored since the daemon started.', (s) => s.stats.changes, 'counter');
   perSource('rowtrail_transactions_total', 'Transactions stored since the daemon started.', (s) => s.stats.transactions, 'counter');
   perSource(
@@ -123,20 +98,20 @@ export function createMetrics(inputs: MetricsInputs): DaemonMetrics {
     'counter',
   );
   // One series per confidence: MariaDB attributes mostly `inferred`, which an exact-only ratio reads as 0.
-  new Gauge({
-    name: 'rowtrail_attribution_ratio',
-    help: 'Share of transactions since start by attribution confidence (the three sum to 1).',
-    labelNames: ['source', 'kind', 'confidence'],
-    registers: [registry],
-    collect() {
-      this.reset();
+  scraped(
+    registry,
+    'gauge',
+    'rowtrail_attribution_ratio',
+    'Share of transactions since start by attribution confidence (the three sum to 1).',
+    ['source', 'kind', 'confidence'],
+    function* () {
       for (const s of inputs.sources()) {
         const n = s.identity.exact + s.identity.inferred + s.identity.unknown;
         if (!n) continue;
-        for (const c of CONFIDENCES) this.set({ source: s.name, kind: s.kind, confidence: c }, s.identity[c] / n);
+        for (const c of CONFIDENCES) yield [{ source: s.name, kind: s.kind, confidence: c }, s.identity[c] / n];
       }
     },
-  });
+  );
   const byOp = new Counter({
     name: 'rowtrail_changes_by_op_total',
     help: 'Committed row changes read from the store since the daemon started, per operation.',
@@ -152,29 +127,16 @@ export function createMetrics(inputs: MetricsInputs): DaemonMetrics {
   });
   if (inputs.alerts) {
     const alerts = inputs.alerts;
-    new Gauge({
-      name: 'rowtrail_alerts',
-      help: 'Alerts in the store, by severity and state.',
-      labelNames: ['severity', 'state'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const a of alerts()) this.set({ severity: a.severity, state: a.state }, a.n);
-      },
-    });
+    scraped(registry, 'gauge', 'rowtrail_alerts', 'Alerts in the store, by severity and state.', ['severity', 'state'], () =>
+      alerts().map((a) => [{ severity: a.severity, state: a.state }, a.n]),
+    );
   }
   if (inputs.alertChannels) alertChannelMetrics(registry, inputs.alertChannels);
   if (inputs.sink) sinkMetrics(registry, inputs.sink);
   if (inputs.storeBytes) {
     const bytes = inputs.storeBytes;
-    new Gauge({
-      name: 'rowtrail_store_bytes',
-      help: 'Bytes the embedded store takes on disk (database and write-ahead log).',
-      registers: [registry],
-      collect() {
-        this.set(bytes());
-      },
-    });
+    const help = 'Bytes the embedded store takes on disk (database and write-ahead log).';
+    scraped(registry, 'gauge', 'rowtrail_store_bytes', help, [], () => [[{}, bytes()]]);
   }
   let lastTx = '';
   return {
@@ -192,23 +154,8 @@ export function createMetrics(inputs: MetricsInputs): DaemonMetrics {
 
 /** Alert delivery, one series per configured channel (bounded: the channels of the config). */
 function alertChannelMetrics(registry: Registry, channels: () => AlertChannelMetrics[]): void {
-  const family = (name: string, help: string, v: (c: AlertChannelMetrics) => number, type: 'counter' | 'gauge' = 'counter') => {
-    const opts = {
-      name,
-      help,
-      labelNames: ['channel', 'kind'] as const,
-      registers: [registry],
-      collect(this: Counter<'channel' | 'kind'> | Gauge<'channel' | 'kind'>) {
-        this.reset();
-        for (const c of channels()) {
-          if (this instanceof Counter) this.inc({ channel: c.channel, kind: c.kind }, v(c));
-          else this.set({ channel: c.channel, kind: c.kind }, v(c));
-        }
-      },
-    };
-    if (type === 'counter') new Counter(opts);
-    else new Gauge(opts);
-  };
+  const family = (name: string, help: string, v: (c: AlertChannelMetrics) => number, type: 'counter' | 'gauge' = 'counter') =>
+    scraped(registry, type, name, help, ['channel', 'kind'], () => channels().map((c) => [{ channel: c.channel, kind: c.kind }, v(c)]));
   family('rowtrail_alert_notifications_sent_total', 'Notifications the channel acknowledged (2xx) since the daemon started.', (c) => c.sent);
   family('rowtrail_alert_notifications_failed_total', 'Notifications given up (a permanent 4xx, or too old) since the daemon started.', (c) => c.failed);
   family('rowtrail_alert_notifications_retried_total', 'Attempts that failed and were retried since the daemon started.', (c) => c.retried);
@@ -217,40 +164,54 @@ function alertChannelMetrics(registry: Registry, channels: () => AlertChannelMet
 
 /** The Elasticsearch sink: how far behind it is, and what became of the documents it sent. */
 function sinkMetrics(registry: Registry, sink: () => SinkStats | null): void {
-  const gauge = (name: string, help: string, v: (s: SinkStats) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
+  const one = (type: 'counter' | 'gauge', name: string, help: string, v: (s: SinkStats) => number) =>
+    scraped(registry, type, name, help, [], () => {
+      const s = sink();
+      return s ? [[{}, v(s)]] : [];
+    });
+  const lag = 'Seconds since the oldest change not yet in Elasticsearch was committed (0 when caught up).';
+  one('gauge', 'rowtrail_es_sink_lag_seconds', lag, (s) => s.lagSeconds);
+  one('gauge', 'rowtrail_es_sink_failing', '1 while the last request to Elasticsearch failed, else 0.', (s) => (s.lastError ? 1 : 0));
+  one('counter', 'rowtrail_es_sink_retries_total', 'Bulk requests (or their refused items) the sink retried.', (s) => s.retries);
+  scraped(registry, 'counter', 'rowtrail_es_sink_documents_total', 'Documents the sink sent since the daemon started, by result.', ['result'], () => {
+    const s = sink();
+    if (!s) return [];
+    return [
+      [{ result: 'stored' }, s.stored],
+      [{ result: 'duplicate' }, s.duplicates],
+      [{ result: 'dead_letter' }, s.deadLettered],
+    ];
+  });
+}
+
+/**
+ * A counter or gauge whose values are read when scraped: `series` gives every labelled value (for a counter,
+ * a total kept elsewhere), and the metric is reset first, so a series that is gone is gone.
+ */
+function scraped<L extends string>(
+  registry: Registry,
+  type: 'counter' | 'gauge',
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  series: () => Iterable<[Partial<Record<L, string>>, number]>,
+): void {
+  const opts = { name, help, labelNames, registers: [registry] };
+  if (type === 'counter') {
+    new Counter<L>({
+      ...opts,
       collect() {
-        const s = sink();
-        if (s) this.set(v(s));
+        this.reset();
+        for (const [l, v] of series()) this.inc(l, v);
       },
     });
-  gauge('rowtrail_es_sink_lag_seconds', 'Seconds since the oldest change not yet in Elasticsearch was committed (0 when caught up).', (s) => s.lagSeconds);
-  gauge('rowtrail_es_sink_failing', '1 while the last request to Elasticsearch failed, else 0.', (s) => (s.lastError ? 1 : 0));
-  new Counter({
-    name: 'rowtrail_es_sink_documents_total',
-    help: 'Documents the sink sent since the daemon started, by result.',
-    labelNames: ['result'] as const,
-    registers: [registry],
-    collect() {
-      const s = sink();
-      this.reset();
-      if (!s) return;
-      this.inc({ result: 'stored' }, s.stored);
-      this.inc({ result: 'duplicate' }, s.duplicates);
-      this.inc({ result: 'dead_letter' }, s.deadLettered);
-    },
-  });
-  new Counter({
-    name: 'rowtrail_es_sink_retries_total',
-    help: 'Bulk requests (or their refused items) the sink retried.',
-    registers: [registry],
-    collect() {
-      const s = sink();
-      this.reset();
-      if (s) this.inc(s.retries);
-    },
-  });
+  } else {
+    new Gauge<L>({
+      ...opts,
+      collect() {
+        this.reset();
+        for (const [l, v] of series()) this.set(l, v);
+      },
+    });
+  }
 }

@@ -91,6 +91,11 @@ export function sealedOf(ev: ChangeEvent): Sealed | undefined {
   return (ev as ChangeEvent & { [SEALED]?: Sealed })[SEALED];
 }
 
+/** Whether a table of the store has a column (older stores lack the later schemas' columns). */
+export function hasColumn(db: Db, table: string, column: string): boolean {
+  return (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).some((c) => c.name === column);
+}
+
 const hasSealed = new WeakMap<Db, boolean>();
 
 /** The columns `toEvent` reads, from changes c, transactions t and shapes s; with the sealed blob where asked. */
@@ -101,7 +106,7 @@ export function eventColumns(db: Db, sealed: boolean): string {
   let has = hasSealed.get(db);
   if (has === undefined) {
     // A store of schema 2 opened read-only (not migrated yet): every change is in the clear.
-    has = (db.prepare(`SELECT name FROM pragma_table_info('changes') WHERE name = 'sealed'`).get() as unknown) !== undefined;
+    has = hasColumn(db, 'changes', 'sealed');
     hasSealed.set(db, has);
   }
   return has ? `${base}, c.sealed, c.sealed_at, t.masked` : `${base}, NULL AS sealed, NULL AS sealed_at, 0 AS masked`;

@@ -21,6 +21,7 @@ import { SourceWriter, type WriteSide } from './source-writer.js';
 import { WriteWorker } from './write-worker.js';
 import { lockStore, type StoreLock } from './store-lock.js';
 import {
+  hasColumn,
   latestSeq,
   pageChanges,
   queryActors,
@@ -344,8 +345,4 @@ function initSchema(db: Db, dir: string, synchronous: 'FULL' | 'NORMAL'): void {
     db.exec(AFTER_MIGRATION_SQL);
     db.prepare(`INSERT INTO meta (k, v) VALUES ('schema_version', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`).run(String(SCHEMA_VERSION));
   }).immediate();
-}
-
-export function hasColumn(db: Db, table: string, column: string): boolean {
-  return (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).some((c) => c.name === column);
 }
