@@ -88,6 +88,8 @@ export const SCHEMA_SQL = [
           timestamptz '2024-01-05 12:00:00+00' + i * interval '3 days 7 hours'
      FROM generate_series(1, 60) AS i JOIN products p ON p.id = 1 + (i * 5) % 12
     ORDER BY i`,
+  // Table sizes in the catalog, which bulk-transaction compares a transaction with.
+  'ANALYZE customers, products, orders',
 ];
 
 /** Roles of the story (LOGIN with the run's password) and their grants. */
@@ -159,8 +161,12 @@ export const AGENT_TX: StoryTx = {
 /** The damaged row `blame` shows: a product alice repriced, then the agent. */
 export const BLAME_ROW = { table: 'public.products', key: '1' } as const;
 
-/** rowtrail.yaml of the demo (store under `dir`). */
-export function demoConfigYaml(url: string, storePath: string): string {
+/**
+ * rowtrail.yaml of the demo (store under `dir`). The shop's tables are tiny (12 products, 41 customers), so
+ * bulk-transaction judges a fraction of a table from 4 changed rows (default 100); alerts go to the demo's
+ * own webhook receiver.
+ */
+export function demoConfigYaml(url: string, storePath: string, webhook: { url: string; secret: string }): string {
   return `# rowtrail demo configuration (written by \`rowtrail demo\`)
 sources:
   - name: ${SOURCE}
@@ -181,6 +187,13 @@ actors:
     kind: service
   - match: { user: ${ALICE.role} }
     kind: human
+detectors:
+  bulk-transaction: { fractionMinRows: 4 }
+alerts:
+  webhook:
+    name: demo-receiver
+    url: ${webhook.url}
+    secret: ${webhook.secret}
 `;
 }
 

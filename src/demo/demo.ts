@@ -15,7 +15,8 @@ import pg from 'pg';
 import { loadConfig, sourceUrl, type Config } from '../config/index.js';
 import { RowtrailError, oneLine } from '../errors.js';
 import { createLogger } from '../log/index.js';
-import { startDaemon } from '../daemon.js';
+import { startDaemon, type Daemon } from '../daemon.js';
+import type { Alert } from '../model/index.js';
 import { sourceKind } from '../sources/index.js';
 import { Store } from '../store/index.js';
 import { applyUndo, prepareUndo, renderSql } from '../undo/index.js';
@@ -38,6 +39,8 @@ import {
 } from './demo-story.js';
 import { serverUser } from './embedded.js';
 import { agentPage, openBrowser, startDemoUi } from './demo-ui.js';
+import { startWebhookReceiver, type WebhookReceiver } from './receiver.js';
+import { evidenceLine } from '../alerts/alert-text.js';
 import { Interrupted, Resources, ensurePortFree, freePort, makeTempDir, printer, startPostgres, streams, write, type Printer } from './session.js';
 
 export interface DemoOptions {
@@ -156,7 +159,11 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   // 2. setup + daemon
   p.heading(2, 'rowtrail setup (precise identity) and rowtrail watch');
   const configFile = join(dir, 'rowtrail.yaml');
-  writeFileSync(configFile, demoConfigYaml(adminUrl(DATABASE), join(dir, 'rowtrail-data')), { mode: 0o600 });
+  const hook = { secret: randomBytes(24).toString('hex'), url: '' };
+  const receiver = await startWebhookReceiver(hook.secret);
+  res.clients.push({ end: () => receiver.close() });
+  hook.url = receiver.url;
+  writeFileSync(configFile, demoConfigYaml(adminUrl(DATABASE), join(dir, 'rowtrail-data'), hook), { mode: 0o600 });
   // Why an empty env: a ROWTRAIL_STORE_PATH (or similar) of the user's own setup must not redirect the demo.
   const cfg = loadConfig(configFile, {});
   const src = cfg.sources[0]!;
@@ -193,18 +200,23 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   });
   await pause();
 
-  // 4. who changed what
-  p.heading(4, 'Who changed what');
+  // 4. the alert, as the user's own endpoint receives it
+  const tx = agentEvents[0]!.tx;
+  p.heading(4, 'The alert');
+  await showAlerts(p, daemon, receiver, tx.id, signal);
+  await pause();
+
+  // 5. who changed what
+  p.heading(5, 'Who changed what');
   p.cmd('rowtrail actors');
   const actors = store.actors({ source: SOURCE });
   p.indent(actorsTable(actors));
   p.out(p.dim('  svc_app is one shared account: the shop app and the agent both use it; the agent\'s sqlcommenter tag tells them apart.'));
   await pause();
 
-  // 5. the agent's transaction
-  const tx = agentEvents[0]!.tx;
+  // 6. the agent's transaction
   const a = agentEvents[0]!.actor;
-  p.heading(5, "The agent's transaction");
+  p.heading(6, "The agent's transaction");
   p.cmd(`rowtrail changes --tx ${tx.id}`);
   const samples = [
     ...agentEvents.filter((e) => e.table === 'products').slice(0, 3),
@@ -221,8 +233,8 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.out(p.dim(`  … and ${agentEvents.length - samples.length} more (rowtrail changes --tx ${tx.id} --json prints them all)`));
   await pause();
 
-  // 6. blame
-  p.heading(6, 'One damaged row');
+  // 7. blame
+  p.heading(7, 'One damaged row');
   p.cmd(`rowtrail blame ${BLAME_ROW.table} ${BLAME_ROW.key}`);
   for (const ev of blame(store, { table: BLAME_ROW.table, values: [BLAME_ROW.key], source: SOURCE })) {
     p.out(`  ${historyHeading(ev, false)}`);
@@ -230,8 +242,8 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   }
   await pause();
 
-  // 7. the undo script
-  p.heading(7, "The undo for the agent's transaction");
+  // 8. the undo script
+  p.heading(8, "The undo for the agent's transaction");
   p.cmd(`rowtrail undo --tx ${tx.id}`);
   const { plan, dialect, conn } = await prepareUndo(store, cfg as Config, { filter: { source: SOURCE, txIds: [tx.id] } });
   res.clients.push({ end: () => conn.close() });
@@ -241,8 +253,8 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.indent(abbreviate(renderSql(plan, dialect), 26));
   await pause();
 
-  // 8. apply and prove
-  p.heading(8, 'Apply the undo and prove the tables are back');
+  // 9. apply and prove
+  p.heading(9, 'Apply the undo and prove the tables are back');
   p.cmd(`rowtrail undo --tx ${tx.id} --apply --yes`);
   const applied = await applyUndo(conn, dialect, plan);
   p.out(`  applied undo ${applied.runId}: ${applied.statements} statement(s), ${applied.rows} row(s), in one transaction`);
@@ -272,9 +284,9 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   );
   p.out(p.dim(`(demo took ${secs(Date.now() - t0)})`));
 
-  // 9. the web UI, at a terminal (not with --no-ui): open on the agent's alert until Ctrl-C.
+  // 10. the web UI, at a terminal (not with --no-ui): open on the agent's alert until Ctrl-C.
   if (opts.ui && process.stdin.isTTY && process.stdout.isTTY && restored) {
-    p.heading(9, 'The web UI');
+    p.heading(10, 'The web UI');
     const page = await agentPage(daemon, AGENT.agent, signal);
     const ui = await startDemoUi(cfg as Config, daemon, log, page);
     res.clients.push({ end: () => ui.http.close() });
@@ -296,6 +308,35 @@ async function play(opts: DemoOptions, p: Printer, signal: AbortSignal, res: Res
   p.out('stopping the daemon and PostgreSQL, removing ' + dir);
   if (!restored) throw new RowtrailError('UNDO', 'the undo did not restore the tables (see the table above)');
   return 0;
+}
+
+/**
+ * Waits for the alerts the detectors raised on the agent's transaction to reach the demo's webhook receiver,
+ * and prints them as it got them. Fails when none arrives: the story is about that alert.
+ */
+async function showAlerts(p: Printer, daemon: Daemon, receiver: WebhookReceiver, txId: string, signal: AbortSignal): Promise<void> {
+  const ofAgent = (a: Alert) => a.actor?.agent === AGENT.agent && a.txIds.includes(txId);
+  const first = await receiver.next((r) => ofAgent(r.alert), CAPTURE_TIMEOUT_MS, signal);
+  if (signal.aborted) throw new Interrupted();
+  if (!first) {
+    const stored = daemon.store.alerts({ limit: 50 }).filter(ofAgent).length;
+    const why = stored ? `${stored} alert(s) stored but not delivered (${receiver.refused} refused by the receiver)` : 'no alert raised';
+    throw new RowtrailError('INTERNAL', `the agent's alert did not reach the webhook receiver within ${CAPTURE_TIMEOUT_MS / 1000} s: ${why}`);
+  }
+  // The detectors read the whole transaction at once: every alert of it is stored by now; wait for their delivery.
+  const ids = new Set(daemon.store.alerts({ limit: 50 }).filter(ofAgent).map((a) => a.id));
+  const got = () => new Set(receiver.received.filter((r) => ids.has(r.alert.id)).map((r) => r.alert.id));
+  await receiver.next(() => got().size >= ids.size, 5_000, signal);
+  p.out(`rowtrail's detectors read each transaction once it is stored. The webhook receiver this demo runs at`);
+  p.out(`${receiver.url} got, with a valid signature (X-Rowtrail-Signature, as README "Alert channels" checks it):`);
+  const seen = new Set<string>();
+  for (const { alert, event } of receiver.received) {
+    if (!ofAgent(alert) || seen.has(alert.id)) continue;
+    seen.add(alert.id);
+    p.out(`  ${alert.severity === 'critical' ? p.red('[critical]') : p.bold(`[${alert.severity}]`)} ${alert.title}`);
+    p.out(p.dim(`    ${event} · ${alert.detector} · ${evidenceLine(alert)} · alert ${alert.id}`));
+    if (alert.undo) p.out(`    undo: ${alert.undo}`);
+  }
 }
 
 function printKeep(p: Printer, k: { port: number; dir: string; configFile: string; password: string; txId: string; undoRun: string }): void {

@@ -46,6 +46,11 @@ describe('rowtrail demo', () => {
     const tx = /tx (\d+) at \S+ by pricing-agent via svc_app \(ai-agent, exact\)/.exec(r.stdout);
     expect(tx, r.stdout).not.toBeNull();
     expect(r.stdout).toMatch(/context: agent=pricing-agent, on_behalf_of=alice, run=r-0417/);
+    // the detectors raised the agent's alert and it reached the demo's webhook receiver, signature checked
+    const alerts = r.stdout.slice(r.stdout.indexOf('== 4. The alert =='), r.stdout.indexOf('== 5.'));
+    expect(alerts, r.stdout).toMatch(/got, with a valid signature/);
+    expect(alerts).toMatch(/\[(warning|critical)\] AI agent pricing-agent \(on svc_app, exact\) deleted 10 rows of public\.customers/);
+    expect(alerts).toContain(`undo: rowtrail undo --tx ${tx![1]} `);
     expect(r.stdout).toMatch(/^\s*pricing-agent via svc_app\s+ai-agent\s+exact\s+1\s+30\s/m);
     expect(r.stdout).toMatch(/^\s*alice\s+human\s+exact\s/m);
     expect(r.stdout).toMatch(/^\s*svc_billing\s+service\s+exact\s+7\s+7\s/m);
