@@ -82,16 +82,17 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
 
 /** Verifies one request; answers it; returns the alert when it was genuine. */
 async function handle(req: IncomingMessage, res: ServerResponse, secret: string): Promise<Received | null> {
-  const reply = (status: number) => {
+  const reply = (status: number): null => {
     res.statusCode = status;
     res.end();
+    return null;
   };
-  if (req.method !== 'POST') return reply(405), null;
+  if (req.method !== 'POST') return reply(405);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > MAX_BODY) return reply(413), null;
+    if (size > MAX_BODY) return reply(413);
     chunks.push(c);
   }
   const body = Buffer.concat(chunks).toString('utf8');
@@ -99,12 +100,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, secret: string)
   const got = Buffer.from(String(req.headers['x-rowtrail-signature'] ?? ''));
   const want = Buffer.from(sign(secret, ts, body));
   const fresh = Number.isFinite(ts) && Math.abs(Date.now() / 1000 - ts) <= MAX_SKEW_S;
-  if (!fresh || got.length !== want.length || !timingSafeEqual(got, want)) return reply(401), null;
+  if (!fresh || got.length !== want.length || !timingSafeEqual(got, want)) return reply(401);
   let alert: Alert;
   try {
     alert = JSON.parse(body) as Alert;
   } catch {
-    return reply(400), null;
+    return reply(400);
   }
   reply(204);
   return { alert, event: String(req.headers['x-rowtrail-event'] ?? '') };
