@@ -36,6 +36,7 @@ const UNKNOWN: SourceHealth = {
   reconnects: 0,
   lagBytes: null,
   lagSeconds: null,
+  retainedBytes: null,
   lastError: null,
 };
 

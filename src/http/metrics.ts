@@ -79,6 +79,11 @@ export function createMetrics(inputs: MetricsInputs): DaemonMetrics {
     (s) => s.health?.lagSeconds,
   );
   perSource('rowtrail_lag_bytes', "Bytes of log between the server's current position and the durable position.", (s) => s.health?.lagBytes);
+  perSource(
+    'rowtrail_retained_wal_bytes',
+    "PostgreSQL: bytes of WAL the server keeps for the source's replication slot (grows while rowtrail is behind or down).",
+    (s) => s.health?.retainedBytes,
+  );
   perSource('rowtrail_source_connected', '1 while the source is connected and streaming, else 0.', (s) =>
     s.health ? Number(s.health.state === 'streaming') : null,
   );

@@ -74,6 +74,10 @@ export interface SourceHealth {
   lagBytes: number | null;
   /** Seconds since the oldest server change not yet durable in the store was committed; 0 when caught up; null if unknown. */
   lagSeconds: number | null;
+  /** PostgreSQL: bytes of WAL the server keeps for this source's slot (its position minus the slot's
+   * restart_lsn), which grow while rowtrail is behind or down. Null for MySQL/MariaDB, whose servers keep
+   * binlogs by their own expiry, not for a reader; null until first read. */
+  retainedBytes: number | null;
   /** One-line reason of the last failure (retryable or fatal), null if none. Never contains secrets. */
   lastError: string | null;
 }

@@ -15,6 +15,7 @@ const streaming: SourceHealth = {
   reconnects: 2,
   lagBytes: 0,
   lagSeconds: 0,
+  retainedBytes: 0,
   lastError: null,
 };
 

@@ -115,6 +115,7 @@ export class MysqlSource implements Source, TxHost {
       lastMessageAt: this.lastMessageAt === null ? null : new Date(this.lastMessageAt).toISOString(),
       reconnects: this.reconnects,
       lagBytes: lag.bytes,
+      retainedBytes: null,
       lagSeconds: lag.seconds,
       lastError: this.lastError,
     };

@@ -79,6 +79,8 @@ export class PostgresSource implements Source {
   private pinged = false;
   private reconnects = 0;
   private lastError: string | null = null;
+  /** WAL the slot holds back (bytes), from the last server poll. */
+  private retainedBytes: number | null = null;
 
   constructor(ctx: SourceContext, opts: PostgresSourceOptions = {}) {
     [this.ctx, this.name, this.identity, this.log, this.inflight] = [ctx, ctx.config.name, ctx.identity, ctx.log, ctx.inflight];
@@ -112,6 +114,7 @@ export class PostgresSource implements Source {
       reconnects: this.reconnects,
       lagBytes: this.lag.bytes(this.position),
       lagSeconds: this.lag.seconds(this.position, Date.now()),
+      retainedBytes: this.retainedBytes,
       lastError: this.lastError,
     };
   }
@@ -274,10 +277,17 @@ export class PostgresSource implements Source {
     const meta = this.meta;
     if (!meta) return;
     // Why the CASE: on a standby (PostgreSQL 16+ decodes there) pg_current_wal_lsn() raises an error.
-    const q = meta.query(`SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS l`);
+    // pg_replication_slots is readable by every role: the WAL the slot holds back comes with it.
+    const q = meta.query<{ l: string | null; retained: string | null }>(
+      `SELECT w.l::text AS l, (SELECT pg_wal_lsn_diff(w.l, s.restart_lsn) FROM pg_replication_slots s WHERE s.slot_name = $1)::text AS retained
+         FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS l) w`,
+      [slotName(this.ctx.config)],
+    );
     withTimeout(q, this.receiveTimeoutMs, 'catalog connection', () => destroyClient(meta)).then(
       (r) => {
         if (!r.rows[0]?.l) return;
+        const retained = r.rows[0].retained === null ? null : Number(r.rows[0].retained);
+        this.retainedBytes = retained === null || !Number.isFinite(retained) ? null : Math.max(0, retained);
         this.lag.serverAt(r.rows[0].l, Date.now());
         // Behind with nothing in flight: ask for a keepalive, whose WAL end says how far the WAL sender has read
         // (WAL of other databases or checkpoints holds nothing for this slot and must not count as lag).
