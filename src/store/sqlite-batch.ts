@@ -54,6 +54,8 @@ export class BatchWriter {
   private readonly pks = new Map<number, number>();
   /** Shape key → shapes.shape_pk. */
   private readonly shapes = new Map<number, number>();
+  /** Writer tx id → the tables its written changes touch; null once a rollback to a savepoint made it unsure. */
+  private readonly tables = new Map<number, Set<string> | null>();
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -61,13 +63,14 @@ export class BatchWriter {
       insertTx: db.prepare(`INSERT INTO transactions (source, system, database, xid, state, masked) VALUES (?, ?, ?, ?, 'open', ?)`),
       commitTx: db.prepare(
         `UPDATE transactions SET state = 'committed', position = ?, commit_seq = ?, commit_time = ?, commit_us = ?,
-           size = ?, actor = ?, actor_user = ?, actor_agent = ?, actor_kind = ?, agent_run = ? WHERE tx_pk = ?`,
+           size = ?, actor = ?, actor_user = ?, actor_agent = ?, actor_kind = ?, agent_run = ?, tables = ? WHERE tx_pk = ?`,
       ),
       insertChange: db.prepare(`INSERT INTO changes ${CHANGE_COLUMNS} VALUES ${CHANGE_VALUES}`),
       insertChanges: db.prepare(`INSERT INTO changes ${CHANGE_COLUMNS} VALUES ${Array(MULTI).fill(CHANGE_VALUES).join(', ')}`),
       deleteTx: db.prepare(`DELETE FROM transactions WHERE tx_pk = ?`),
       deleteTxChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ?`),
       truncateChanges: db.prepare(`DELETE FROM changes WHERE tx_pk = ? AND idx >= ?`),
+      txTables: db.prepare(`SELECT DISTINCT schema || '.' || tbl AS t FROM changes WHERE tx_pk = ?`).pluck(),
       isCommitted: db.prepare(`SELECT 1 FROM transactions WHERE source = ? AND position = ? AND state = 'committed'`),
       maxSeq: db.prepare(`SELECT coalesce(max(commit_seq), 0) AS s FROM transactions`),
       setPosition: db.prepare(
@@ -139,15 +142,27 @@ export class BatchWriter {
         // Rolled back, or a replay of a transaction we already have (the ack did not reach the server before a crash).
         if (pk !== null) this.deleteTx(pk);
         this.pks.delete(tx.id);
+        this.tables.delete(tx.id);
         r += tx.count * ROW_FIELDS;
         continue;
       }
       if (pk === null) {
         pk = Number(s.insertTx.run(b.source, b.system, b.database, tx.xid, b.masked ? 1 : 0).lastInsertRowid);
         this.pks.set(tx.id, pk);
-      } else if (tx.truncateFrom !== null) s.truncateChanges.run(pk, tx.truncateFrom);
+      } else if (tx.truncateFrom !== null) {
+        s.truncateChanges.run(pk, tx.truncateFrom);
+        this.tables.set(tx.id, null); // what the rolled-back part wrote is gone: read the rest back at commit
+      }
+      let tables = this.tables.get(tx.id);
+      if (tables === undefined) this.tables.set(tx.id, (tables = new Set()));
       const args: unknown[] = [];
+      let lastSchema: unknown = null;
+      let lastTbl: unknown = null;
       for (let idx = tx.first, end = tx.first + tx.count; idx < end; idx++, r += ROW_FIELDS) {
+        if (tables && (rows[r] !== lastSchema || rows[r + 1] !== lastTbl)) {
+          [lastSchema, lastTbl] = [rows[r], rows[r + 1]];
+          tables.add(`${lastSchema}.${lastTbl}`);
+        }
         const shape = rows[r + 8] as number;
         args.push(pk, idx, rows[r], rows[r + 1], rows[r + 2], rows[r + 3], rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]);
         args.push(shape < 0 ? null : this.shapes.get(shape), rows[r + 9], rows[r + 10]);
@@ -159,8 +174,10 @@ export class BatchWriter {
       for (let i = 0; i < args.length; i += CHANGE_ARGS) s.insertChange.run(args.slice(i, i + CHANGE_ARGS));
       if (tx.commit) {
         const [position, commitTime, commitUs, size, actor, user, agent, kind, agentRun] = tx.commit;
-        s.commitTx.run(position, ++seq, commitTime, commitUs, size, actor, user, agent, kind, agentRun, pk);
+        const written = tables ?? new Set(s.txTables.all(pk) as string[]);
+        s.commitTx.run(position, ++seq, commitTime, commitUs, size, actor, user, agent, kind, agentRun, tableList(written), pk);
         this.pks.delete(tx.id);
+        this.tables.delete(tx.id);
       }
     }
     for (let i = 0; i < b.classes.length; i += 2) s.saveClass.run(b.classes[i], b.classes[i + 1]);
@@ -171,4 +188,9 @@ export class BatchWriter {
     this.s.deleteTxChanges.run(pk);
     this.s.deleteTx.run(pk);
   }
+}
+
+/** `transactions.tables`: the sorted names joined by char(31) (a name may hold a comma), null for none. */
+function tableList(tables: Set<string>): string | null {
+  return tables.size ? [...tables].sort().join('\x1f') : null;
 }

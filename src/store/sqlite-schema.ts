@@ -169,6 +169,9 @@ export const ADDED_COLUMNS: [table: string, column: string, decl: string][] = [
   ['transactions', 'masked', 'INTEGER NOT NULL DEFAULT 0'],
   ['changes', 'sealed', 'BLOB'],
   ['changes', 'sealed_at', 'INTEGER'],
+  // The tables a committed transaction wrote (`schema.table`, sorted, joined by char(31)), so "who wrote what"
+  // over a window reads transactions only. NULL for transactions stored before it (their changes are read).
+  ['transactions', 'tables', 'TEXT'],
 ];
 
 /** Index created after ADDED_COLUMNS (it names one of them). */

@@ -285,25 +285,41 @@ export function queryAttribution(db: Db, source: string, sinceMs: number): { att
  */
 export function queryActors(db: Db, f: { source?: string; since?: Date; until?: Date } = {}): ActorSummary[] {
   const { where, args } = txWhere(f);
+  let has = hasTables.get(db);
+  if (has === undefined) {
+    has = hasColumn(db, 'transactions', 'tables'); // a store opened read-only before its migration has none
+    hasTables.set(db, has);
+  }
+  // The tables a transaction wrote: its `tables` (char(31)-joined: a name may hold a comma), or, for one stored
+  // before that column, read from its changes. The window's transactions alone answer, not their changes.
+  const fromChanges = `(SELECT group_concat(name, char(31)) FROM (SELECT DISTINCT c.schema || '.' || c.tbl AS name FROM changes c WHERE c.tx_pk = t.tx_pk))`;
   const rows = db
     .prepare(
-      `WITH tx AS (SELECT t.tx_pk, t.actor_user AS user, t.actor_agent AS agent, t.actor_kind AS kind,
-                          json_extract(t.actor, '$.confidence') AS confidence, t.size, t.commit_time
-                     FROM transactions t WHERE ${where.join(' AND ')}),
-            per_actor AS (SELECT user, agent, kind, confidence, count(*) AS transactions, sum(size) AS changes,
-                                 min(commit_time) AS first, max(commit_time) AS last
-                            FROM tx GROUP BY user, agent, kind, confidence),
-            written AS (SELECT user, agent, kind, confidence, group_concat(name, char(31)) AS tables -- char(31): a table name may hold a comma
-                          FROM (SELECT DISTINCT tx.user, tx.agent, tx.kind, tx.confidence, c.schema || '.' || c.tbl AS name
-                                  FROM tx JOIN changes c ON c.tx_pk = tx.tx_pk)
-                         GROUP BY user, agent, kind, confidence)
-       SELECT a.*, w.tables FROM per_actor a
-         LEFT JOIN written w ON w.user IS a.user AND w.agent IS a.agent AND w.kind IS a.kind AND w.confidence IS a.confidence
-        ORDER BY a.changes DESC`,
+      `SELECT t.actor_user AS user, t.actor_agent AS agent, t.actor_kind AS kind, json_extract(t.actor, '$.confidence') AS confidence,
+              ${has ? `coalesce(t.tables, ${fromChanges})` : fromChanges} AS tables,
+              count(*) AS transactions, sum(t.size) AS changes, min(t.commit_time) AS first, max(t.commit_time) AS last
+         FROM transactions t WHERE ${where.join(' AND ')}
+        GROUP BY 1, 2, 3, 4, 5`,
     )
     .all(...args) as (Omit<ActorSummary, 'tables'> & { tables: string | null })[];
-  return rows.map((r) => ({ ...r, tables: r.tables ? r.tables.split('\x1f').sort() : [] }));
+  // One row per actor and set of tables: merged per actor here (few sets per actor).
+  const actors = new Map<string, ActorSummary & { set: Set<string> }>();
+  for (const r of rows) {
+    const id = JSON.stringify([r.user, r.agent, r.kind, r.confidence]);
+    let a = actors.get(id);
+    if (!a) actors.set(id, (a = { ...r, transactions: 0, changes: 0, tables: [], set: new Set() }));
+    a.transactions += r.transactions;
+    a.changes += r.changes;
+    if (r.first < a.first) a.first = r.first;
+    if (r.last > a.last) a.last = r.last;
+    if (r.tables) for (const t of r.tables.split('\x1f')) a.set.add(t);
+  }
+  return [...actors.values()]
+    .map(({ set, ...a }) => ({ ...a, tables: [...set].sort() }))
+    .sort((x, y) => y.changes - x.changes);
 }
+
+const hasTables = new WeakMap<Db, boolean>();
 
 /** WHERE parts on committed transactions: source and commit-time window (`p` '+': kept off their indexes). */
 function txWhere(f: { source?: string; since?: Date; until?: Date }, p = ''): { where: string[]; args: unknown[] } {

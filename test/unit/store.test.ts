@@ -68,6 +68,44 @@ describe('store', () => {
     expect(evs[0].tx.size).toBe(5);
   });
 
+  it("lists the tables each actor wrote: across slices, without a savepoint's rolled-back part, and for rows stored before the column", () => {
+    const s = open();
+    const w = s.writer('src', 'postgresql', 'db');
+    const on = (table: string, id: number): RowChange => ({ ...ins(id), table });
+    const bot = { kind: 'ai-agent' as const, confidence: 'exact' as const, agent: 'bot', user: 'svc' };
+    const alice = { kind: 'human' as const, confidence: 'exact' as const, user: 'alice' };
+    const big = w.begin('1');
+    w.add(big, on('a', 1));
+    w.flush(); // a slice on disk, the rest later
+    w.add(big, on('b', 2));
+    w.commit(big, { position: '0/10', commitTime: '2026-11-26T10:00:00Z', actor: bot, resumePosition: '0/10' });
+    const sp = w.begin('2');
+    w.add(sp, on('c', 3));
+    w.flush();
+    w.add(sp, on('d', 4));
+    w.truncate(sp, 1); // back to a savepoint: its write to d never happened
+    w.add(sp, on('e', 5));
+    w.commit(sp, { position: '0/20', commitTime: '2026-11-26T10:01:00Z', actor: bot, resumePosition: '0/20' });
+    const old = w.begin('3');
+    w.add(old, on('f', 6));
+    w.commit(old, { position: '0/30', commitTime: '2026-11-26T10:02:00Z', actor: alice, resumePosition: '0/30' });
+    w.flush();
+    const stored = s.db.prepare(`SELECT xid, tables FROM transactions ORDER BY xid`).all();
+    expect(stored).toEqual([
+      { xid: '1', tables: 'public.a\x1fpublic.b' },
+      { xid: '2', tables: 'public.c\x1fpublic.e' },
+      { xid: '3', tables: 'public.f' },
+    ]);
+    // a transaction stored by a rowtrail from before `transactions.tables`: its changes say what it wrote
+    s.db.prepare(`UPDATE transactions SET tables = NULL WHERE xid = '3'`).run();
+    const actors = s.actors();
+    expect(actors.map((a) => [a.agent ?? a.user, a.transactions, a.changes, a.tables])).toEqual([
+      ['bot', 2, 4, ['public.a', 'public.b', 'public.c', 'public.e']],
+      ['alice', 1, 1, ['public.f']],
+    ]);
+    expect(actors[0]).toMatchObject({ first: '2026-11-26T10:00:00Z', last: '2026-11-26T10:01:00Z' });
+  });
+
   it('prunes transactions older than the retention', () => {
     const s = open();
     const w = s.writer('src', 'postgresql', 'db');
