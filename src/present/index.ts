@@ -16,3 +16,4 @@ export {
   type ChangeTextOptions,
 } from './change.js';
 export { actorName, actorsTable } from './actors.js';
+export { progress, progressLine, type Progress } from './progress.js';

@@ -6,6 +6,8 @@ export interface SetupOptions {
   replicaIdentity?: 'full';
   /** Remove what setup created for this source (slot, publication, its precise-mode triggers). */
   uninstall?: boolean;
+  /** Called before each step runs (not on a dry run): steps done so far, all steps, what this one does. */
+  onStep?: (done: number, total: number, note: string) => void;
 }
 
 export interface SetupResult {

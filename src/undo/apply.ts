@@ -19,7 +19,12 @@ export interface ApplyResult {
   rows: number;
 }
 
-export async function applyUndo(conn: SqlConn, d: Dialect, plan: UndoPlan): Promise<ApplyResult> {
+export async function applyUndo(
+  conn: SqlConn,
+  d: Dialect,
+  plan: UndoPlan,
+  onProgress?: (done: number, total: number) => void,
+): Promise<ApplyResult> {
   const stmts = scriptStatements(plan, d);
   if (stmts.length === 0) throw new RowtrailError('UNDO', 'nothing to apply: no statement is left in the undo');
   let open = false;
@@ -37,6 +42,7 @@ export async function applyUndo(conn: SqlConn, d: Dialect, plan: UndoPlan): Prom
         );
       }
       rows += n;
+      onProgress?.(k + 1, stmts.length);
     }
     await conn.run(d.commitStatement);
     open = false;

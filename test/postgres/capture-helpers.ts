@@ -59,7 +59,14 @@ export function sourceConfig(url: string, extra: Partial<SourceConfig> = {}): So
 /** Runs setup (publication + slot) for the source. */
 export async function setupSource(url: string, extra: Partial<SourceConfig> = {}, replicaIdentityFull = true): Promise<SourceConfig> {
   const cfg = sourceConfig(url, extra);
-  await postgresSetup(url, cfg, replicaIdentityFull ? { replicaIdentity: 'full' } : {});
+  // The progress `rowtrail setup` draws on a terminal: each step announced once, in order, with the total.
+  const steps: string[] = [];
+  const onStep = (done: number, total: number, note: string) => steps.push(`${done + 1}/${total} ${note}`);
+  const res = await postgresSetup(url, cfg, { ...(replicaIdentityFull ? { replicaIdentity: 'full' } : {}), onStep });
+  const announced = steps.map((s) => s.slice(s.indexOf(' ') + 1));
+  if (steps.some((s, i) => !s.startsWith(`${i + 1}/${steps.length} `)) || announced.some((n) => !res.notes.includes(n))) {
+    throw new Error(`setup progress out of step with what it did: ${JSON.stringify({ steps, notes: res.notes })}`);
+  }
   return cfg;
 }
 

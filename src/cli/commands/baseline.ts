@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { common, configFrom, examples, nonEmpty, openStoreForRead, out, type CommonOpts } from '../shared.js';
-import { clip, table } from '../../present/index.js';
+import { clip, progress, table } from '../../present/index.js';
 import { Store } from '../../store/index.js';
 import { DetectorEngine, TxBuilder } from '../../../detectors/index.js';
 
@@ -49,7 +49,8 @@ export function registerBaseline(program: Command): void {
       const store = Store.open(cfg.store.path, { owner: 'rowtrail baseline rebuild' });
       try {
         const engine = new DetectorEngine(cfg.detectors, { tableRows: () => null });
-        const tty = process.stderr.isTTY;
+        const bar = progress('rebuilding baselines');
+        const [from, to] = [engine.lastSeq, store.latestSeq()];
         let n = 0;
         for (;;) {
           let builder: TxBuilder | null = null;
@@ -66,13 +67,13 @@ export function registerBaseline(program: Command): void {
           }
           if (builder) engine.process(builder.finish(), seq);
           n += batch;
-          if (tty) process.stderr.write(`\rrebuilding baselines: ${n.toLocaleString('en-US')} transactions`);
+          bar.update(Math.max(0, engine.lastSeq - from), Math.max(0, to - from), `${n.toLocaleString('en-US')} transactions`);
           if (batch === 0) break;
         }
         engine.tick(Date.now());
         // Only the baselines: history that already raised its alerts does not raise them again.
         store.saveDetection([], 'engine', engine.lastSeq, engine.snapshot());
-        if (tty) process.stderr.write('\n');
+        bar.end();
         if (opts.json) out(JSON.stringify({ transactions: n, lastSeq: engine.lastSeq }));
         else out(`rebuilt the baselines from ${n.toLocaleString('en-US')} stored transactions`);
       } finally {

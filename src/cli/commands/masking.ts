@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { common, configFrom, configOption, examples, nonEmpty, openStoreForRead, out, readMasker, type CommonOpts } from '../shared.js';
-import { clip, table } from '../../present/index.js';
+import { clip, progress, table } from '../../present/index.js';
 import { openMasking, readAccesses, Store } from '../../store/index.js';
 import { dropDataKeys, Keys, loadMasterKey, readKeyFile, rotateKey } from '../../masking/index.js';
 import { RowtrailError } from '../../errors.js';
@@ -60,7 +60,9 @@ export function registerMasking(program: Command): void {
       const m = openMasking(store, cfg.masking, { write: true })!;
       if (m.warning) process.stderr.write(`${m.warning}\n`);
       const clear = store.clearCount();
-      const n = store.maskStored(m.masker, progress(clear.transactions, 'transactions'));
+      const bar = progress('masking the store');
+      const n = store.maskStored(m.masker, (done) => bar.update(done, clear.transactions, 'transactions'));
+      bar.end();
       out(`masked and sealed ${n} transaction(s) (${clear.changes} changes) stored in the clear`);
     } finally {
       store.close();
@@ -89,7 +91,9 @@ export function registerMasking(program: Command): void {
       out(`data key ${ring.current} is now current${opts.newKeyFile ? `; every data key is wrapped under the new master key` : ''}`);
       if (opts.reseal) {
         const keys = Keys.open(next, ring).keys;
-        const n = store.resealAll(keys, progress(null, 'sealed values'));
+        const bar = progress('re-sealing');
+        const n = store.resealAll(keys, (done) => bar.update(done, null, 'sealed values'));
+        bar.end();
         const old = ring.keys.filter((k) => k.id !== ring.current).map((k) => k.id);
         ring = dropDataKeys(ring, old);
         store.saveKeyring(ring);
@@ -108,10 +112,4 @@ export function registerMasking(program: Command): void {
 function openForWrite(cfg: Config, owner: string): Store {
   if (!cfg.masking.enabled) throw new RowtrailError('USAGE', 'masking is disabled in the config (masking.enabled: false)');
   return Store.open(cfg.store.path, { owner });
-}
-
-/** Progress on stderr, on a terminal only. */
-function progress(total: number | null, what: string): (done: number) => void {
-  if (!process.stderr.isTTY) return () => undefined;
-  return (done) => process.stderr.write(`\r${done}${total !== null ? ` / ${total}` : ''} ${what}`);
 }

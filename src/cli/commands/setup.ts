@@ -4,6 +4,7 @@ import { sourceUrl } from '../../config/index.js';
 import { sourceKind } from '../../sources/index.js';
 import { RowtrailError } from '../../errors.js';
 import { registerSetupElastic } from './setup-elastic.js';
+import { progress } from '../../present/index.js';
 
 interface SetupOpts extends CommonOpts {
   dryRun?: boolean;
@@ -31,11 +32,15 @@ export function registerSetup(program: Command): void {
       const sources = cfg.sources.filter((s) => !opts.source || s.name === opts.source);
       if (sources.length === 0) throw new RowtrailError('USAGE', `no source named '${opts.source}' in ${cfg.file}`);
       for (const s of sources) {
-        const res = await sourceKind(s).setup(sourceUrl(s), s, {
-          dryRun: opts.dryRun,
-          replicaIdentity: opts.replicaIdentity as 'full' | undefined,
-          uninstall: opts.uninstall,
-        });
+        const bar = progress(`setup ${s.name}`);
+        const res = await sourceKind(s)
+          .setup(sourceUrl(s), s, {
+            dryRun: opts.dryRun,
+            replicaIdentity: opts.replicaIdentity as 'full' | undefined,
+            uninstall: opts.uninstall,
+            onStep: (done, total, note) => bar.update(done, total, note),
+          })
+          .finally(() => bar.end());
         if (opts.json) out(JSON.stringify({ source: s.name, ...res }));
         else if (opts.dryRun) {
           // A preview always prints: what blocks it first, as comments, then every statement.

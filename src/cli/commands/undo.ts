@@ -17,6 +17,7 @@ import {
 import { RowtrailError } from '../../errors.js';
 import { applyUndo, prepareUndo, renderJson, scriptStatements, writeSql } from '../../undo/index.js';
 import { refusalNote } from '../../undo/undo-render.js';
+import { progress } from '../../present/index.js';
 
 interface UndoOpts extends CommonOpts, Omit<SelectionOpts, 'op' | 'limit'> {
   tx: string[];
@@ -90,7 +91,8 @@ export function registerUndo(program: Command): void {
             rl.close();
             if (!/^y(es)?$/i.test(answer.trim())) throw new RowtrailError('UNDO', 'not applied');
           }
-          const res = await applyUndo(conn, dialect, plan);
+          const bar = progress('applying the undo (one transaction)');
+          const res = await applyUndo(conn, dialect, plan, (done, total) => bar.update(done, total, 'statements')).finally(() => bar.end());
           if (json) out(JSON.stringify({ applied: true, ...res, source: plan.source, database: plan.database }));
           else {
             out(`applied undo ${res.runId}: ${res.statements} statement(s), ${res.rows} row(s), in one transaction on ${plan.source} (${plan.database})`);

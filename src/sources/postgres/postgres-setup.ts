@@ -82,7 +82,8 @@ export async function postgresSetup(url: string, cfg: SourceConfig, opts: SetupO
             : ''),
       );
     }
-    for (const s of steps) {
+    for (const [i, s] of steps.entries()) {
+      opts.onStep?.(i, steps.length, s.note);
       try {
         if (s.run) res.notes.push(...(await s.run()));
         else for (const sql of s.sql) await client.query(sql);
