@@ -294,7 +294,8 @@ export class SourceWriter {
         let { key, before, after } = c;
         let sealedAt: number | null = null;
         if (masker) {
-          const m = masker.maskImages(c, sealIdOf(this.source, tx.xid, idx), this.seenBy(tx, idx, now), true);
+          // deferSeal: the slice is sealed once below, under its holder's id; no per-change seal id is needed.
+          const m = masker.maskImages(c, '', this.seenBy(tx, idx, now), true);
           ({ key, before, after } = m);
           if (m.cells) {
             if (!cells) {

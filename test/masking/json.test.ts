@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 
 import { parseJson } from '../../src/masking/index.js';
+import { looksLikeJson } from '../../src/masking/classify.js';
 import { rawOf, splice, walkMembers, type JsonNode } from '../../src/masking/json.js';
 
 /** The value a node stands for, rebuilt from spans (independent of the parser's own decoding path). */
@@ -61,5 +62,13 @@ describe('JSON spans', () => {
         if (edits.length) expect(out.slice(0, edits[0].node.start)).toBe(text.slice(0, edits[0].node.start));
       }),
     );
+  });
+});
+
+describe('looksLikeJson', () => {
+  it('agrees with the regex it replaced on any text', () => {
+    const regex = (v: string) => /^\s*([{[])/.test(v.length > 64 ? v.slice(0, 64) : v);
+    const ws = fc.constantFrom(' ', '\t', '\n', '\r', '\v', '\f', '\u00a0', '\ufeff', '\u2028', '\u3000', 'x', '{', '[', '"');
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.array(ws, { maxLength: 80 }).map((a) => a.join(''))), (v) => looksLikeJson(v) === regex(v)));
   });
 });
