@@ -32,7 +32,7 @@ export function progress(label: string, opts: ProgressOptions = {}): Progress {
       if (t - last < EVERY_MS && done !== total) return;
       last = t;
       drawn = true;
-      stream.write(`\r\x1b[K${fit(progressLine(label, done, total, detail), stream.columns)}`);
+      stream.write(`\r\x1b[K${fitWidth(progressLine(label, done, total, detail), stream.columns)}`);
     },
     end() {
       if (drawn) stream.write('\r\x1b[K');
@@ -49,7 +49,7 @@ export function progressLine(label: string, done: number, total: number | null, 
 }
 
 /** Cut to the terminal's width: a wrapped line would not be redrawn in place. */
-function fit(line: string, columns: number | undefined): string {
+function fitWidth(line: string, columns: number | undefined): string {
   const w = columns && columns > 10 ? columns - 1 : 0;
   return w && line.length > w ? `${line.slice(0, w - 1)}…` : line;
 }
