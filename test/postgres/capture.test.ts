@@ -150,6 +150,19 @@ describe('PostgreSQL capture', () => {
     expect(tr[0].truncate).toEqual({ cascade: true, restartIdentity: true });
   });
 
+  it('stores one event per table of a TRUNCATE of several tables, in one transaction', async () => {
+    await sql(url, `CREATE TABLE t_tr1 (id int PRIMARY KEY); CREATE TABLE t_tr2 (id int PRIMARY KEY, v text)`);
+    await sql(url, `INSERT INTO t_tr1 VALUES (1); INSERT INTO t_tr2 VALUES (1, 'a')`);
+    await sql(url, `TRUNCATE t_tr1, t_tr2`);
+    await cap.caughtUp();
+    const tr = events({ op: 'truncate' }).filter((e) => e.table.startsWith('t_tr'));
+    expect(tr.map((e) => [e.table, e.tx.index, e.tx.size])).toEqual([
+      ['t_tr1', 0, 2],
+      ['t_tr2', 1, 2],
+    ]);
+    expect(new Set(tr.map((e) => e.id)).size).toBe(2);
+  });
+
   it('decodes rows before and after a schema change mid-stream', async () => {
     await sql(url, `CREATE TABLE t_alter (id int PRIMARY KEY, a text); ALTER TABLE t_alter REPLICA IDENTITY FULL`);
     await sql(url, `INSERT INTO t_alter VALUES (1, 'one')`);

@@ -43,6 +43,13 @@ export interface TxHost {
   readonly inflight?: InFlightWatcher;
 }
 
+/** A shape a transaction's changes used from change index `at` on; `prev`: the one before (a subtransaction may roll back). */
+interface Shape {
+  rel: Relation;
+  at: number;
+  prev?: Shape;
+}
+
 interface OpenTx {
   handle: TxHandle;
   xid: number;
@@ -57,10 +64,20 @@ interface OpenTx {
   subStarts?: Map<number, number>;
   /** What the in-flight watcher sees of it (made at its first row change). */
   fly?: InFlightTx;
+  /** Relation shapes its changes used, not yet committed: relid → the newest (and the one it replaced). */
+  shapes?: Map<number, Shape>;
 }
 
 export class PgTransactions {
+  /** Relid → the newest RELATION message: the shape the changes that follow it are decoded with. */
   private readonly relations = new Map<number, Relation>();
+  /**
+   * Relid → the shape used by the newest committed transaction: what "schema change seen in the stream" is
+   * measured against. Not the newest RELATION message: pgoutput sends one when its own cache says so, and a
+   * streamed transaction that is rolled back later may carry it (live capture sees such a stream, a catch-up
+   * often does not), so a RELATION message tells nothing about what committed changes used.
+   */
+  private readonly committedShapes = new Map<number, Relation>();
   private readonly customTypes = new Map<number, CustomType>();
   private primaryKeys = new Map<number, string[]>();
   /** `schema.table` → primary key as of the newest precise-mode DDL message about it (stream order). */
@@ -131,10 +148,11 @@ export class PgTransactions {
       case 'update':
       case 'delete': {
         const tx = this.txFor(msg.xid);
-        if (tx.skip) return;
         const rel = this.relation(msg.relid);
         // rowtrail's own bookkeeping (schema rowtrail, precise identity) is published by FOR ALL TABLES: not a user change.
         if (rel.schema === PRECISE_SCHEMA) return;
+        this.useShape(tx, rel, msg.xid);
+        if (tx.skip) return;
         const change =
           msg.tag === 'insert'
             ? insertChange(rel, msg.new)
@@ -149,10 +167,12 @@ export class PgTransactions {
       }
       case 'truncate': {
         const tx = this.txFor(msg.xid);
-        if (tx.skip) return;
         for (const relid of msg.relids) {
+          const rel = this.relation(relid);
+          this.useShape(tx, rel, msg.xid);
+          if (tx.skip) continue;
           if (this.preciseRelids.has(relid)) tx.precise = true;
-          this.add(tx, truncateChange(this.relation(relid), msg.cascade, msg.restartIdentity), msg.xid);
+          this.add(tx, truncateChange(rel, msg.cascade, msg.restartIdentity), msg.xid);
         }
         return;
       }
@@ -220,6 +240,12 @@ export class PgTransactions {
     if (from === undefined) return;
     this.host.writer.truncate(tx.handle, from);
     for (const [sub, idx] of tx.subStarts!) if (idx >= from) tx.subStarts!.delete(sub);
+    for (const [relid, s] of tx.shapes ?? []) {
+      let kept: Shape | undefined = s;
+      while (kept && kept.at >= from) kept = kept.prev;
+      if (kept) tx.shapes!.set(relid, kept);
+      else tx.shapes!.delete(relid);
+    }
   }
 
   private txFor(xid: number | undefined): OpenTx {
@@ -249,6 +275,8 @@ export class PgTransactions {
       });
     }
     if (tx.fly) this.host.inflight?.end(tx.fly, 'committed');
+    // Committed (replays too: the store has them): the shapes its changes used are what later changes are compared with.
+    for (const [relid, s] of tx.shapes ?? []) this.committedShapes.set(relid, s.rel);
     // A transaction without row changes (only a session message, e.g. an UPDATE that matched nothing) is not stored.
     if (tx.skip || tx.handle.size === 0) {
       writer.abort(tx.handle);
@@ -286,14 +314,24 @@ export class PgTransactions {
       });
       return;
     }
-    const next = buildRelation(msg, this.customTypes, known ?? null);
-    const prev = this.relations.get(msg.relid);
-    this.relations.set(msg.relid, next);
-    if (!prev) return;
-    const ddl = relationChange(prev, next);
-    if (!ddl) return;
-    const tx = msg.xid !== undefined ? this.txFor(msg.xid) : this.current;
-    if (tx && !tx.skip) this.add(tx, ddl, msg.xid);
+    // The schema change it may show is reported with the first change that uses it (useShape).
+    this.relations.set(msg.relid, buildRelation(msg, this.customTypes, known ?? null));
+  }
+
+  /**
+   * Before a change decoded with `rel`: when the shape differs from the one the transaction (or, before it,
+   * the newest committed transaction) used, a `ddl` event "schema change seen in the stream" goes first.
+   * Measured per transaction and kept only when it commits, so the events do not depend on where pgoutput put
+   * its RELATION messages (a rolled-back stream may carry them): live capture and catch-up store the same.
+   * The first shape ever seen of a table is its baseline (no event).
+   */
+  private useShape(tx: OpenTx, rel: Relation, xid: number | undefined): void {
+    const mine = tx.shapes?.get(rel.relid);
+    const base = mine?.rel ?? this.committedShapes.get(rel.relid);
+    if (base === rel) return;
+    (tx.shapes ??= new Map()).set(rel.relid, { rel, at: tx.handle.size, prev: mine });
+    const ddl = base && !tx.skip ? relationChange(base, rel) : null;
+    if (ddl) this.add(tx, ddl, xid);
   }
 
   private relation(relid: number): Relation {
