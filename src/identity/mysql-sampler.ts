@@ -11,12 +11,17 @@
  *   The statement history needs `performance_schema=ON` and the consumers `events_statements_current`
  *   and `events_statements_history_long` (or `events_statements_history`) enabled; without it only the current
  *   statement is sampled and short statements are rarely caught (bench/identity-rate measures both).
+ * - "Exactly one thread" must mean every run of the text, not every run read so far: the sampler tells the
+ *   index which commits it can vouch for (`coverStatements`), and only with a complete history_long (every
+ *   statement instrument timed, no overflow between two reads). Runs by threads that ended before they were
+ *   read are kept as an unidentified session, so their text stays ambiguous instead of pointing at the rest.
  */
 import mysql from 'mysql2/promise';
 import type { Logger } from '../log/index.js';
+import { coverageClock } from '../model/index.js';
 import type { SessionFacts } from './resolver.js';
 import { SamplerLoop } from './sampler-loop.js';
-import { OWN_READ_ONLY_APPLICATIONS } from './session-index.js';
+import { BoundedMap, OWN_READ_ONLY_APPLICATIONS } from './session-index.js';
 
 export interface MysqlSamplerStats {
   samples: number;
@@ -58,9 +63,19 @@ export class MysqlSampler extends SamplerLoop {
   private conn: mysql.Connection | null = null;
   private history: MysqlSamplerStats['history'] = null;
   private limited: string | null = null;
-  /** performance_schema timer of the newest history row read (picoseconds). */
-  private lastTimer = 0n;
+  /** performance_schema TIMER_END of the newest history row read (picoseconds). */
+  private lastEnd = 0n;
+  /** How far before lastEnd the next read starts (ps): the last sample's duration (see sample()). */
+  private slack = 0n;
+  /** Rows history_long holds; a read returning as many may have missed some (overflow). */
+  private ring = 0;
+  /** Every statement instrument enabled and timed (else runs can be missing from the history). */
+  private complete = false;
+  /** The next sample starts a new span of coverage (first one, after a reconnect, after an overflow). */
+  private newSpan = true;
   private programs = new Map<string, string>();
+  /** performance_schema THREAD_ID → session, for history rows whose thread has ended. */
+  private threads = new BoundedMap<string, SessionFacts>(100_000);
 
   constructor(
     private readonly url: string,
@@ -77,9 +92,20 @@ export class MysqlSampler extends SamplerLoop {
     const c = await mysql.createConnection({ uri: this.url, connectAttributes: { program_name: 'rowtrail-sampler' } } as any);
     c.on('error', () => undefined);
     this.conn = c;
-    this.lastTimer = 0n; // performance_schema timers restart with the server
+    this.lastEnd = 0n; // performance_schema timers restart with the server
+    this.slack = 0n;
+    this.newSpan = true; // what ran while disconnected may be gone from the history
     const h = await historyAvailability(c).catch(() => ({ performanceSchema: false, history: null }) as HistoryAvailability);
     this.history = h.history;
+    this.complete = false;
+    if (h.history === 'history_long') {
+      const [r] = (await c.query(
+        `SELECT @@performance_schema_events_statements_history_long_size AS ring,
+           (SELECT COUNT(*) FROM performance_schema.setup_instruments WHERE NAME LIKE 'statement/%' AND (ENABLED <> 'YES' OR TIMED <> 'YES')) AS off`,
+      )) as any;
+      this.ring = Number(r[0]?.ring ?? 0);
+      this.complete = this.ring > 0 && Number(r[0]?.off ?? 1) === 0;
+    }
     // PROCESS granted to this account (USER_PRIVILEGES lists the caller's own grants), or other users'
     // sessions visible right now (a role may grant it; no other user connected proves nothing).
     const [priv] = (await c
@@ -113,6 +139,7 @@ export class MysqlSampler extends SamplerLoop {
 
   protected async sample(): Promise<void> {
     const c = this.conn!;
+    const began = coverageClock();
     const [pl] = (await c.query(
       'SELECT ID, USER, HOST, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
     )) as any;
@@ -142,27 +169,54 @@ export class MysqlSampler extends SamplerLoop {
       this.index.observeSession(f);
       if (f.query) this.index.observeStatement(f.query, f);
     }
-    if (this.history) {
-      const table = this.history === 'history_long' ? 'events_statements_history_long' : 'events_statements_history';
-      const [hist] = (await c.query(
-        `SELECT t.PROCESSLIST_ID AS ID, t.PROCESSLIST_USER AS U, t.PROCESSLIST_HOST AS H, h.SQL_TEXT AS T, CAST(h.TIMER_START AS CHAR) AS TS
-         FROM performance_schema.${table} h
-         JOIN performance_schema.threads t ON t.THREAD_ID = h.THREAD_ID
-         WHERE h.TIMER_START > ${this.lastTimer.toString()} AND t.PROCESSLIST_ID IS NOT NULL AND h.SQL_TEXT IS NOT NULL`,
-      )) as any;
-      for (const h of hist as any[]) {
-        const ts = BigInt(h.TS ?? '0');
-        if (ts > this.lastTimer) this.lastTimer = ts;
-        const id = String(h.ID);
-        // A thread that came and went between two processlist reads is still known here, from threads;
-        // threads' user is the authority (a remembered entry may predate authentication or a COM_CHANGE_USER).
-        const known = byId.get(id) ?? this.index.bySession(id);
-        const f =
-          known && known.user === (h.U ?? null)
-            ? known
-            : { sessionId: id, user: h.U ?? null, application: this.programs.get(id) ?? null, clientAddr: hostOnly(h.H), sessionStart: null };
-        this.index.observeStatement(String(h.T), { ...f, query: String(h.T) });
+    if (!this.history) return this.index.uncoverStatements();
+    const table = this.history === 'history_long' ? 'events_statements_history_long' : 'events_statements_history';
+    // A row enters the history when its statement ends, after its TIMER_END is taken: reading from TIMER_START (as
+    // before) skipped a statement that started before one already read and ended after that read. Re-reading the
+    // last sample's duration before the newest TIMER_END covers a statement that ended between this sampler's
+    // processlist and history reads (it was in neither); observing a row twice is harmless.
+    const since = this.lastEnd > this.slack ? this.lastEnd - this.slack : 0n;
+    const [hist] = (await c.query(
+      `SELECT h.THREAD_ID AS TID, t.PROCESSLIST_ID AS ID, t.PROCESSLIST_USER AS U, t.PROCESSLIST_HOST AS H, h.SQL_TEXT AS T,
+         CAST(h.TIMER_END AS CHAR) AS TE
+       FROM performance_schema.${table} h
+       LEFT JOIN performance_schema.threads t ON t.THREAD_ID = h.THREAD_ID
+       WHERE h.TIMER_END > ${since.toString()} AND h.SQL_TEXT IS NOT NULL`,
+    )) as any;
+    for (const h of hist as any[]) {
+      const te = BigInt(h.TE ?? '0');
+      if (te > this.lastEnd) this.lastEnd = te;
+      const text = String(h.T);
+      const tid = String(h.TID);
+      if (h.ID == null) {
+        // The thread has ended (or is a background thread): who ran this is known only if it was read before.
+        const f = this.threads.get(tid);
+        if (f) this.index.observeStatement(text, { ...f, query: text });
+        else this.index.observeUnidentified(text);
+        continue;
       }
+      const id = String(h.ID);
+      // A thread that came and went between two processlist reads is still known here, from threads;
+      // threads' user is the authority (a remembered entry may predate authentication or a COM_CHANGE_USER).
+      const known = byId.get(id) ?? this.index.bySession(id);
+      const f =
+        known && known.user === (h.U ?? null)
+          ? known
+          : { sessionId: id, user: h.U ?? null, application: this.programs.get(id) ?? null, clientAddr: hostOnly(h.H), sessionStart: null };
+      this.threads.set(tid, f);
+      this.index.observeStatement(text, { ...f, query: text });
     }
+    // Coverage: only a complete history_long vouches for every run; as many rows as it holds may mean some were
+    // overwritten unread, so coverage starts again from now (server clock, whole seconds as binlog timestamps).
+    if (this.history !== 'history_long' || !this.complete) return this.index.uncoverStatements();
+    if ((hist as any[]).length >= this.ring) this.newSpan = true;
+    let from: number | null = null;
+    if (this.newSpan) {
+      const [now] = (await c.query('SELECT UNIX_TIMESTAMP(NOW(6)) AS t')) as any;
+      from = Math.ceil(Number(now[0].t)) * 1000;
+      this.newSpan = false;
+    }
+    this.index.coverStatements(from, began);
+    this.slack = BigInt(Math.ceil(coverageClock() - began) + 1) * 1_000_000_000n;
   }
 }

@@ -10,13 +10,15 @@
  *    `processlist-thread`;
  * 4. MySQL/MariaDB: the annotated statement text found in exactly one session's statement history / current
  *    query → `inferred`, `heuristic:statement-text` (a text match is not the server's word: another session
- *    may have run the same text);
+ *    may have run the same text). Only where the sampler has read every statement run up to the commit
+ *    (`statementCoverage`): "the only session seen" must mean "the only session that ran it" (docs/decisions.md);
  * 5. otherwise `unknown` (never a guess). "The only session connected around the commit" is not evidence: a
  *    session that connected, wrote and left between two samples is invisible, and the one left in view
  *    (once, rowtrail's own catalog reader) would be named in its place.
  * Agent context (comments, `SET LOCAL rowtrail.actor`) is then applied, verified where a key is set.
  */
 import type { Actor, ActorKind } from '../model/index.js';
+export { coverageClock } from '../model/index.js';
 import { parseActorSetting, parseStatementContext, type ContextPairs } from './comment.js';
 import { parseSessionMessage } from './message.js';
 import { defaultKind, matchKind, type ActorRule } from './rules.js';
@@ -33,6 +35,8 @@ export interface TxFacts {
   statements: string[];
   /** Session / thread id where the stream carries one (MySQL BEGIN query event). */
   sessionId?: string;
+  /** When the source read the commit (`coverageClock()`): statement texts are evidence once a sample began later. */
+  receivedAt?: number;
   /**
    * PostgreSQL: the transaction changed a table that carries the precise-mode trigger, so it should carry a
    * session message. Without one (trigger disabled, session_replication_role=replica, or a session that set
@@ -49,6 +53,11 @@ export interface IdentityResolver {
    * but neither counted in the stats nor warned about (the commit's `resolve` does both).
    */
   peek?(tx: TxFacts): Actor;
+  /**
+   * Whether `resolve` would use everything the samplers will know about this committed transaction (MariaDB:
+   * the sampler has read past its commit). A source may wait for it before resolving; undefined: cannot tell.
+   */
+  ready?(tx: TxFacts): boolean;
 }
 
 /** The resolver used until identity is configured: every transaction `unknown`. */
@@ -73,8 +82,30 @@ export interface SessionIndex {
   byXid?(xid: string): SessionFacts | undefined;
   /** The latest facts for a pid / thread id. */
   bySession?(sessionId: string): SessionFacts | undefined;
-  /** MySQL/MariaDB: sessions whose statement history holds this exact text. */
+  /**
+   * MySQL/MariaDB: sessions whose statement history holds this exact text. A candidate with sessionId ''
+   * stands for sessions the sampler could not identify (a thread gone before it was read): never named.
+   */
   byStatement?(text: string): SessionFacts[];
+  /** The span in which every statement the server ran was read (see StatementCoverage); null: none. */
+  statementCoverage?(): StatementCoverage | null;
+}
+
+/**
+ * What the statement sampler can vouch for: every statement of a transaction committed (server clock, binlog
+ * timestamp) at or after `fromCommitMs` and read by the source (`coverageClock()`) before `untilReceived` is in
+ * the sampled history (or was the session's current statement), together with every other run of its text.
+ */
+export interface StatementCoverage {
+  fromCommitMs: number;
+  untilReceived: number;
+}
+
+/** Whether the sampler had read every run of the transaction's statement texts up to its commit. */
+export function statementsCovered(tx: TxFacts, cov: StatementCoverage | null | undefined): boolean {
+  if (!cov || tx.receivedAt === undefined) return false;
+  const commitMs = Date.parse(tx.commitTime);
+  return Number.isFinite(commitMs) && commitMs >= cov.fromCommitMs && tx.receivedAt < cov.untilReceived;
 }
 
 export interface ResolverOptions {
@@ -97,6 +128,7 @@ export interface ResolverStats {
 }
 
 export interface StatefulResolver extends IdentityResolver {
+  ready(tx: TxFacts): boolean;
   stats(): ResolverStats;
 }
 
@@ -178,11 +210,13 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
       const s = index.bySession?.(tx.sessionId);
       if (s) return fromSession(s, 'exact', 'processlist-thread', tx.statements);
     }
-    if (tx.statements.length && index.byStatement) {
+    // A text seen in one session only is evidence only when no other run of it can have gone unseen: before the
+    // sampler has read past the commit, "seen in one session" may be "seen in one session so far".
+    if (tx.statements.length && index.byStatement && statementsCovered(tx, index.statementCoverage?.())) {
       for (const st of tx.statements) {
         const c = index.byStatement(st);
         const ids = new Set(c.map((x) => x.sessionId));
-        if (ids.size === 1) return fromSession(c[0]!, 'inferred', 'heuristic:statement-text', tx.statements);
+        if (ids.size === 1 && c[0]!.sessionId !== '') return fromSession(c[0]!, 'inferred', 'heuristic:statement-text', tx.statements);
       }
     }
     return null;
@@ -270,5 +304,9 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     };
   }
 
-  return { resolve: (tx) => resolve(tx), peek: (tx) => resolve(tx, quiet), stats: () => ({ ...counts }) };
+  const ready = (tx: TxFacts): boolean => {
+    const cov = index.statementCoverage?.();
+    return !tx.statements.length || !index.byStatement || !cov || statementsCovered(tx, cov);
+  };
+  return { resolve: (tx) => resolve(tx), peek: (tx) => resolve(tx, quiet), ready, stats: () => ({ ...counts }) };
 }

@@ -2,7 +2,7 @@
  * The in-memory memory of samplers: bounded maps (oldest out first) that the resolver reads synchronously.
  * Pure (no I/O): samplers call `observe…`, the resolver calls the SessionIndex lookups.
  */
-import type { SessionFacts, SessionIndex } from './resolver.js';
+import type { SessionFacts, SessionIndex, StatementCoverage } from './resolver.js';
 
 /**
  * Application names of rowtrail's own read-only connections (the PostgreSQL stream's catalog reader, the
@@ -42,6 +42,7 @@ export class SampledSessions implements SessionIndex {
   private xids = new BoundedMap<string, SessionFacts>(500_000);
   private sessions = new BoundedMap<string, SessionFacts>(100_000);
   private stmts = new BoundedMap<string, Map<string, SessionFacts>>(200_000);
+  private coverage: StatementCoverage | null = null;
 
   observeSession(f: SessionFacts): void {
     this.sessions.set(f.sessionId, f);
@@ -55,6 +56,26 @@ export class SampledSessions implements SessionIndex {
     const cur = this.stmts.get(k) ?? new Map<string, SessionFacts>();
     cur.set(f.sessionId, f);
     this.stmts.set(k, cur);
+  }
+
+  /** A run of `text` by a session the sampler cannot name (its thread ended before it was read). */
+  observeUnidentified(text: string): void {
+    this.observeStatement(text, { sessionId: '', user: null, application: null, clientAddr: null, sessionStart: null });
+  }
+  /**
+   * The sampler read every statement run from server time `fromCommitMs` (a new span after a gap: a
+   * (re)connect, a history that may have overflowed) until a sample that began at `untilReceived`.
+   */
+  coverStatements(fromCommitMs: number | null, untilReceived: number): void {
+    if (fromCommitMs !== null) this.coverage = { fromCommitMs, untilReceived };
+    else if (this.coverage) this.coverage = { ...this.coverage, untilReceived };
+  }
+  /** Nothing vouched for (no statement history, or a sample failed) until coverStatements starts a new span. */
+  uncoverStatements(): void {
+    this.coverage = null;
+  }
+  statementCoverage(): StatementCoverage | null {
+    return this.coverage;
   }
 
   byXid(xid: string): SessionFacts | undefined {

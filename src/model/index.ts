@@ -124,4 +124,10 @@ export function changedColumns(before: Row | null, after: Row | null): string[] 
   return out;
 }
 
+/**
+ * The clock of identity's statement coverage (a source's commit receipt against the sampler's reads):
+ * monotonic within a thread, comparable across threads (ms).
+ */
+export const coverageClock = (): number => performance.timeOrigin + performance.now();
+
 export * from './precise.js';

@@ -173,8 +173,40 @@ describe('resolver', () => {
     const r = createResolver({ index: idx });
     expect(r.resolve(tx({ xid: '900' }))).toMatchObject({ user: 'alice', confidence: 'exact', method: 'activity-xid' });
     expect(r.resolve(tx({ xid: 'x', sessionId: '7' }))).toMatchObject({ user: 'alice', confidence: 'exact', method: 'processlist-thread' });
-    expect(r.resolve(tx({ xid: 'x', statements: ['insert into t values (1)'] }))).toMatchObject({ user: 'alice', confidence: 'inferred', method: 'heuristic:statement-text' });
-    expect(r.resolve(tx({ xid: 'x', statements: ['insert into t values (2)'] }))).toMatchObject({ confidence: 'unknown' });
+    const one = tx({ xid: 'x', statements: ['insert into t values (1)'], receivedAt: 1000 });
+    idx.coverStatements(Date.parse('2026-11-26T10:00:00Z'), 1001);
+    expect(r.ready(one)).toBe(true);
+    expect(r.resolve(one)).toMatchObject({ user: 'alice', confidence: 'inferred', method: 'heuristic:statement-text' });
+    expect(r.resolve(tx({ xid: 'x', statements: ['insert into t values (2)'], receivedAt: 1000 }))).toMatchObject({ confidence: 'unknown' });
+  });
+  it('a statement text names its one session only once the sampler has read every run up to the commit', () => {
+    const idx = new SampledSessions();
+    const alice = { sessionId: '7', user: 'alice', application: 'psql', clientAddr: null, sessionStart: null };
+    idx.observeStatement('insert into hot values (connection_id())', alice);
+    idx.observeStatement('insert into t values (1)', alice);
+    const r = createResolver({ index: idx });
+    const hot = tx({ statements: ['insert into hot values (connection_id())'], receivedAt: 5000 });
+    const at = Date.parse('2026-11-26T10:00:00Z');
+    // no sample read past the commit yet: "seen in one session" is only "seen in one session so far"
+    expect(r.resolve(hot)).toMatchObject({ confidence: 'unknown' });
+    idx.coverStatements(at, 4999);
+    expect(r.ready(hot)).toBe(false);
+    expect(r.resolve(hot)).toMatchObject({ confidence: 'unknown' });
+    // without a receipt time (a caller that cannot say when it read the commit): never proven
+    expect(r.resolve(tx({ statements: ['insert into t values (1)'] }))).toMatchObject({ confidence: 'unknown' });
+    // committed before the sampler's span began (catch-up, a reconnect): runs before it may be gone from the history
+    idx.coverStatements(at + 1000, 6000);
+    expect(r.resolve(hot)).toMatchObject({ confidence: 'unknown' });
+    idx.coverStatements(at, 6000);
+    expect(r.resolve(hot)).toMatchObject({ confidence: 'inferred', sessionId: '7' });
+    // a run by a thread that ended unread makes the text ambiguous, and alone names nobody
+    idx.observeUnidentified('insert into hot values (connection_id())');
+    idx.observeUnidentified('insert into u values (1)');
+    expect(r.resolve(hot)).toMatchObject({ confidence: 'unknown' });
+    expect(r.resolve(tx({ statements: ['insert into u values (1)'], receivedAt: 5000 }))).toMatchObject({ confidence: 'unknown', method: 'none' });
+    // no history (coverage withdrawn): nothing vouched for
+    idx.uncoverStatements();
+    expect(r.resolve(tx({ statements: ['insert into t values (1)'], receivedAt: 5000 }))).toMatchObject({ confidence: 'unknown' });
   });
   it('never names the only session in view: one that connected, wrote and left between samples is invisible', () => {
     const idx = new SampledSessions();

@@ -9,8 +9,9 @@
  * exactly once. While the write worker has all the batches it may, the connection is paused.
  */
 import type { Source, SourceContext, SourceHealth, SourceStats } from '../source.js';
+import type { TxFacts } from '../../identity/resolver.js';
 import type { SourceWriter } from '../../store/index.js';
-import type { RowChange } from '../../model/index.js';
+import { coverageClock, type RowChange } from '../../model/index.js';
 import { RowtrailError, isFatal, oneLine } from '../../errors.js';
 import { backoff, sleep } from '../backoff.js';
 import { openWriter } from '../writer.js';
@@ -83,6 +84,8 @@ export class MysqlSource implements Source, TxHost {
   private committedSinceFlush = 0;
   /** Commit time (local ms) of the oldest MariaDB commit whose actor is resolved at write time; see finishTx. */
   private oldestDeferred: number | null = null;
+  /** The newest such commit's facts: the flush waits until identity can resolve it (IdentityResolver.ready). */
+  private newestDeferred: TxFacts | null = null;
 
   // Health.
   private state: SourceHealth['state'] = 'connecting';
@@ -228,7 +231,8 @@ export class MysqlSource implements Source, TxHost {
             throw new RowtrailError('CONNECT', `no event or heartbeat from the server for ${heartbeat * 3} s`);
           }
           const idle = !this.txs?.open;
-          if ((idle && this.flushDue()) || (!idle && Date.now() - this.lastFlush >= flushEvery * 5)) this.flushAndAck();
+          const busyDue = !idle && Date.now() - this.lastFlush >= flushEvery * 5 && this.actorsReady(Date.now());
+          if ((idle && this.flushDue()) || busyDue) this.flushAndAck();
           if (this.meta) this.binlogLag.poll(this.meta, this.facts!, () => this.readState());
         } catch (e) {
           this.failure?.(e);
@@ -306,19 +310,21 @@ export class MysqlSource implements Source, TxHost {
       w.abort(tx.handle);
       w.advance(resume);
     } else {
-      const facts = {
+      const facts: TxFacts = {
         source: this.name,
         xid: tx.handle.xid,
         commitTime,
         messages: [],
         statements: tx.statements,
         sessionId: tx.threadId !== undefined ? String(tx.threadId) : undefined,
+        receivedAt: coverageClock(),
       };
       // MariaDB logs no thread id for DML: such a transaction is attributed from its annotated statement,
       // which the processlist sampler must have seen. Its actor is resolved when written, and a timed flush
-      // waits until the oldest such commit is a few sampler ticks old.
+      // waits until the sampler has read past the newest such commit (actorsReady).
       const deferred = facts.sessionId === undefined && facts.statements.length > 0;
       if (deferred && this.oldestDeferred === null) this.oldestDeferred = Date.now();
+      if (deferred) this.newestDeferred = facts;
       const actor = deferred ? () => this.ctx.identity.resolve(facts) : this.ctx.identity.resolve(facts);
       w.commit(tx.handle, { position, commitTime, actor, resumePosition: resume });
       this.counts.changes += tx.handle.size;
@@ -342,9 +348,20 @@ export class MysqlSource implements Source, TxHost {
 
   private flushDue(): boolean {
     const now = Date.now();
-    const actorDelayMs = 3 * (this.ctx.root.identity?.sampleIntervalMs ?? 20);
-    const actorsReady = this.oldestDeferred === null || now - this.oldestDeferred >= actorDelayMs;
-    return now - this.lastFlush >= (this.opts.flushIntervalMs ?? 100) && actorsReady;
+    return now - this.lastFlush >= (this.opts.flushIntervalMs ?? 100) && this.actorsReady(now);
+  }
+
+  /**
+   * Whether the deferred actors can be resolved now: once the sampler has read past the newest deferred commit
+   * (a statement text is evidence only then), or after 25 sampler ticks at most (they stay unknown). A resolver
+   * that cannot tell waits three ticks.
+   */
+  private actorsReady(now: number): boolean {
+    if (this.oldestDeferred === null) return true;
+    const tick = this.ctx.root.identity?.sampleIntervalMs ?? 20;
+    const waited = now - this.oldestDeferred;
+    if (!this.ctx.identity.ready) return waited >= 3 * tick;
+    return waited >= 25 * tick || (this.newestDeferred !== null && this.ctx.identity.ready(this.newestDeferred));
   }
 
   /** Hands what is buffered to the store's write worker (durable when written: onWritten). */
@@ -353,6 +370,7 @@ export class MysqlSource implements Source, TxHost {
     this.committedSinceFlush = 0;
     this.lastFlush = Date.now();
     this.oldestDeferred = null;
+    this.newestDeferred = null;
     this.updateFlow();
   }
 
