@@ -99,9 +99,15 @@ export class MysqlSampler extends SamplerLoop {
     this.history = h.history;
     this.complete = false;
     if (h.history === 'history_long') {
+      // Runs missing from the history: an instrument off or untimed, an account left out (setup_actors), no per-thread
+      // instrumentation. A thread switched off at run time is checked at each sample (HIDDEN).
       const [r] = (await c.query(
         `SELECT @@performance_schema_events_statements_history_long_size AS ring,
-           (SELECT COUNT(*) FROM performance_schema.setup_instruments WHERE NAME LIKE 'statement/%' AND (ENABLED <> 'YES' OR TIMED <> 'YES')) AS off`,
+           (SELECT COUNT(*) FROM performance_schema.setup_instruments WHERE NAME LIKE 'statement/%' AND (ENABLED <> 'YES' OR TIMED <> 'YES'))
+           + (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE ENABLED <> 'YES' OR HISTORY <> 'YES')
+           + (1 - (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE HOST = '%' AND USER = '%' AND ROLE = '%'))
+           + (SELECT COUNT(*) FROM performance_schema.setup_consumers
+              WHERE NAME IN ('global_instrumentation', 'thread_instrumentation') AND ENABLED <> 'YES') AS off`,
       )) as any;
       this.ring = Number(r[0]?.ring ?? 0);
       this.complete = this.ring > 0 && Number(r[0]?.off ?? 1) === 0;
@@ -140,9 +146,10 @@ export class MysqlSampler extends SamplerLoop {
   protected async sample(): Promise<void> {
     const c = this.conn!;
     const began = coverageClock();
-    const [pl] = (await c.query(
-      'SELECT ID, USER, HOST, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
-    )) as any;
+    const hidden = this.complete
+      ? `, (SELECT COUNT(*) FROM performance_schema.threads WHERE PROCESSLIST_ID IS NOT NULL AND (INSTRUMENTED <> 'YES' OR HISTORY <> 'YES')) AS HIDDEN`
+      : '';
+    const [pl] = (await c.query(`SELECT ID, USER, HOST, COMMAND, INFO${hidden} FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()`)) as any;
     if (this.history !== null || this.programs.size === 0) {
       const [attrs] = (await c
         .query("SELECT PROCESSLIST_ID AS ID, ATTR_VALUE AS V FROM performance_schema.session_connect_attrs WHERE ATTR_NAME = 'program_name'")
@@ -209,6 +216,11 @@ export class MysqlSampler extends SamplerLoop {
     // Coverage: only a complete history_long vouches for every run; as many rows as it holds may mean some were
     // overwritten unread, so coverage starts again from now (server clock, whole seconds as binlog timestamps).
     if (this.history !== 'history_long' || !this.complete) return this.index.uncoverStatements();
+    // A session whose statements are not recorded: what it ran is unknown, and it may still run now.
+    if ((pl as any[]).some((r) => Number(r.HIDDEN) > 0)) {
+      this.newSpan = true;
+      return this.index.uncoverStatements();
+    }
     if ((hist as any[]).length >= this.ring) this.newSpan = true;
     let from: number | null = null;
     if (this.newSpan) {

@@ -269,4 +269,39 @@ describe.skipIf(!have)('MariaDB identity', () => {
       await sampler.stop();
     }
   }, 60_000);
+
+  it('a session whose statements are not recorded (threads.HISTORY = NO) leaves every statement text unattributed', async () => {
+    const sampler = new MysqlSampler(m.url('test'), { intervalMs: 20 });
+    const resolver = createResolver({ index: sampler.index });
+    await sampler.tick();
+    while (!((sampler.index.statementCoverage()?.fromCommitMs ?? Infinity) <= Date.now())) await sleep(20);
+    const alice = () => mysql.createConnection({ host: '127.0.0.1', port: m.port, user: 'alice', database: 'test' });
+    const [a, d] = [await alice(), await alice()];
+    const text = 'INSERT INTO hot (conn) VALUES (CONNECTION_ID() - 0)';
+    try {
+      const [[{ id }]] = (await d.query('SELECT CONNECTION_ID() AS id')) as any;
+      await admin.query(`UPDATE performance_schema.threads SET HISTORY = 'NO' WHERE PROCESSLIST_ID = ${Number(id)}`);
+      await a.query(text);
+      await d.query(text); // in no history: only a's run can be read
+      const [[{ t }]] = (await admin.query('SELECT UNIX_TIMESTAMP(NOW(6)) AS t')) as any;
+      const facts: TxFacts = {
+        source: 'shop',
+        xid: 'x',
+        commitTime: new Date(Math.floor(Number(t)) * 1000).toISOString(),
+        messages: [],
+        statements: [text],
+        receivedAt: performance.timeOrigin + performance.now(),
+      };
+      await sampler.tick();
+      expect(sampler.index.byStatement(text).map((f) => f.sessionId)).not.toContain(String(id));
+      expect(resolver.resolve(facts)).toMatchObject({ confidence: 'unknown' });
+      // once that session is gone, the sampler vouches again, for commits from the next whole second
+      await d.end();
+      for (let i = 0; i < 100 && !sampler.index.statementCoverage(); i++) await sampler.tick();
+      expect(sampler.index.statementCoverage()!.fromCommitMs).toBeGreaterThan(Date.parse(facts.commitTime));
+    } finally {
+      for (const x of [a, d]) await x.end().catch(() => undefined);
+      await sampler.stop();
+    }
+  }, 60_000);
 });
