@@ -13,7 +13,7 @@ import mysql from 'mysql2/promise';
 import { startMariadb, findMariadbd, type MariaServer } from '../harness/mariadb.js';
 import { runSource, cleanup, gtidPos, client } from '../mysql/helpers.js';
 import { MysqlSampler } from '../../src/identity/mysql-sampler.js';
-import { createResolver, type IdentityResolver, type TxFacts } from '../../src/identity/resolver.js';
+import { createResolver, type IdentityResolver, type StatefulResolver, type TxFacts } from '../../src/identity/resolver.js';
 import { agentStatement } from './agents.js';
 import type { Actor, ChangeEvent } from '../../src/model/index.js';
 
@@ -32,6 +32,23 @@ type Rates = { n: number; exact: number; inferred: number; unknown: number; wron
 const rates = (): Rates => ({ n: 0, exact: 0, inferred: 0, unknown: 0, wrong: 0 });
 const pct = (r: Rates) =>
   `${r.n} tx: exact ${((100 * r.exact) / r.n).toFixed(1)}%, inferred ${((100 * r.inferred) / r.n).toFixed(1)}%, unknown ${((100 * r.unknown) / r.n).toFixed(1)}%, wrong ${r.wrong}`;
+
+/** The resolver as the source uses it, recording what it was asked (to resolve the same transactions again later). */
+function recording(resolver: StatefulResolver, asked: { facts: TxFacts; actor: Actor }[]): IdentityResolver {
+  return {
+    resolve: (f) => {
+      const actor = resolver.resolve(f);
+      asked.push({ facts: f, actor });
+      return actor;
+    },
+    ready: (f) => resolver.ready(f),
+  };
+}
+
+/** Until the sampler vouches for commits from now on (the first whole second after it connected). */
+async function covered(sampler: MysqlSampler): Promise<void> {
+  while (!((sampler.index.statementCoverage()?.fromCommitMs ?? Infinity) <= Date.now())) await sleep(20);
+}
 
 describe.skipIf(!have)('MariaDB identity', () => {
   let m: MariaServer;
@@ -73,16 +90,9 @@ describe.skipIf(!have)('MariaDB identity', () => {
     });
     // Records what the source asked (to resolve the same transactions again later) and what it got.
     const asked: { facts: TxFacts; actor: Actor }[] = [];
-    const identity: IdentityResolver = {
-      resolve: (f) => {
-        const actor = resolver.resolve(f);
-        asked.push({ facts: f, actor });
-        return actor;
-      },
-      ready: (f) => resolver.ready(f),
-    };
+    const identity = recording(resolver, asked);
     // As in a running daemon, the sampler vouches for commits from the first whole second after it connected.
-    while (!((sampler.index.statementCoverage()?.fromCommitMs ?? Infinity) <= Date.now())) await sleep(20);
+    await covered(sampler);
     const start = await gtidPos(admin);
     const run = await runSource(m.url('test'), { startPosition: start, identity });
     const conns: mysql.Connection[] = [];
@@ -209,16 +219,9 @@ describe.skipIf(!have)('MariaDB identity', () => {
     const sampler = new MysqlSampler(m.url('test'), { intervalMs: 20 });
     const asked: { facts: TxFacts; actor: Actor }[] = [];
     const resolver = createResolver({ index: sampler.index });
-    const identity: IdentityResolver = {
-      resolve: (f) => {
-        const actor = resolver.resolve(f);
-        asked.push({ facts: f, actor });
-        return actor;
-      },
-      ready: (f) => resolver.ready(f),
-    };
+    const identity = recording(resolver, asked);
     await sampler.tick();
-    while (!((sampler.index.statementCoverage()?.fromCommitMs ?? Infinity) <= Date.now())) await sleep(20);
+    await covered(sampler);
     const run = await runSource(m.url('test'), { startPosition: await gtidPos(admin), identity });
     const alice = () => mysql.createConnection({ host: '127.0.0.1', port: m.port, user: 'alice', database: 'test' });
     const [a, b, c] = [await alice(), await alice(), await alice()];
@@ -274,7 +277,7 @@ describe.skipIf(!have)('MariaDB identity', () => {
     const sampler = new MysqlSampler(m.url('test'), { intervalMs: 20 });
     const resolver = createResolver({ index: sampler.index });
     await sampler.tick();
-    while (!((sampler.index.statementCoverage()?.fromCommitMs ?? Infinity) <= Date.now())) await sleep(20);
+    await covered(sampler);
     const alice = () => mysql.createConnection({ host: '127.0.0.1', port: m.port, user: 'alice', database: 'test' });
     const [a, d] = [await alice(), await alice()];
     const text = 'INSERT INTO hot (conn) VALUES (CONNECTION_ID() - 0)';
