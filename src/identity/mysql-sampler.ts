@@ -131,6 +131,17 @@ export class MysqlSampler extends SamplerLoop {
             '--performance-schema-consumer-events-statements-current=ON --performance-schema-consumer-events-statements-history-long=ON)',
       );
     }
+    if (h.history === 'history') {
+      reasons.push(
+        'no statement-text attribution without the complete history: ' +
+          "UPDATE performance_schema.setup_consumers SET ENABLED='YES' WHERE NAME = 'events_statements_history_long'",
+      );
+    } else if (h.history && !this.complete) {
+      reasons.push(
+        'no statement-text attribution: some statements are not recorded (a statement/% instrument disabled or untimed in ' +
+          'performance_schema.setup_instruments, setup_actors not recording every account, or instrumentation consumers off)',
+      );
+    }
     if (Number(priv[0]?.n) === 0) reasons.push('only own sessions visible unless the user has the PROCESS privilege (GRANT PROCESS ON *.* TO …)');
     const limited = reasons.length ? `identity sampling limited: ${reasons.join('; ')}` : null;
     if (limited && limited !== this.limited) this.log?.warn(limited);

@@ -307,4 +307,17 @@ describe.skipIf(!have)('MariaDB identity', () => {
       await sampler.stop();
     }
   }, 60_000);
+
+  it('an untimed statement instrument: said once at connect, and no statement text is evidence', async () => {
+    await admin.query("UPDATE performance_schema.setup_instruments SET TIMED = 'NO' WHERE NAME = 'statement/sql/update'");
+    const sampler = new MysqlSampler(m.url('test'), { intervalMs: 20 });
+    try {
+      await sampler.tick();
+      expect(sampler.stats().limited).toContain('no statement-text attribution: some statements are not recorded');
+      expect(sampler.index.statementCoverage()).toBeNull();
+    } finally {
+      await admin.query("UPDATE performance_schema.setup_instruments SET TIMED = 'YES' WHERE NAME = 'statement/sql/update'");
+      await sampler.stop();
+    }
+  });
 });
