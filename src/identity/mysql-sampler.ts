@@ -59,6 +59,12 @@ function hostOnly(h: unknown): string | null {
   return i > 0 && h.indexOf(':') === i ? h.slice(0, i) : h;
 }
 
+/** History events of prepared statement runs, whose binlog text (parameters filled in) no history row holds. */
+const PREPARED_RUNS = ['statement/com/Execute', 'statement/sql/execute_sql'];
+const PREPARED_WARNING =
+  'identity: prepared statements ran (binary protocol or EXECUTE); the binlog logs them with their parameters filled in, a ' +
+  'text the statement history does not hold, so statement-text attribution is paused while they run';
+
 export class MysqlSampler extends SamplerLoop {
   private conn: mysql.Connection | null = null;
   private history: MysqlSamplerStats['history'] = null;
@@ -74,6 +80,7 @@ export class MysqlSampler extends SamplerLoop {
   /** The next sample starts a new span of coverage (first one, after a reconnect, after an overflow). */
   private newSpan = true;
   private programs = new Map<string, string>();
+  private warnedPrepared = false;
   /** performance_schema THREAD_ID → session, for history rows whose thread has ended. */
   private threads = new BoundedMap<string, SessionFacts>(100_000);
 
@@ -143,6 +150,8 @@ export class MysqlSampler extends SamplerLoop {
       );
     }
     if (Number(priv[0]?.n) === 0) reasons.push('only own sessions visible unless the user has the PROCESS privilege (GRANT PROCESS ON *.* TO …)');
+    // Without other sessions in view, neither their current statement nor the check above can be made.
+    if (Number(priv[0]?.n) === 0) this.complete = false;
     const limited = reasons.length ? `identity sampling limited: ${reasons.join('; ')}` : null;
     if (limited && limited !== this.limited) this.log?.warn(limited);
     this.limited = limited;
@@ -196,14 +205,19 @@ export class MysqlSampler extends SamplerLoop {
     const since = this.lastEnd > this.slack ? this.lastEnd - this.slack : 0n;
     const [hist] = (await c.query(
       `SELECT h.THREAD_ID AS TID, t.PROCESSLIST_ID AS ID, t.PROCESSLIST_USER AS U, t.PROCESSLIST_HOST AS H, h.SQL_TEXT AS T,
-         CAST(h.TIMER_END AS CHAR) AS TE
+         CAST(h.TIMER_END AS CHAR) AS TE, h.EVENT_NAME AS E
        FROM performance_schema.${table} h
        LEFT JOIN performance_schema.threads t ON t.THREAD_ID = h.THREAD_ID
-       WHERE h.TIMER_END > ${since.toString()} AND h.SQL_TEXT IS NOT NULL`,
+       WHERE h.TIMER_END > ${since.toString()} AND (h.SQL_TEXT IS NOT NULL OR h.EVENT_NAME = 'statement/com/Execute')`,
     )) as any;
+    let prepared = false;
     for (const h of hist as any[]) {
       const te = BigInt(h.TE ?? '0');
       if (te > this.lastEnd) this.lastEnd = te;
+      // A prepared statement's run (binary protocol: no text; SQL EXECUTE: `EXECUTE s …`) is logged by the binlog
+      // with its parameters filled in: a text that matches no history row, so another session's run may be the only one.
+      if (PREPARED_RUNS.includes(h.E)) prepared = true;
+      if (h.T == null) continue;
       const text = String(h.T);
       const tid = String(h.TID);
       if (h.ID == null) {
@@ -224,6 +238,7 @@ export class MysqlSampler extends SamplerLoop {
       this.threads.set(tid, f);
       this.index.observeStatement(text, { ...f, query: text });
     }
+    this.slack = BigInt(Math.ceil(coverageClock() - began) + 1) * 1_000_000_000n;
     // Coverage: only a complete history_long vouches for every run; as many rows as it holds may mean some were
     // overwritten unread, so coverage starts again from now (server clock, whole seconds as binlog timestamps).
     if (this.history !== 'history_long' || !this.complete) return this.index.uncoverStatements();
@@ -233,6 +248,17 @@ export class MysqlSampler extends SamplerLoop {
       return this.index.uncoverStatements();
     }
     if ((hist as any[]).length >= this.ring) this.newSpan = true;
+    if (prepared) {
+      // Its transaction may commit later: only commits from the next whole second after the last such run are vouched for.
+      if (!this.warnedPrepared) this.log?.warn(PREPARED_WARNING);
+      this.warnedPrepared = true;
+      this.newSpan = true;
+      return this.index.uncoverStatements();
+    }
+    // A statement clears its processlist text before it is written to the history (MariaDB's dispatch_command:
+    // reset_query, then MYSQL_END_STATEMENT); a thread in between (command Query, no text) ran something this sample
+    // read in neither place, so it vouches for nothing new. (Its row is read by the next sample: TIMER_END is later.)
+    if ((pl as any[]).some((r) => r.COMMAND === 'Query' && r.INFO == null)) return;
     let from: number | null = null;
     if (this.newSpan) {
       const [now] = (await c.query('SELECT UNIX_TIMESTAMP(NOW(6)) AS t')) as any;
@@ -240,6 +266,5 @@ export class MysqlSampler extends SamplerLoop {
       this.newSpan = false;
     }
     this.index.coverStatements(from, began);
-    this.slack = BigInt(Math.ceil(coverageClock() - began) + 1) * 1_000_000_000n;
   }
 }

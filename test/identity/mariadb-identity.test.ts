@@ -11,7 +11,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import mysql from 'mysql2/promise';
 import { startMariadb, findMariadbd, type MariaServer } from '../harness/mariadb.js';
-import { runSource, cleanup, gtidPos, client } from '../mysql/helpers.js';
+import { runSource, cleanup, gtidPos, client, recordingLogger } from '../mysql/helpers.js';
 import { MysqlSampler } from '../../src/identity/mysql-sampler.js';
 import { createResolver, type IdentityResolver, type StatefulResolver, type TxFacts } from '../../src/identity/resolver.js';
 import { agentStatement } from './agents.js';
@@ -304,6 +304,34 @@ describe.skipIf(!have)('MariaDB identity', () => {
       expect(sampler.index.statementCoverage()!.fromCommitMs).toBeGreaterThan(Date.parse(facts.commitTime));
     } finally {
       for (const x of [a, d]) await x.end().catch(() => undefined);
+      await sampler.stop();
+    }
+  }, 60_000);
+
+  it('a prepared statement (logged with its parameters filled in, a text no history row holds) names nobody', async () => {
+    const log = recordingLogger();
+    const sampler = new MysqlSampler(m.url('test'), { intervalMs: 20, log });
+    const asked: { facts: TxFacts; actor: Actor }[] = [];
+    await sampler.tick();
+    await covered(sampler);
+    const run = await runSource(m.url('test'), { startPosition: await gtidPos(admin), identity: recording(createResolver({ index: sampler.index }), asked) });
+    const alice = () => mysql.createConnection({ host: '127.0.0.1', port: m.port, user: 'alice', database: 'test' });
+    const [a, b] = [await alice(), await alice()];
+    try {
+      const [[{ id }]] = (await b.query('SELECT CONNECTION_ID() AS id')) as any;
+      await a.query(`INSERT INTO hot (conn) VALUES (${Number(id)})`); // the literal text, by session a
+      await sampler.tick();
+      await b.execute('INSERT INTO hot (conn) VALUES (?)', [Number(id)]); // binlog: the same text, by session b
+      await run.waitFor((e) => e.filter((x) => x.table === 'hot').length >= 2, 30_000);
+      for (let i = 0; i < 3; i++) await sampler.tick();
+      const late = createResolver({ index: sampler.index });
+      for (const { facts } of asked) expect({ text: facts.statements[0], actor: late.resolve(facts).confidence }).toMatchObject({ actor: 'unknown' });
+      expect(asked.length).toBe(2);
+      expect(log.warnings.join('\n')).toContain('prepared statements ran');
+    } finally {
+      for (const x of [a, b]) await x.end().catch(() => undefined);
+      await run.stop();
+      cleanup(run.dir);
       await sampler.stop();
     }
   }, 60_000);
