@@ -81,6 +81,8 @@ export class MysqlSampler extends SamplerLoop {
   private newSpan = true;
   private programs = new Map<string, string>();
   private warnedPrepared = false;
+  /** Bytes of a statement's text the history keeps (performance_schema_max_sql_text_length). */
+  private maxText = 1024;
   /** performance_schema THREAD_ID → session, for history rows whose thread has ended. */
   private threads = new BoundedMap<string, SessionFacts>(100_000);
 
@@ -109,7 +111,7 @@ export class MysqlSampler extends SamplerLoop {
       // Runs missing from the history: an instrument off or untimed, an account left out (setup_actors), no per-thread
       // instrumentation. A thread switched off at run time is checked at each sample (HIDDEN).
       const [r] = (await c.query(
-        `SELECT @@performance_schema_events_statements_history_long_size AS ring,
+        `SELECT @@performance_schema_events_statements_history_long_size AS ring, @@performance_schema_max_sql_text_length AS maxText,
            (SELECT COUNT(*) FROM performance_schema.setup_instruments WHERE NAME LIKE 'statement/%' AND (ENABLED <> 'YES' OR TIMED <> 'YES'))
            + (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE ENABLED <> 'YES' OR HISTORY <> 'YES')
            + (1 - (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE HOST = '%' AND USER = '%' AND ROLE = '%'))
@@ -117,6 +119,7 @@ export class MysqlSampler extends SamplerLoop {
               WHERE NAME IN ('global_instrumentation', 'thread_instrumentation') AND ENABLED <> 'YES') AS off`,
       )) as any;
       this.ring = Number(r[0]?.ring ?? 0);
+      this.maxText = Number(r[0]?.maxText ?? 0);
       this.complete = this.ring > 0 && Number(r[0]?.off ?? 1) === 0;
     }
     // PROCESS granted to this account (USER_PRIVILEGES lists the caller's own grants), or other users'
@@ -265,6 +268,6 @@ export class MysqlSampler extends SamplerLoop {
       from = Math.ceil(Number(now[0].t)) * 1000;
       this.newSpan = false;
     }
-    this.index.coverStatements(from, began);
+    this.index.coverStatements(from, began, this.maxText);
   }
 }

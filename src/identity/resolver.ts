@@ -99,6 +99,8 @@ export interface SessionIndex {
 export interface StatementCoverage {
   fromCommitMs: number;
   untilReceived: number;
+  /** The history keeps this many bytes of a text: a longer one may share its kept part with other texts. */
+  maxTextBytes: number;
 }
 
 /** Whether the sampler had read every run of the transaction's statement texts up to its commit. */
@@ -212,8 +214,11 @@ export function createResolver(opts: ResolverOptions = {}): StatefulResolver {
     }
     // A text seen in one session only is evidence only when no other run of it can have gone unseen: before the
     // sampler has read past the commit, "seen in one session" may be "seen in one session so far".
-    if (tx.statements.length && index.byStatement && statementsCovered(tx, index.statementCoverage?.())) {
+    const cov = index.statementCoverage?.();
+    if (tx.statements.length && index.byStatement && statementsCovered(tx, cov)) {
       for (const st of tx.statements) {
+        // A text the history may have cut: its run would be filed under the cut text, unseen under this one.
+        if (Buffer.byteLength(st) >= cov!.maxTextBytes - 4) continue;
         const c = index.byStatement(st);
         const ids = new Set(c.map((x) => x.sessionId));
         if (ids.size === 1 && c[0]!.sessionId !== '') return fromSession(c[0]!, 'inferred', 'heuristic:statement-text', tx.statements);

@@ -66,9 +66,9 @@ export class SampledSessions implements SessionIndex {
    * The sampler read every statement run from server time `fromCommitMs` (a new span after a gap: a
    * (re)connect, a history that may have overflowed) until a sample that began at `untilReceived`.
    */
-  coverStatements(fromCommitMs: number | null, untilReceived: number): void {
-    if (fromCommitMs !== null) this.coverage = { fromCommitMs, untilReceived };
-    else if (this.coverage) this.coverage = { ...this.coverage, untilReceived };
+  coverStatements(fromCommitMs: number | null, untilReceived: number, maxTextBytes = 1024): void {
+    if (fromCommitMs !== null) this.coverage = { fromCommitMs, untilReceived, maxTextBytes };
+    else if (this.coverage) this.coverage = { ...this.coverage, untilReceived, maxTextBytes };
   }
   /** Nothing vouched for (no statement history, or a sample failed) until coverStatements starts a new span. */
   uncoverStatements(): void {

@@ -199,6 +199,10 @@ describe('resolver', () => {
     expect(r.resolve(hot)).toMatchObject({ confidence: 'unknown' });
     idx.coverStatements(at, 6000);
     expect(r.resolve(hot)).toMatchObject({ confidence: 'inferred', sessionId: '7' });
+    // 600 characters, 1200 bytes: the history keeps 1024 bytes of it, so another run may be filed under a cut text
+    const long = `insert into t values ('${'é'.repeat(600)}')`;
+    idx.observeStatement(long, alice);
+    expect(r.resolve(tx({ statements: [long], receivedAt: 5000 }))).toMatchObject({ confidence: 'unknown' });
     // a run by a thread that ended unread makes the text ambiguous, and alone names nobody
     idx.observeUnidentified('insert into hot values (connection_id())');
     idx.observeUnidentified('insert into u values (1)');
