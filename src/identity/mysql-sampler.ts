@@ -110,16 +110,18 @@ export class MysqlSampler extends SamplerLoop {
     if (h.history === 'history_long') {
       // Runs missing from the history: an instrument off or untimed, an account left out (setup_actors), no per-thread
       // instrumentation. A thread switched off at run time is checked at each sample (HIDDEN).
-      const [r] = (await c.query(
-        `SELECT @@performance_schema_events_statements_history_long_size AS ring, @@performance_schema_max_sql_text_length AS maxText,
-           (SELECT COUNT(*) FROM performance_schema.setup_instruments WHERE NAME LIKE 'statement/%' AND (ENABLED <> 'YES' OR TIMED <> 'YES'))
-           + (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE ENABLED <> 'YES' OR HISTORY <> 'YES')
-           + (1 - (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE HOST = '%' AND USER = '%' AND ROLE = '%'))
-           + (SELECT COUNT(*) FROM performance_schema.setup_consumers
-              WHERE NAME IN ('global_instrumentation', 'thread_instrumentation') AND ENABLED <> 'YES') AS off`,
-      )) as any;
+      const [r] = (await c
+        .query(
+          `SELECT @@performance_schema_events_statements_history_long_size AS ring, @@performance_schema_max_sql_text_length AS maxText,
+             (SELECT COUNT(*) FROM performance_schema.setup_instruments WHERE NAME LIKE 'statement/%' AND (ENABLED <> 'YES' OR TIMED <> 'YES'))
+             + (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE ENABLED <> 'YES' OR HISTORY <> 'YES')
+             + (1 - (SELECT COUNT(*) FROM performance_schema.setup_actors WHERE HOST = '%' AND USER = '%' AND ROLE = '%'))
+             + (SELECT COUNT(*) FROM performance_schema.setup_consumers
+                WHERE NAME IN ('global_instrumentation', 'thread_instrumentation') AND ENABLED <> 'YES') AS off`,
+        )
+        .catch(() => [[{}]])) as any; // an older performance_schema (no setup_actors.HISTORY): not vouched for
       this.ring = Number(r[0]?.ring ?? 0);
-      this.maxText = Number(r[0]?.maxText ?? 0);
+      this.maxText = Number(r[0]?.maxText ?? 1024);
       this.complete = this.ring > 0 && Number(r[0]?.off ?? 1) === 0;
     }
     // PROCESS granted to this account (USER_PRIVILEGES lists the caller's own grants), or other users'
