@@ -10,7 +10,7 @@ import type { Logger } from '../log/index.js';
 import type { Alert } from '../model/index.js';
 import type { AlertRoute, Store } from '../store/index.js';
 import { sleep } from '../sources/backoff.js';
-import { DetectorEngine, TxBuilder, type AlertChange, type TxSummary } from '../../detectors/index.js';
+import { DetectorEngine, TxBuilder, type AlertChange, type HealthSample, type TxSummary } from '../../detectors/index.js';
 import { TableSizes } from './table-sizes.js';
 
 const STATE_NAME = 'engine';
@@ -22,6 +22,11 @@ export interface DetectionOptions {
   intervalMs?: number;
   /** How often quiet alerts are checked for resolution (ms). Default 30000. */
   tickMs?: number;
+  /** Capture measurements per source for capture-health (src/detection/capture-status.ts); none: that detector
+   * judges attribution only. */
+  health?: { sample(now: number): HealthSample[] };
+  /** How often `health` is sampled (ms). Default 60000. */
+  healthMs?: number;
   /** How often the baselines are saved (ms). Default 60000. */
   saveMs?: number;
   /** Called for every alert change. */
@@ -46,6 +51,8 @@ export class DetectionRunner {
   private readonly sizes: TableSizes;
   private lastSave = 0;
   private lastTick = 0;
+  /** First sample one `healthMs` after start (a short-lived daemon never opens the extra connections). */
+  private lastHealth: number | null = null;
   private dirty = false;
   private readonly counts: DetectionStats = { transactions: 0, raised: 0, resolved: 0, lastSeq: 0 };
 
@@ -111,6 +118,11 @@ export class DetectionRunner {
     if (now - this.lastTick >= (this.opts.tickMs ?? 30_000)) {
       this.lastTick = now;
       for (const c of this.engine.tick(now)) this.note(c, changed);
+    }
+    this.lastHealth ??= now;
+    if (this.opts.health && now - this.lastHealth >= (this.opts.healthMs ?? 60_000)) {
+      this.lastHealth = now;
+      for (const c of this.engine.health(this.opts.health.sample(now))) this.note(c, changed);
     }
     if (changed.size) {
       this.store.saveDetection([...changed.values()], STATE_NAME, this.engine.lastSeq, this.engine.snapshot(), this.opts.route);
