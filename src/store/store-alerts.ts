@@ -24,19 +24,20 @@ export interface AlertFilter {
 
 /** Events of at most `maxTx` committed transactions after `afterSeq`, oldest first, streamed. */
 export function* queryTxEvents(db: Db, afterSeq: number, maxTx: number): IterableIterator<SeqEvent> {
-  const last = db
-    .prepare(`SELECT max(commit_seq) AS s FROM (SELECT commit_seq FROM transactions WHERE state = 'committed' AND commit_seq > ? ORDER BY commit_seq LIMIT ?)`)
-    .get(afterSeq, maxTx) as { s: number | null };
-  if (last.s === null) return;
-  const rows = db
-    .prepare(
-      `SELECT ${eventColumns(db, false)}, t.commit_seq
-         FROM transactions t JOIN changes c ON c.tx_pk = t.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
-        WHERE t.state = 'committed' AND t.commit_seq > ? AND t.commit_seq <= ?
-        ORDER BY t.commit_seq, c.idx`,
-    )
-    .iterate(afterSeq, last.s) as IterableIterator<StoredRow & { commit_seq: number }>;
-  for (const r of rows) yield { seq: r.commit_seq, event: toEvent(r) };
+  const txs = db
+    .prepare(`SELECT tx_pk, commit_seq FROM transactions WHERE state = 'committed' AND commit_seq > ? ORDER BY commit_seq LIMIT ?`)
+    .all(afterSeq, maxTx) as { tx_pk: number; commit_seq: number }[];
+  if (!txs.length) return;
+  // One transaction at a time, walking the changes' primary key (tx_pk, idx): one join over the whole range
+  // ordered by (commit_seq, idx) made SQLite sort every change of the range in a temporary B-tree first.
+  const changes = db.prepare(
+    `SELECT ${eventColumns(db, false)}
+       FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
+      WHERE c.tx_pk = ? ORDER BY c.idx`,
+  );
+  for (const { tx_pk, commit_seq } of txs) {
+    for (const r of changes.iterate(tx_pk) as IterableIterator<StoredRow>) yield { seq: commit_seq, event: toEvent(r) };
+  }
 }
 
 function hasTable(db: Db, name: string): boolean {
