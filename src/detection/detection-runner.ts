@@ -29,6 +29,9 @@ export interface DetectionOptions {
   healthMs?: number;
   /** How often the baselines are saved (ms). Default 60000. */
   saveMs?: number;
+  /** Largest share of the thread detection takes while it is behind (a pass is followed by a pause of
+   * busy × (1 / maxShare − 1)). Default 0.1. */
+  maxShare?: number;
   /** Called for every alert change. */
   onChange?: (c: AlertChange) => void;
   /** Channels per alert: its notifications are enqueued in the store's outbox with the alert (src/alerts). */
@@ -81,16 +84,40 @@ export class DetectionRunner {
   /** Runs until the signal aborts; never rejects (a failing pass is logged and retried). */
   async run(signal: AbortSignal): Promise<void> {
     const interval = this.opts.intervalMs ?? 500;
+    // Capture comes first: while the sources are storing transactions, a pass that took `busy` ms is followed
+    // by a pause of busy × (1/maxShare − 1) that keeps detection to `maxShare` of this thread (which the sources' decoding shares); the
+    // store is the buffer. Once they are quiet, detection catches up at full speed.
+    const share = Math.min(1, Math.max(0.01, this.opts.maxShare ?? 0.1));
+    let head = this.headSeq();
     while (!signal.aborted) {
+      const t0 = performance.now();
+      let full = false;
       try {
-        const n = await this.runOnce();
-        if (n >= BATCH_TX) continue;
+        full = (await this.runOnce()) >= BATCH_TX;
       } catch (e) {
         this.log.warn({ err: (e as Error)?.message }, 'detectors: pass failed; retrying');
       }
-      await sleep(interval, signal);
+      let pause = (performance.now() - t0) * (1 / share - 1);
+      if (!full) await sleep(interval, signal);
+      // The pause, in steps of at most a second, ends as soon as the sources stop storing.
+      for (let h = this.headSeq(); h > head && pause > 0 && !signal.aborted; h = this.headSeq()) {
+        head = h;
+        const step = Math.min(pause, 1000);
+        await sleep(step, signal);
+        pause -= step;
+      }
+      head = this.headSeq();
     }
     this.save(true);
+  }
+
+  /** The newest commit sequence in the store (what the sources have stored so far). */
+  private headSeq(): number {
+    try {
+      return (this.store.db.prepare(`SELECT coalesce(max(commit_seq), 0) AS s FROM transactions`).get() as { s: number }).s;
+    } catch {
+      return 0;
+    }
   }
 
   /** One pass: every committed transaction not yet seen (up to a batch), then the periodic tick and save. */
