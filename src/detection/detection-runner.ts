@@ -16,6 +16,8 @@ import { TableSizes } from './table-sizes.js';
 const STATE_NAME = 'engine';
 /** Transactions read per pass. */
 const BATCH_TX = 500;
+/** Events between two turns of the event loop within a pass. */
+const YIELD_EVENTS = 2000;
 
 export interface DetectionOptions {
   /** How often the store is polled for new transactions (ms). Default 500. */
@@ -126,7 +128,10 @@ export class DetectionRunner {
     const txs: { seq: number; tx: TxSummary }[] = [];
     let builder: TxBuilder | null = null;
     let seq = -1;
+    let read = 0;
     for (const { seq: s, event } of this.store.eventsAfter(this.engine.lastSeq, BATCH_TX)) {
+      // Let the sources' decoding run between pages of a big pass (the store reads pages whole).
+      if (++read % YIELD_EVENTS === 0) await new Promise((r) => setImmediate(r));
       if (s !== seq) {
         if (builder) txs.push({ seq, tx: builder.finish() });
         builder = new TxBuilder(event);

@@ -9,6 +9,9 @@ import { enqueueNotifications, type AlertRoute } from './store-outbox.js';
 
 type Db = Database.Database;
 
+/** Changes read at once by queryTxEvents. */
+const EVENT_PAGE = 2000;
+
 export interface SeqEvent {
   /** The transaction's commit_seq (commit order in this store). */
   seq: number;
@@ -30,13 +33,19 @@ export function* queryTxEvents(db: Db, afterSeq: number, maxTx: number): Iterabl
   if (!txs.length) return;
   // One transaction at a time, walking the changes' primary key (tx_pk, idx): one join over the whole range
   // ordered by (commit_seq, idx) made SQLite sort every change of the range in a temporary B-tree first.
-  const changes = db.prepare(
+  // Pages are read whole, so no statement stays open while the caller is suspended (it may await between).
+  const page = db.prepare(
     `SELECT ${eventColumns(db, false)}
        FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
-      WHERE c.tx_pk = ? ORDER BY c.idx`,
+      WHERE c.tx_pk = ? AND c.idx > ? ORDER BY c.idx LIMIT ${EVENT_PAGE}`,
   );
   for (const { tx_pk, commit_seq } of txs) {
-    for (const r of changes.iterate(tx_pk) as IterableIterator<StoredRow>) yield { seq: commit_seq, event: toEvent(r) };
+    for (let after = -1; ; ) {
+      const rows = page.all(tx_pk, after) as StoredRow[];
+      for (const r of rows) yield { seq: commit_seq, event: toEvent(r) };
+      if (rows.length < EVENT_PAGE) break;
+      after = rows[rows.length - 1].idx;
+    }
   }
 }
 
