@@ -43,7 +43,8 @@ export interface BaselineState {
   weekly: number[][];
   daily: number[][];
   /** Recent (value, expected) pairs, for dispersion and the level factor. */
-  resid: [number, number][];
+  /** [value, seasonal expectation] of recent buckets; a third element 1 marks a bucket that alerted. */
+  resid: ([number, number] | [number, number, 1])[];
   sum: number;
   /** log((value + 1) / (expected + 1)) of recent buckets. */
   lr?: number[];
@@ -169,15 +170,19 @@ export class SeasonalBaseline {
       for (let i = 0; i < r.length; i++) ratios[i] = (r[i][0] + 1) / (r[i][1] + 1);
       level = Math.min(5, Math.max(0.2, smallMedian(ratios)));
       // Dispersion from recent residuals against their expectations.
+      // Buckets that alerted are left out: a spike must not widen the dispersion that judges the next one.
       let sumE = 0;
       let sumSq = 0;
+      let k = 0;
       const res = new Float64Array(r.length);
       for (let i = 0; i < r.length; i++) {
-        sumE += r[i][1];
         res[i] = r[i][0] - r[i][1] * level;
+        if (r[i][2] === 1) continue;
+        sumE += r[i][1];
         sumSq += res[i] * res[i];
+        k++;
       }
-      size = nbSize(Math.max((sumE / r.length) * level, 1e-9), sumSq / r.length);
+      if (k >= 6) size = nbSize(Math.max((sumE / k) * level, 1e-9), sumSq / k);
       const m = smallMedian(res.slice());
       for (let i = 0; i < res.length; i++) res[i] = Math.abs(res[i] - m);
       scale = smallMedian(res) * 1.4826;
@@ -195,15 +200,19 @@ export class SeasonalBaseline {
     return (this.res ??= new ResidualTail((this.s.lr ??= [])));
   }
 
-  /** Records a finished bucket (start time and value). Buckets must be pushed in time order. */
-  push(t: number, value: number): void {
+  /**
+   * Records a finished bucket (start time and value). Buckets must be pushed in time order. An `anomalous`
+   * bucket (one that alerted) counts in the medians and the level (a lasting shift is still learned) but not in
+   * the dispersion nor the residual tail, so one incident does not hide the next one of its size.
+   */
+  push(t: number, value: number, anomalous = false): void {
     if (!Number.isFinite(value) || value < 0) value = 0;
     const s = this.s;
     s.weekly[this.weekSlot(t)] = keep(s.weekly[this.weekSlot(t)], value, WEEKS);
     s.daily[this.daySlot(t)] = keep(s.daily[this.daySlot(t)], value, DAYS);
-    if (s.n >= 1) s.resid = keep(s.resid, [value, this.seasonal(t)], RECENT) as [number, number][];
+    if (s.n >= 1) s.resid = keep(s.resid, anomalous ? [value, this.seasonal(t), 1] : [value, this.seasonal(t)], RECENT) as BaselineState['resid'];
     // Residuals only once the slot has history: learning-period misfits would stay in the tail for weeks.
-    if (s.weekly[this.weekSlot(t)].length > 0) this.residuals().add(Math.log((value + 1) / (this.expect(t).mu + 1)));
+    if (!anomalous && s.weekly[this.weekSlot(t)].length > 0) this.residuals().add(Math.log((value + 1) / (this.expect(t).mu + 1)));
     s.n++;
     s.sum += value;
     s.last = t;

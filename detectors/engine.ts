@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Alert, Severity } from '../src/model/index.js';
 import { DETECTORS, detectorOptions, type CommonOptions } from './registry.js';
-import type { BaselineRow, DetectorContext, DetectorUnit, Finding, Resolution, TxSummary } from './types.js';
+import type { BaselineRow, DetectorContext, DetectorUnit, Finding, HealthSample, Resolution, TxSummary } from './types.js';
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 /** An event alert keeps merging findings with its key for this long. */
@@ -86,14 +86,37 @@ export class DetectorEngine {
     const out: AlertChange[] = [];
     for (const r of this.running) {
       const t = r.unit.tick?.(now);
-      for (const f of t?.findings ?? []) out.push(this.merge(f, r.resolves, null));
-      for (const res of t?.resolutions ?? []) {
-        const c = this.resolve(res);
-        if (c) out.push(c);
-      }
+      if (t) this.apply(r, t, out);
     }
     for (const [k, o] of this.open) if (o.resolves === 'event' && now - o.last > EVENT_MERGE_MS) this.open.delete(k);
     return out;
+  }
+
+  /** Feeds periodic capture measurements (one per source) to the detectors that take them (capture-health). */
+  health(samples: HealthSample[]): AlertChange[] {
+    const out: AlertChange[] = [];
+    for (const r of this.running) {
+      if (!r.unit.sample) continue;
+      for (const s of samples) {
+        const ex = r.opts.excludeTables;
+        const view = s.irreversible && ex.length ? { ...s, irreversible: s.irreversible.filter((t) => !ex.includes(t.table)) } : s;
+        try {
+          this.apply(r, r.unit.sample(view), out);
+        } catch {
+          // As in process(): a detector bug never stops the others.
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Findings and resolutions that are not about one transaction (tick, health samples). */
+  private apply(r: Running, res: { findings?: Finding[]; resolutions?: Resolution[] }, out: AlertChange[]): void {
+    for (const f of res.findings ?? []) out.push(this.merge(f, r.resolves, null));
+    for (const x of res.resolutions ?? []) {
+      const c = this.resolve(x);
+      if (c) out.push(c);
+    }
   }
 
   /** What every detector has learned (rowtrail baseline show). */
@@ -203,6 +226,7 @@ function arg(s: string): string {
  */
 export function undoCommand(a: Alert, actorName: string): string | null {
   const op = a.evidence.operation;
+  if (a.detector === 'capture-health') return null;
   if (op === 'truncate' || op === 'drop' || op === 'alter-drop' || op === 'rename' || op === 'other' || a.evidence.kind === 'new-address') return null;
   const src = `--source ${arg(a.source)}`;
   const table = a.table ? ` --table ${arg(a.table)}` : '';

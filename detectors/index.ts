@@ -4,4 +4,4 @@ export { DETECTORS, detectorOptions, type CommonOptions } from './registry.js';
 export { summarize, actorName, describeActor, TxBuilder } from './summary.js';
 export { backtest, backtestCsv, parseSeries, type BacktestRow } from './backtest.js';
 export { SeasonalBaseline } from './baseline.js';
-export type { BaselineRow, TxSummary, TableActivity, Finding, Resolution, DetectorContext, DetectorSpec, DetectorUnit } from './types.js';
+export type { BaselineRow, HealthSample, TxSummary, TableActivity, Finding, Resolution, DetectorContext, DetectorSpec, DetectorUnit } from './types.js';

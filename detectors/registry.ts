@@ -6,6 +6,7 @@
 import { RowtrailError } from '../src/errors.js';
 import type { Severity } from '../src/model/index.js';
 import { bulkTransaction } from './bulk-transaction.js';
+import { captureHealth } from './capture-health.js';
 import { destructiveOperation } from './destructive-operation.js';
 import { firstSeen } from './first-seen.js';
 import { offHours } from './off-hours.js';
@@ -24,6 +25,7 @@ export const DETECTORS: { spec: DetectorSpec<any>; resolves: 'condition' | 'even
   { spec: offHours, resolves: 'condition' },
   { spec: sensitiveColumn, resolves: 'event' },
   { spec: valuePattern, resolves: 'event' },
+  { spec: captureHealth, resolves: 'condition' },
 ];
 
 /** Options every detector takes besides its own. */

@@ -79,8 +79,36 @@ export interface DetectorSpec<O extends object = Record<string, unknown>> {
   create(opts: O & { enabled: boolean; severity: Severity }): DetectorUnit;
 }
 
+/**
+ * What the daemon measured about one source's capture at one moment (src/detection/capture-status.ts): not a
+ * transaction but a periodic sample, fed to the detectors that implement `sample` (capture-health). Null
+ * where not known (not measured yet, not readable, or not applicable to the database).
+ */
+export interface HealthSample {
+  source: string;
+  kind: 'postgres' | 'mysql';
+  /** When it was taken, ms since the epoch. */
+  at: number;
+  /** Seconds since the oldest change not yet durable in the store was committed (0 when caught up). */
+  lagSeconds: number | null;
+  /** Bytes of log between the server's current position and the durable position. */
+  lagBytes: number | null;
+  /** PostgreSQL: WAL the slot holds back, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn). */
+  retainedBytes: number | null;
+  /** PostgreSQL: WAL the server may still write before it drops what the slot needs (safe_wal_size; null: no limit). */
+  safeBytes: number | null;
+  /** PostgreSQL: the slot's wal_status (`reserved`, `extended`, `unreserved`, `lost`). */
+  walStatus: string | null;
+  /** MySQL / MariaDB: seconds binlogs are kept (binlog_expire_logs_seconds / expire_logs_days); 0: until purged by hand. */
+  retentionSeconds: number | null;
+  /** Watched tables whose updates and deletes are logged without a full before image (undo cannot revert them). */
+  irreversible: { table: string; reason: string }[] | null;
+}
+
 export interface DetectorUnit {
   observe(tx: TxSummary, ctx: DetectorContext): Finding[];
+  /** A periodic measurement of a source's capture (only capture-health uses it). */
+  sample?(s: HealthSample): { findings?: Finding[]; resolutions?: Resolution[] };
   /**
    * Called as time passes (with the newest commit time seen, or the wall clock): resolutions of keys whose
    * activity returned to normal, and findings that only the absence of activity shows (a service gone silent).

@@ -14,6 +14,8 @@ import type { BaselineRow, DetectorSpec, DetectorUnit, Finding, Resolution, RowO
 import type { Actor, Severity } from '../src/model/index.js';
 
 const HOUR = 3_600_000;
+/** What a key counts: rows of one op, rows of every op (`*`), or the actor's transactions (`tx`). */
+type Level = RowOp | '*' | 'tx';
 const SUB = 5 * 60_000;
 const QUARTER = 15 * 60_000;
 /** Quarter-hour residuals kept per key: a week. */
@@ -38,6 +40,8 @@ export interface VolumeSpikeOptions {
   idleDays: number;
   /** Also count per (actor, table) over all ops and per actor over all tables. Default true. */
   levels: boolean;
+  /** Also count each actor's transactions (not rows): a burst of small transactions shows there first. Default true. */
+  transactions: boolean;
   /** Also report a key that usually writes a lot and went silent for an hour. Default true. */
   silence: boolean;
   /** …only where at least this many rows per hour are expected. Default 30. */
@@ -60,6 +64,9 @@ interface KeyState {
   actorText: string;
   txIds: string[];
   alerting: boolean;
+  /** The open hour / quarter alerted: it is not learned as a residual (see SeasonalBaseline.push). */
+  hourAlerted?: boolean;
+  quarterAlerted?: boolean;
   silent?: boolean;
 }
 
@@ -78,8 +85,8 @@ class VolumeSpike implements DetectorUnit {
   observe(tx: TxSummary): Finding[] {
     // Counts per key at three levels: (table, op), (table, all ops), (all tables): a burst spread over an
     // actor's tables and ops shows at the coarser levels, where the counts are larger and less noisy.
-    const counts = new Map<string, { n: number; table: string; op: RowOp | '*' }>();
-    const add = (table: string, op: RowOp | '*', n: number) => {
+    const counts = new Map<string, { n: number; table: string; op: Level }>();
+    const add = (table: string, op: Level, n: number) => {
       const key = `${tx.source}|${tx.actorName}|${table}|${op}`;
       const c = counts.get(key);
       if (c) c.n += n;
@@ -96,6 +103,8 @@ class VolumeSpike implements DetectorUnit {
         }
       }
     }
+    // Transactions per actor: near-Poisson where rows per transaction vary a lot, so a rate spike shows sooner.
+    if (this.o.transactions && counts.size) add('*', 'tx', 1);
     let best: Finding | null = null;
     for (const [key, c] of counts) {
       const st = this.state(key, tx);
@@ -188,7 +197,7 @@ class VolumeSpike implements DetectorUnit {
         table: table === '*' ? null : table,
         op: op === '*' ? null : op,
         history: `${num(st.base.history)} h`,
-        normal: `~${num(e.mu)} rows/h now, usually ≤ ${num(upperQuantile(e.mu, e.size, 0.99))}`,
+        normal: `~${num(e.mu)} ${op === 'tx' ? 'transactions' : 'rows'}/h now, usually ≤ ${num(upperQuantile(e.mu, e.size, 0.99))}`,
         learned: st.base.history >= this.o.learningHours,
       };
     });
@@ -274,14 +283,16 @@ class VolumeSpike implements DetectorUnit {
       for (let i = 0; i < quarters; i++) {
         const start = q - (quarters - i) * QUARTER;
         const mu = st.base.expect(Math.floor(start / HOUR) * HOUR).mu / 4;
-        st.qTail.add(Math.log(((i === 0 ? st.qCount : 0) + 1) / (mu + 1)));
+        if (i > 0 || !st.quarterAlerted) st.qTail.add(Math.log(((i === 0 ? st.qCount : 0) + 1) / (mu + 1)));
       }
       st.q = q;
       st.qCount = 0;
+      st.quarterAlerted = st.alerting;
     }
     const hour = Math.floor(t / HOUR) * HOUR;
     if (hour <= st.hour) return;
-    st.base.push(st.hour, st.count);
+    st.base.push(st.hour, st.count, st.hourAlerted);
+    st.hourAlerted = st.alerting;
     // Idle hours in between are zeros (at most 4 weeks of them: older history would be forgotten anyway).
     const gap = Math.min((hour - st.hour) / HOUR - 1, 4 * 168);
     for (let i = gap; i >= 1; i--) st.base.push(hour - i * HOUR, 0);
@@ -311,7 +322,7 @@ class VolumeSpike implements DetectorUnit {
     return { alert, p, mu, size: e.size };
   }
 
-  private evaluate(key: string, st: KeyState, t: number, active: number, source: string, table: string, op: RowOp | '*'): Finding | null {
+  private evaluate(key: string, st: KeyState, t: number, active: number, source: string, table: string, op: Level): Finding | null {
     let best: { minutes: number; count: number; p: number; mu: number; size: number } | null = null;
     for (const w of this.windows(st, t)) {
       const r = this.excessive(st, w.count, w.minutes, active);
@@ -319,19 +330,23 @@ class VolumeSpike implements DetectorUnit {
     }
     if (!best) return null;
     st.alerting = true;
+    st.hourAlerted = true;
+    st.quarterAlerted = true;
     const hourly = st.base.expect(st.hour);
     const usualHigh = upperQuantile(hourly.mu, hourly.size, 0.99);
     const verb = op === 'insert' ? 'inserted' : op === 'update' ? 'updated' : op === 'delete' ? 'deleted' : 'changed';
     const where = table === '*' ? 'its tables' : table;
-    const opText = op === '*' ? 'write' : op.toUpperCase();
+    const opText = op === '*' || op === 'tx' ? 'write' : op.toUpperCase();
+    const unit = op === 'tx' ? 'transactions' : 'rows';
+    const did = op === 'tx' ? `committed ${num(best.count)} write transactions` : `${verb} ${num(best.count)} rows of ${where}`;
     return {
       detector: 'volume-spike',
       key,
       severity: this.o.severity,
-      title: `${st.actorText} ${verb} ${num(best.count)} rows of ${where} in ${best.minutes} min (expected ~${num(best.mu)})`,
+      title: `${st.actorText} ${did} in ${best.minutes} min (expected ~${num(best.mu)})`,
       summary:
-        `${st.actorText} ${verb} ${num(best.count)} rows of ${where} in the last ${best.minutes} minutes; ` +
-        `its usual ${opText} volume ${table === '*' ? 'over all tables' : 'on this table'} at this hour is 0–${num(usualHigh)} rows per hour ` +
+        `${st.actorText} ${did} in the last ${best.minutes} minutes; ` +
+        `its usual ${opText} volume ${table === '*' ? 'over all tables' : 'on this table'} at this hour is 0–${num(usualHigh)} ${unit} per hour ` +
         `(expected ~${num(hourly.mu)}), learned over ${num(st.base.history)} hours.`,
       source,
       table: table === '*' ? null : table,
@@ -386,6 +401,7 @@ export const volumeSpike: DetectorSpec<Omit<VolumeSpikeOptions, 'enabled' | 'sev
     maxKeys: 5000,
     idleDays: 35,
     levels: true,
+    transactions: true,
     silence: true,
     silenceMinExpected: 30,
   },

@@ -11,7 +11,7 @@ import { Store, parseDuration } from './store/index.js';
 import { sourceKind, type Source } from './sources/index.js';
 import type { SourceHealth } from './sources/source.js';
 import { createIdentity, type Identity } from './identity/index.js';
-import { DetectionRunner } from './detection/index.js';
+import { CaptureStatus, DetectionRunner } from './detection/index.js';
 import { openMasking } from './store/index.js';
 import { createDelivery, type Delivery } from './alerts/index.js';
 import { dirname } from 'node:path';
@@ -63,7 +63,9 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     // Builds the Elasticsearch client only (reads caFile): nothing connects until start().
     if (es) sink = new ElasticsearchSink(store, (esClient = createEsClient(es)), es, log);
     startMasking(store, cfg, log);
-    detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake() });
+    // capture-health samples each source's lag (live) and retention / replica identity (read every few minutes).
+    const status = new CaptureStatus(cfg, log, () => sourceHealth());
+    detection = new DetectionRunner(store, cfg, log, { route: delivery?.route, onSaved: () => delivery?.worker.wake(), health: status });
     identities = cfg.sources.map((s) => createIdentity(cfg, s, { url: sourceUrl(s), log, kind: s.kind }));
     guards = createGuards(cfg, { store, log, resolvers: identities.map((id) => id.resolver), url: (s) => sourceUrl(s) });
     sources = cfg.sources.map((s, i) =>
@@ -73,6 +75,9 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
     store.close();
     void esClient?.close().catch(() => undefined);
     throw e;
+  }
+  function sourceHealth() {
+    return sources.map((s, i) => ({ name: s.name, kind: cfg.sources[i].kind, health: typeof s.health === 'function' ? s.health() : null }));
   }
   let settle!: { resolve: () => void; reject: (e: unknown) => void };
   const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -148,8 +153,7 @@ export function createDaemon(cfg: Config, log: Logger): Daemon {
       const queued = new Map(store.outbox.counts().map((c) => [c.channel, c.queued]));
       return delivery.worker.stats().map((s) => ({ ...s, queued: queued.get(s.channel) ?? 0 }));
     },
-    health: () =>
-      sources.map((s, i) => ({ name: s.name, kind: cfg.sources[i].kind, health: typeof s.health === 'function' ? s.health() : null })),
+    health: sourceHealth,
   };
 }
 

@@ -7,7 +7,8 @@
  *
  * Prints changes/s, the wall-time ratio to pg_recvlogical, and rowtrail's peak RSS. With
  * ROWTRAIL_BENCH_DETECT=1 the detectors run beside capture, reading the store, as in `watch`. With
- * ROWTRAIL_BENCH_MASK=compare each run also captures with masking on (ROWTRAIL_BENCH_MASK=1: on only).
+ * ROWTRAIL_BENCH_MASK=compare each run also captures with masking on (ROWTRAIL_BENCH_MASK=1: on only); with
+ * ROWTRAIL_BENCH_DETECT=compare each run also captures with the detectors on (the other captures: off).
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -25,6 +26,13 @@ const BIG = arg('big', 1_000_000);
 const RUNS = arg('runs', 1);
 /** ROWTRAIL_BENCH_MASK: `1` capture with masking on (as `watch` by default), `compare` off and on in the same run. */
 const COMPARE = process.env.ROWTRAIL_BENCH_MASK === 'compare';
+/** ROWTRAIL_BENCH_DETECT: `1` the detectors run beside capture (as in `watch`), `compare` off and on in the same run. */
+const DETECT_COMPARE = process.env.ROWTRAIL_BENCH_DETECT === 'compare';
+/** The extra captures of each run, beside rowtrail as configured ('rt') and pg_recvlogical ('base'). */
+const VARIANTS = [
+  ...(COMPARE ? [{ who: 'rt-masked', slot: 'rtm', label: 'masking on', env: { ROWTRAIL_BENCH_MASK: '1', ROWTRAIL_BENCH_DETECT: '0' } }] : []),
+  ...(DETECT_COMPARE ? [{ who: 'rt-detect', slot: 'rtd', label: 'detectors on', env: { ROWTRAIL_BENCH_DETECT: '1' } }] : []),
+];
 
 const pg = await startPostgres();
 try {
@@ -38,7 +46,7 @@ try {
   for (let r = 0; r < RUNS; r++) {
     await psql(`SELECT pg_create_logical_replication_slot('rt_${r}', 'pgoutput')`);
     await psql(`SELECT pg_create_logical_replication_slot('base_${r}', 'pgoutput')`);
-    if (COMPARE) await psql(`SELECT pg_create_logical_replication_slot('rtm_${r}', 'pgoutput')`);
+    for (const v of VARIANTS) await psql(`SELECT pg_create_logical_replication_slot('${v.slot}_${r}', 'pgoutput')`);
   }
   // Workload: half inserts (100 rows per transaction), a quarter updates, a quarter deletes.
   const ins = Math.floor(N / 2);
@@ -60,14 +68,14 @@ try {
   const total = N + BIG;
   console.log(`workload: ${N} mixed changes + one ${BIG}-row transaction written in ${((Date.now() - t0) / 1000).toFixed(1)} s; end ${endLsn}`);
 
-  const results: { base: number; rt: number; rss: number; changes: number; masked?: number; maskedRss?: number }[] = [];
+  const results: { base: number; rt: number; rss: number; changes: number; extra: Record<string, { seconds: number; maxRssMB: number }> }[] = [];
   for (let r = 0; r < RUNS; r++) {
     // Alternate the order so neither side always gets a warm cache.
     const order = r % 2 === 0 ? ['base', 'rt'] : ['rt', 'base'];
-    if (COMPARE) order.splice(r % 2 === 0 ? 1 : 0, 0, 'rt-masked');
+    for (const v of VARIANTS) order.splice(r % 2 === 0 ? 1 : 0, 0, v.who);
     let base = 0;
     let rt = { seconds: 0, changes: 0, maxRssMB: 0 };
-    let masked: typeof rt | null = null;
+    const extra: Record<string, typeof rt> = {};
     for (const who of order) {
       if (who === 'base') {
         const s = Date.now();
@@ -78,23 +86,28 @@ try {
         base = (Date.now() - s) / 1000;
       } else {
         const prof = process.env.ROWTRAIL_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=bench/out'] : [];
+        const v = VARIANTS.find((x) => x.who === who);
         const on = who === 'rt-masked' || (!COMPARE && process.env.ROWTRAIL_BENCH_MASK === '1');
-        const slot = who === 'rt-masked' ? `rtm_${r}` : `rt_${r}`;
+        const slot = v ? `${v.slot}_${r}` : `rt_${r}`;
+        const detect = DETECT_COMPARE ? { ROWTRAIL_BENCH_DETECT: '0' } : {};
         const { stdout } = await run(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'capture-child.ts'), url, slot, 'bench', endLsn], {
           maxBuffer: 1 << 20,
-          env: { ...process.env, ROWTRAIL_BENCH_MASK: on ? '1' : '0' },
+          env: { ...process.env, ROWTRAIL_BENCH_MASK: on ? '1' : '0', ...detect, ...v?.env },
         });
         const got = JSON.parse(stdout.trim().split('\n').pop()!);
-        if (who === 'rt-masked') masked = got;
+        if (v) extra[v.who] = got;
         else rt = got;
       }
     }
-    results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes, masked: masked?.seconds, maskedRss: masked?.maxRssMB });
-    if (masked) {
-      const cpu = (x: object) => (x as { cpuSeconds?: number }).cpuSeconds ?? NaN;
+    results.push({ base, rt: rt.seconds, rss: rt.maxRssMB, changes: rt.changes, extra });
+    for (const v of VARIANTS) {
+      const x = extra[v.who];
+      const cpu = (y: object) => (y as { cpuSeconds?: number }).cpuSeconds ?? NaN;
+      const caught = (x as { detectSeconds?: number | null }).detectSeconds;
       console.log(
-        `run ${r + 1}: masking on ${masked.seconds.toFixed(2)} s (${masked.changes} stored), peak RSS ${masked.maxRssMB.toFixed(0)} MB, ` +
-          `CPU ${cpu(masked).toFixed(2)} s · on/off throughput ${((100 * rt.seconds) / masked.seconds).toFixed(1)} %, CPU ${((100 * cpu(masked)) / cpu(rt)).toFixed(0)} %`,
+        `run ${r + 1}: ${v.label} ${x.seconds.toFixed(2)} s (${x.changes} stored), peak RSS ${x.maxRssMB.toFixed(0)} MB, ` +
+          `CPU ${cpu(x).toFixed(2)} s · on/off throughput ${((100 * rt.seconds) / x.seconds).toFixed(1)} %, CPU ${((100 * cpu(x)) / cpu(rt)).toFixed(0)} %` +
+          (caught ? ` · detection caught up at ${caught.toFixed(2)} s` : ''),
       );
     }
     const cpuNote = (rt as { cpuSeconds?: number }).cpuSeconds;
@@ -114,10 +127,11 @@ try {
   console.log(
     `\nmedian of ${RUNS}: rowtrail ${Math.round(total / mr).toLocaleString('en')} changes/s into the store, ${(mr / mb).toFixed(2)}x pg_recvlogical's wall time, peak RSS ${Math.max(...results.map((x) => x.rss)).toFixed(0)} MB`,
   );
-  if (COMPARE) {
-    const mm = med(results.map((x) => x.masked!));
-    const rss = Math.max(...results.map((x) => x.maskedRss!));
-    console.log(`masking on: ${Math.round(total / mm).toLocaleString('en')} changes/s, ${((100 * mr) / mm).toFixed(1)} % of masking off's throughput (medians), peak RSS ${rss.toFixed(0)} MB`);
+  for (const v of VARIANTS) {
+    const mm = med(results.map((x) => x.extra[v.who].seconds));
+    const rss = Math.max(...results.map((x) => x.extra[v.who].maxRssMB));
+    const off = v.who === 'rt-masked' ? 'masking off' : 'detectors off';
+    console.log(`${v.label}: ${Math.round(total / mm).toLocaleString('en')} changes/s, ${((100 * mr) / mm).toFixed(1)} % of ${off}'s throughput (medians), peak RSS ${rss.toFixed(0)} MB`);
   }
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
 } finally {

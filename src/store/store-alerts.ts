@@ -9,6 +9,9 @@ import { enqueueNotifications, type AlertRoute } from './store-outbox.js';
 
 type Db = Database.Database;
 
+/** Changes read at once by queryTxEvents. */
+const EVENT_PAGE = 2000;
+
 export interface SeqEvent {
   /** The transaction's commit_seq (commit order in this store). */
   seq: number;
@@ -24,19 +27,26 @@ export interface AlertFilter {
 
 /** Events of at most `maxTx` committed transactions after `afterSeq`, oldest first, streamed. */
 export function* queryTxEvents(db: Db, afterSeq: number, maxTx: number): IterableIterator<SeqEvent> {
-  const last = db
-    .prepare(`SELECT max(commit_seq) AS s FROM (SELECT commit_seq FROM transactions WHERE state = 'committed' AND commit_seq > ? ORDER BY commit_seq LIMIT ?)`)
-    .get(afterSeq, maxTx) as { s: number | null };
-  if (last.s === null) return;
-  const rows = db
-    .prepare(
-      `SELECT ${eventColumns(db, false)}, t.commit_seq
-         FROM transactions t JOIN changes c ON c.tx_pk = t.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
-        WHERE t.state = 'committed' AND t.commit_seq > ? AND t.commit_seq <= ?
-        ORDER BY t.commit_seq, c.idx`,
-    )
-    .iterate(afterSeq, last.s) as IterableIterator<StoredRow & { commit_seq: number }>;
-  for (const r of rows) yield { seq: r.commit_seq, event: toEvent(r) };
+  const txs = db
+    .prepare(`SELECT tx_pk, commit_seq FROM transactions WHERE state = 'committed' AND commit_seq > ? ORDER BY commit_seq LIMIT ?`)
+    .all(afterSeq, maxTx) as { tx_pk: number; commit_seq: number }[];
+  if (!txs.length) return;
+  // One transaction at a time, walking the changes' primary key (tx_pk, idx): one join over the whole range
+  // ordered by (commit_seq, idx) made SQLite sort every change of the range in a temporary B-tree first.
+  // Pages are read whole, so no statement stays open while the caller is suspended (it may await between).
+  const page = db.prepare(
+    `SELECT ${eventColumns(db, false)}
+       FROM changes c JOIN transactions t ON t.tx_pk = c.tx_pk LEFT JOIN shapes s ON s.shape_pk = c.shape_pk
+      WHERE c.tx_pk = ? AND c.idx > ? ORDER BY c.idx LIMIT ${EVENT_PAGE}`,
+  );
+  for (const { tx_pk, commit_seq } of txs) {
+    for (let after = -1; ; ) {
+      const rows = page.all(tx_pk, after) as StoredRow[];
+      for (const r of rows) yield { seq: commit_seq, event: toEvent(r) };
+      if (rows.length < EVENT_PAGE) break;
+      after = rows[rows.length - 1].idx;
+    }
+  }
 }
 
 function hasTable(db: Db, name: string): boolean {

@@ -17,6 +17,7 @@ import { startMariadb, type MariaServer } from '../harness/mariadb.js';
 import { setupSource, sql } from '../postgres/capture-helpers.js';
 import { parseConfig } from '../../src/config/index.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
+import { CaptureStatus } from '../../src/detection/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import type { Alert } from '../../src/model/index.js';
 import { cli } from '../undo/run-cli.js';
@@ -154,5 +155,20 @@ describe('detection on MariaDB', () => {
     expect(alert.title).toContain('deleted 300 rows of shop.customers');
     await applyUndo(r, alert);
     expect(await checksum()).toEqual(before);
+  });
+
+  it('capture-health reads the binlog retention and names every table irreversible while binlog_row_image is not FULL', async () => {
+    const status = new CaptureStatus(parseConfig({ sources: [{ name: 'shop', kind: 'mysql', url: m.url('shop') }] }, {}), silentLogger, () => []);
+    await status.refresh();
+    const [ok] = status.sample();
+    expect(ok).toMatchObject({ kind: 'mysql', irreversible: [] });
+    expect(ok.retentionSeconds).toBeGreaterThanOrEqual(0);
+    await m.sql(`SET GLOBAL binlog_row_image = 'MINIMAL'`);
+    try {
+      await status.refresh();
+      expect(status.sample()[0].irreversible).toEqual([{ table: '*', reason: 'binlog_row_image is MINIMAL' }]);
+    } finally {
+      await m.sql(`SET GLOBAL binlog_row_image = 'FULL'`);
+    }
   });
 });

@@ -1,6 +1,7 @@
 /** Each detector on crafted streams; each assertion fails when its detector is switched off. */
 import { describe, expect, it } from 'vitest';
 import { DetectorEngine, type AlertChange } from '../../detectors/index.js';
+import { SeasonalBaseline, tailP } from '../../detectors/baseline.js';
 import { agent, human, tx, HOUR, MONDAY, noSize } from './fixtures.js';
 
 function raised(changes: AlertChange[], detector: string) {
@@ -162,6 +163,23 @@ describe('volume-spike', () => {
     expect(first!).toBeLessThan(5 * 60_000);
     const res = e.tick(t0 + 3 * HOUR).filter((c) => c.type === 'resolved' && c.alert.detector === 'volume-spike');
     expect(res).toHaveLength(1);
+  });
+  it('does not learn an alerting hour as normal variation: the next incident of its size still looks improbable', () => {
+    const learn = (anomalous: boolean) => {
+      const b = new SeasonalBaseline(HOUR);
+      let r = 7;
+      const rnd = () => ((r = (r * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      for (let h = 0; h < 3 * 168; h++) b.push(MONDAY + h * HOUR, 8 + Math.floor(rnd() * 5));
+      // five incidents of 200 rows in an hour that alerted
+      for (let h = 3 * 168, k = 0; k < 5; k++, h += 24) {
+        for (let i = h; i < h + 23; i++) b.push(MONDAY + i * HOUR, 8 + Math.floor(rnd() * 5));
+        b.push(MONDAY + (h + 23) * HOUR, 200, anomalous);
+      }
+      const t = MONDAY + (3 * 168 + 5 * 24) * HOUR;
+      return tailP(200, b.expect(t), 1, true, b).upper;
+    };
+    expect(learn(false)).toBeGreaterThan(0.001); // learned: the sixth looks like the key's usual bursts
+    expect(learn(true)).toBeLessThan(1e-6);
   });
   it('raises nothing statistical before its learning period', () => {
     const e = new DetectorEngine({}, noSize);

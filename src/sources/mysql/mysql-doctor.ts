@@ -8,7 +8,7 @@ import { cannot, fail, ok, warn, type Check } from '../checks.js';
 import { oneLine } from '../../errors.js';
 import { classify, close, connect, parseUrl, query, serverFacts, type Conn, type ConnInfo, type ServerFacts } from './mysql-client.js';
 import { mariadbPurged, parseFilePos, positionKind } from './mysql-position.js';
-import { defaultServerId, missingTables, MY_CNF, oldestGtidState, settingProblems, watchFilter } from './mysql-settings.js';
+import { binlogRetentionSeconds, defaultServerId, missingTables, MY_CNF, oldestGtidState, settingProblems, watchFilter } from './mysql-settings.js';
 import { accountOf, globalGrants, grantOn } from './mysql-grants.js';
 
 export interface MysqlDoctorOptions {
@@ -166,12 +166,7 @@ async function serverIdChecks(conn: Conn, f: ServerFacts, cfg: SourceConfig, acc
 
 async function retentionChecks(conn: Conn, position: string | null): Promise<Check[]> {
   const out: Check[] = [];
-  const v = await query<{ Variable_name: string; Value: string }>(
-    conn,
-    `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('expire_logs_days','binlog_expire_logs_seconds')`,
-  );
-  const m = new Map(v.map((r) => [r.Variable_name, Number(r.Value)]));
-  const secs = m.get('binlog_expire_logs_seconds') || (m.get('expire_logs_days') ?? 0) * 86400;
+  const secs = await binlogRetentionSeconds(conn);
   if (secs > 0 && secs < 86400)
     out.push(
       warn(

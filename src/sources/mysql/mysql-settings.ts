@@ -182,3 +182,13 @@ export async function checkPurged(conn: Conn, facts: ServerFacts, position: stri
     );
   }
 }
+
+/** Seconds the server keeps binlogs (binlog_expire_logs_seconds, else expire_logs_days); 0: until purged by hand. */
+export async function binlogRetentionSeconds(conn: Conn): Promise<number> {
+  const v = await query<{ Variable_name: string; Value: string }>(
+    conn,
+    `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('expire_logs_days','binlog_expire_logs_seconds')`,
+  );
+  const m = new Map(v.map((r) => [r.Variable_name.toLowerCase(), Number(r.Value)]));
+  return m.get('binlog_expire_logs_seconds') || (m.get('expire_logs_days') ?? 0) * 86400;
+}

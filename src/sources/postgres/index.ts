@@ -7,4 +7,5 @@ export { postgresDoctor } from './postgres-doctor.js';
 export { postgresSetup } from './postgres-setup.js';
 export type { SetupOptions, SetupResult } from './postgres-setup.js';
 export { slotName, publicationName, classifyPgError } from './postgres-errors.js';
+export { slotWal, watchedTables, type SlotWal } from './postgres-catalog.js';
 export { parseLsn, formatLsn, compareLsn, pgTimeToIso } from './postgres-position.js';

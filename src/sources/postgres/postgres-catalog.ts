@@ -82,3 +82,27 @@ export function qualified(t: { schema: string; table: string }): string {
 export function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
+
+/** The WAL a replication slot holds back, and how close the server is to removing what it still needs. */
+export interface SlotWal {
+  /** pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn): WAL kept for the slot (bytes). */
+  retainedBytes: number | null;
+  /** safe_wal_size (PostgreSQL 13+): WAL that may still be written before the slot loses what it needs; null: no limit. */
+  safeBytes: number | null;
+  /** wal_status (PostgreSQL 13+): reserved, extended, unreserved or lost. */
+  walStatus: string | null;
+}
+
+/** The slot's retained WAL; null when the slot does not exist. Columns PostgreSQL 12 lacks read as null. */
+export async function slotWal(client: pg.Client, slot: string): Promise<SlotWal | null> {
+  const r = await client.query(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::text AS retained,
+            to_jsonb(s) ->> 'safe_wal_size' AS safe, to_jsonb(s) ->> 'wal_status' AS status
+       FROM pg_replication_slots s WHERE s.slot_name = $1`,
+    [slot],
+  );
+  const x = r.rows[0] as { retained: string | null; safe: string | null; status: string | null } | undefined;
+  if (!x) return null;
+  const n = (v: string | null) => (v === null ? null : Number(v));
+  return { retainedBytes: n(x.retained), safeBytes: n(x.safe), walStatus: x.status };
+}
