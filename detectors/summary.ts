@@ -4,13 +4,16 @@ import type { TableActivity, TxSummary } from './types.js';
 
 const NO_OPS = (): Record<Op, number> => ({ insert: 0, update: 0, delete: 0, truncate: 0, ddl: 0 });
 
+/** What a summary reads of a change (the store's detection read gives exactly this: queryDetectionEvents). */
+export type SummaryInput = Pick<ChangeEvent, 'source' | 'schema' | 'table' | 'op' | 'before' | 'after' | 'changed' | 'tx' | 'actor' | 'ddl'>;
+
 /** The actor's stable name for baselines: the agent behind a shared account, else the session user. */
 export function actorName(ev: Pick<ChangeEvent, 'actor'>): string {
   return ev.actor?.agent || ev.actor?.user || 'unknown';
 }
 
 /** Summarizes one transaction's events (all of one source and one transaction, any order). */
-export function summarize(events: ChangeEvent[]): TxSummary {
+export function summarize(events: SummaryInput[]): TxSummary {
   if (events.length === 0) throw new Error('summarize: a transaction without events');
   const b = new TxBuilder(events[0]);
   for (const ev of events) b.add(ev);
@@ -24,9 +27,9 @@ export class TxBuilder {
   private readonly tables = new Map<string, Building>();
   private readonly ddl: string[] = [];
   private rows = 0;
-  constructor(private readonly first: ChangeEvent) {}
+  constructor(private readonly first: SummaryInput) {}
 
-  add(ev: ChangeEvent): void {
+  add(ev: SummaryInput): void {
     const name = `${ev.schema}.${ev.table}`;
     let t = this.tables.get(name);
     if (!t) {

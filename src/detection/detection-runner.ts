@@ -129,7 +129,7 @@ export class DetectionRunner {
     let builder: TxBuilder | null = null;
     let seq = -1;
     let read = 0;
-    for (const { seq: s, event } of this.store.eventsAfter(this.engine.lastSeq, BATCH_TX)) {
+    for (const { seq: s, event } of this.store.detectionEventsAfter(this.engine.lastSeq, BATCH_TX)) {
       // Let the sources' decoding run between pages of a big pass (the store reads pages whole).
       if (++read % YIELD_EVENTS === 0) await new Promise((r) => setImmediate(r));
       if (s !== seq) {

@@ -49,6 +49,63 @@ export function* queryTxEvents(db: Db, afterSeq: number, maxTx: number): Iterabl
   }
 }
 
+/**
+ * What the detectors read of a change (detectors/summary.ts): its table and operation, the changed columns
+ * and, for inserts and updates, the images they look at. Everything else of a ChangeEvent stays unread.
+ */
+export type DetectionEvent = Pick<ChangeEvent, 'source' | 'schema' | 'table' | 'op' | 'before' | 'after' | 'changed' | 'tx' | 'actor' | 'ddl'>;
+
+/**
+ * queryTxEvents for the detectors: the same transactions and order, but each change read as a DetectionEvent.
+ * No key, types or shape; the transaction's actor parsed once, not per change; a delete's image, an
+ * insert's before and an update's before image (unless a value became NULL) not parsed. Detection reads every
+ * stored change once more, on the capture's thread, so this is most of its cost (bench/RESULTS.md).
+ */
+type TxRow = { tx_pk: number; commit_seq: number; source: string; xid: string; position: string; commit_time: string; size: number; actor: string | null };
+type Row = {
+  idx: number;
+  schema: string;
+  tbl: string;
+  op: ChangeEvent['op'];
+  after: string | null;
+  before: string | null;
+  changed: string | null;
+  extra: string | null;
+};
+
+export function* queryDetectionEvents(db: Db, afterSeq: number, maxTx: number): IterableIterator<{ seq: number; event: DetectionEvent }> {
+  const txs = db
+    .prepare(
+      `SELECT tx_pk, commit_seq, source, xid, position, commit_time, size, actor
+         FROM transactions WHERE state = 'committed' AND commit_seq > ? ORDER BY commit_seq LIMIT ?`,
+    )
+    .all(afterSeq, maxTx) as TxRow[];
+  const page = db.prepare(
+    `SELECT idx, schema, tbl, op, CASE WHEN op IN ('insert', 'update') THEN after END AS after,
+            CASE WHEN op = 'update' THEN before END AS before, CASE WHEN op = 'update' THEN changed END AS changed,
+            CASE WHEN op = 'ddl' THEN extra END AS extra
+       FROM changes WHERE tx_pk = ? AND idx > ? ORDER BY idx LIMIT ${EVENT_PAGE}`,
+  );
+  for (const t of txs) {
+    const tx = { id: t.xid, position: t.position, commitTime: t.commit_time, index: 0, size: t.size };
+    const actor: ChangeEvent['actor'] = t.actor ? JSON.parse(t.actor) : { kind: 'unknown', confidence: 'unknown' };
+    for (let after = -1; ; ) {
+      const rows = page.all(t.tx_pk, after) as Row[];
+      for (const r of rows) {
+        const img = r.after === null ? null : (JSON.parse(r.after) as Record<string, string | null>);
+        // An update's before image matters only where a value became NULL (mass NULLing).
+        const before = r.before !== null && r.after !== null && r.after.includes(':null') ? JSON.parse(r.before) : null;
+        const changed = r.changed !== null ? (JSON.parse(r.changed) as string[]) : img ? Object.keys(img) : [];
+        const event: DetectionEvent = { source: t.source, schema: r.schema, table: r.tbl, op: r.op, before, after: img, changed, tx, actor };
+        if (r.extra) event.ddl = (JSON.parse(r.extra) as { ddl?: string }).ddl;
+        yield { seq: t.commit_seq, event };
+      }
+      if (rows.length < EVENT_PAGE) break;
+      after = rows[rows.length - 1].idx;
+    }
+  }
+}
+
 function hasTable(db: Db, name: string): boolean {
   return !!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name);
 }

@@ -32,7 +32,16 @@ import {
   type ChangeFilter,
   type ChangePage,
 } from './store-queries.js';
-import { loadDetectorState, queryAlerts, queryTxEvents, saveDetection, type AlertFilter, type SeqEvent } from './store-alerts.js';
+import {
+  loadDetectorState,
+  queryAlerts,
+  queryDetectionEvents,
+  queryTxEvents,
+  saveDetection,
+  type AlertFilter,
+  type DetectionEvent,
+  type SeqEvent,
+} from './store-alerts.js';
 import type { Alert } from '../model/index.js';
 import type { ClassifierState, KeyringData, Keys, Masker } from '../masking/index.js';
 import { countClear, loadClassifications, loadKeyring, maskStored, resealAll, saveKeyring } from './store-masking.js';
@@ -224,6 +233,11 @@ export class Store implements WriteSide {
   /** Committed change events of the transactions after `afterSeq` (commit order), at most `maxTx` transactions. */
   eventsAfter(afterSeq: number, maxTx: number): IterableIterator<SeqEvent> {
     return queryTxEvents(this.db, afterSeq, maxTx);
+  }
+
+  /** eventsAfter as the detectors read it: only what they look at (see queryDetectionEvents). */
+  detectionEventsAfter(afterSeq: number, maxTx: number): IterableIterator<{ seq: number; event: DetectionEvent }> {
+    return queryDetectionEvents(this.db, afterSeq, maxTx);
   }
 
   /**

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store, parseChangeId, isoToMicros, parseDuration, parseTimeArg } from '../../src/store/index.js';
 import type { RowChange } from '../../src/model/index.js';
+import { summarize } from '../../detectors/index.js';
 
 const dirs: string[] = [];
 function open(): Store {
@@ -104,6 +105,41 @@ describe('store', () => {
       ['alice', 1, 1, ['public.f']],
     ]);
     expect(actors[0]).toMatchObject({ first: '2026-11-26T10:00:00Z', last: '2026-11-26T10:01:00Z' });
+  });
+
+  it("the detectors' lean read summarizes every transaction as the full read does", () => {
+    const s = open();
+    const w = s.writer('src', 'postgresql', 'db');
+    const bot = { kind: 'ai-agent' as const, confidence: 'exact' as const, agent: 'bot', user: 'svc' };
+    const row = (id: number, v: string | null, n: string | null = '1') => ({ id: String(id), v, n });
+    const changes: RowChange[] = [
+      ins(1),
+      { schema: 'public', table: 't', op: 'update', key: { id: '1' }, before: row(1, 'x'), after: row(1, null), changed: ['v'] },
+      { schema: 'public', table: 't', op: 'update', key: { id: '2' }, before: row(2, 'y', null), after: row(2, 'z', null), changed: ['v'] },
+      { schema: 'public', table: 'u', op: 'update', key: { id: '3' }, before: row(3, 'a:null'), after: row(3, 'b:null'), changed: ['v'] },
+      { schema: 'public', table: 't', op: 'delete', key: { id: '1' }, before: row(1, null), after: null, changed: ['id', 'v', 'n'] },
+      { schema: 'public', table: 'u', op: 'truncate', key: null, before: null, after: null, changed: [], truncate: { cascade: false, restartIdentity: false } },
+      { schema: 'public', table: 'u', op: 'ddl', key: null, before: null, after: null, changed: [], ddl: 'ALTER TABLE u ADD COLUMN w int' },
+    ];
+    for (const [i, c] of changes.entries()) {
+      const tx = w.begin(String(i));
+      w.add(tx, c);
+      if (i % 2) w.add(tx, ins(100 + i));
+      w.commit(tx, { position: `0/${i + 1}0`, commitTime: `2026-11-26T10:0${i}:00Z`, actor: i % 3 ? bot : actor, resumePosition: `0/${i + 1}0` });
+    }
+    w.flush();
+    const byTx = <E extends { seq: number }>(it: Iterable<E>) => {
+      const m = new Map<number, E[]>();
+      for (const e of it) m.set(e.seq, [...(m.get(e.seq) ?? []), e]);
+      return m;
+    };
+    const full = byTx(s.eventsAfter(0, 100));
+    const lean = byTx(s.detectionEventsAfter(0, 100));
+    expect([...lean.keys()]).toEqual([...full.keys()]);
+    expect(full.size).toBe(changes.length);
+    for (const [seq, evs] of full) {
+      expect(summarize(lean.get(seq)!.map((e) => e.event)), `tx ${seq}`).toEqual(summarize(evs.map((e) => e.event)));
+    }
   });
 
   it('prunes transactions older than the retention', () => {

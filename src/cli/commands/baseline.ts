@@ -56,7 +56,7 @@ export function registerBaseline(program: Command): void {
           let builder: TxBuilder | null = null;
           let seq = -1;
           let batch = 0;
-          for (const { seq: s, event } of store.eventsAfter(engine.lastSeq, 1000)) {
+          for (const { seq: s, event } of store.detectionEventsAfter(engine.lastSeq, 1000)) {
             if (s !== seq) {
               if (builder) engine.process(builder.finish(), seq);
               builder = new TxBuilder(event);
