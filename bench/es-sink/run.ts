@@ -1,7 +1,8 @@
 /**
  * Documents/s through the Elasticsearch sink's bulk path: store → documents → NDJSON → client → HTTP, against
  * a local HTTP server in another process that accepts bulk requests (server.ts), so what is measured is
- * rowtrail's own cost. Also the pure mapping core alone (change → document JSON + action line).
+ * rowtrail's own cost. Also its parts: the store read (sinkRows), the same plus the documents and bulk bodies
+ * (the mapping core), and the event path's document of one event (changeDocument + JSON.stringify).
  *
  *   npx tsx bench/es-sink/run.ts [changes=200000] [batchSize=2000]
  *
@@ -17,7 +18,7 @@ import { once } from 'node:events';
 import { Store } from '../../src/store/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { parseConfig } from '../../src/config/index.js';
-import { ElasticsearchSink, bulkDoc, bulkLines, changeDocument, createEsClient } from '../../src/sinks/elasticsearch/index.js';
+import { BulkBody, ChangeDocWriter, ElasticsearchSink, changeDocument, createEsClient } from '../../src/sinks/elasticsearch/index.js';
 import type { Actor } from '../../src/model/index.js';
 
 const N = Number(process.argv[2] ?? 200_000);
@@ -47,8 +48,8 @@ for (let t = 0; t < N / PER_TX; t++) {
 }
 w.flush();
 
-// The store's readable query alone (what every consumer of the store pays: rows → ChangeEvents), then the
-// same plus the mapping core (document + JSON + action line): the difference is the mapping core's own cost.
+// The sink's read of the store alone (rows of BATCH changes after a cursor), then the same plus the mapping
+// core (documents written from the rows into bulk bodies): the difference is the mapping core's own cost.
 // Times are CPU seconds of this process (user + system): on a shared machine, wall time measures the neighbours.
 function cpuSeconds(): number {
   const u = process.cpuUsage();
@@ -58,17 +59,19 @@ function pass(map: boolean): { n: number; s: number; bytes: number } {
   const c0 = cpuSeconds();
   let bytes = 0;
   let n = 0;
-  let batch = [];
-  for (const { seq, event } of store.eventsAfter(0, Number.MAX_SAFE_INTEGER)) {
-    n++;
+  let cursor = { seq: 0, idx: -1 };
+  for (;;) {
+    const rows = store.sinkRows(cursor, BATCH);
+    if (!rows.length) break;
+    n += rows.length;
+    const last = rows[rows.length - 1];
+    cursor = { seq: last.commit_seq, idx: last.idx };
     if (!map) continue;
-    batch.push(bulkDoc(event.id, 'rowtrail-changes-default', changeDocument(event, seq)));
-    if (batch.length === BATCH) {
-      for (const l of bulkLines(batch)) bytes += l.length + 1;
-      batch = [];
-    }
+    const writer = new ChangeDocWriter('rowtrail-changes-default');
+    const body = new BulkBody();
+    for (const r of rows) body.add(writer.doc(r, r.commit_seq));
+    bytes += body.bytes().length;
   }
-  for (const l of bulkLines(batch)) bytes += l.length + 1;
   return { n, s: cpuSeconds() - c0, bytes };
 }
 // The pure mapping core on one representative event, repeated (no store, no I/O): document + JSON.
@@ -85,15 +88,15 @@ function pass(map: boolean): { n: number; s: number; bytes: number } {
   const c0 = cpuSeconds();
   for (let i = 0; i < reps; i++) x += JSON.stringify(changeDocument(first.event, i)).length;
   const s = cpuSeconds() - c0;
-  console.log(`pure mapping core (one event, document + JSON.stringify): ${Math.round(reps / s)} docs per CPU-second (${(x / (reps + 20_000)) | 0} bytes/doc)`);
+  console.log(`event path, one event (changeDocument + JSON.stringify): ${Math.round(reps / s)} docs per CPU-second (${(x / (reps + 20_000)) | 0} bytes/doc)`);
 }
 pass(true); // warm-up
 const read = pass(false);
 const both = pass(true);
 const mapS = both.s - read.s;
-console.log(`store read (eventsAfter): ${read.n} events in ${read.s.toFixed(2)} CPU-s = ${Math.round(read.n / read.s)} events per CPU-second`);
+console.log(`store read (sinkRows): ${read.n} rows in ${read.s.toFixed(2)} CPU-s = ${Math.round(read.n / read.s)} rows per CPU-second`);
 console.log(
-  `mapping core (document + JSON + action line), own cost: ${mapS.toFixed(2)} CPU-s = ${Math.round(both.n / mapS)} docs per CPU-second; ` +
+  `mapping core (documents from rows + bulk bodies), own cost: ${mapS.toFixed(2)} CPU-s = ${Math.round(both.n / mapS)} docs per CPU-second; ` +
     `with the store read: ${Math.round(both.n / both.s)} docs per CPU-second; ${(both.bytes / both.n).toFixed(0)} bytes/doc`,
 );
 

@@ -52,7 +52,8 @@ export interface StoredRow {
   after: string | null;
   changed: string | null;
   extra: string | null;
-  types: string | null;
+  /** The table shape's column types (not read where unused: a sink's rows). */
+  types?: string | null;
   source: string;
   system: string;
   database: string;
@@ -340,6 +341,11 @@ function txWhere(f: { source?: string; since?: Date; until?: Date }, p = ''): { 
   return { where, args };
 }
 
+/** A transaction's actor from its stored JSON (null: unknown). */
+export function storedActor(json: string | null): ChangeEvent['actor'] {
+  return json ? JSON.parse(json) : { kind: 'unknown', confidence: 'unknown' };
+}
+
 export function toEvent(r: StoredRow): ChangeEvent {
   const before: Row | null = r.before ? JSON.parse(r.before) : null;
   const after: Row | null = r.after ? JSON.parse(r.after) : null;
@@ -356,7 +362,7 @@ export function toEvent(r: StoredRow): ChangeEvent {
     after,
     changed: r.changed !== null ? JSON.parse(r.changed) : Object.keys((r.op === 'delete' ? before : after) ?? {}),
     tx: { id: r.xid, position: r.position, commitTime: r.commit_time, index: r.idx, size: r.size },
-    actor: r.actor ? JSON.parse(r.actor) : { kind: 'unknown', confidence: 'unknown' },
+    actor: storedActor(r.actor),
   };
   if (r.extra) Object.assign(ev, JSON.parse(r.extra));
   if (r.types) ev.types = JSON.parse(r.types);

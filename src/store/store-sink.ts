@@ -5,8 +5,64 @@
  */
 import type Database from 'better-sqlite3';
 import type { Alert } from '../model/index.js';
+import type { StoredRow } from './store-queries.js';
 
 type Db = Database.Database;
+
+/** A stored change as a sink reads it: the columns `toEvent` reads (no table shape) and its commit_seq. */
+export type SinkRow = Omit<StoredRow, 'types' | 'sealed' | 'sealed_at' | 'masked'> & { commit_seq: number };
+
+/**
+ * The first `limit` changes after a sink's cursor, in commit order, as stored rows (what `eventsAfter` reads,
+ * without making events of them: a sink writes its documents from the rows). Read as arrays (better-sqlite3's
+ * raw mode, half the cost of its row objects), the changes first and then their transactions' columns once per
+ * transaction, in one read transaction (one snapshot).
+ */
+export function querySinkRows(db: Db, after: SinkCursor, limit: number): SinkRow[] {
+  const changes = db.prepare(
+    `SELECT c.tx_pk, c.idx, c.schema, c.tbl, c.op, c.key, c.before, c.after, c.changed, c.extra, t.commit_seq
+       FROM transactions t JOIN changes c ON c.tx_pk = t.tx_pk
+      WHERE t.state = 'committed' AND t.commit_seq >= ? AND (t.commit_seq > ? OR c.idx > ?)
+      ORDER BY t.commit_seq, c.idx LIMIT ?`,
+  );
+  const txs = db.prepare(
+    `SELECT tx_pk, source, system, database, xid, position, commit_time, size, actor
+       FROM transactions WHERE state = 'committed' AND commit_seq >= ? AND commit_seq <= ?`,
+  );
+  return db.transaction(() => {
+    const rows = changes.raw(true).all(after.idx === -1 ? after.seq + 1 : after.seq, after.seq, after.idx, limit) as any[][];
+    if (!rows.length) return [];
+    const tx = new Map<number, any[]>();
+    for (const t of txs.raw(true).iterate(rows[0][10], rows[rows.length - 1][10]) as IterableIterator<any[]>) tx.set(t[0], t);
+    const out: SinkRow[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const a = rows[i];
+      const t = tx.get(a[0])!;
+      out[i] = {
+        tx_pk: a[0],
+        idx: a[1],
+        schema: a[2],
+        tbl: a[3],
+        op: a[4],
+        key: a[5],
+        before: a[6],
+        after: a[7],
+        changed: a[8],
+        extra: a[9],
+        commit_seq: a[10],
+        source: t[1],
+        system: t[2],
+        database: t[3],
+        xid: t[4],
+        position: t[5],
+        commit_time: t[6],
+        size: t[7],
+        actor: t[8],
+      };
+    }
+    return out;
+  })();
+}
 
 /** The last change a sink delivered: change `idx` of transaction `seq`; idx -1 means all of `seq`. */
 export interface SinkCursor {

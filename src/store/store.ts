@@ -65,10 +65,12 @@ import {
   loadSinkCursor,
   queryOldestUnsent,
   querySinkDeadLetters,
+  querySinkRows,
   queryUndeliveredAlerts,
   saveSinkProgress,
   type DeadLetter,
   type SinkCursor,
+  type SinkRow,
 } from './store-sink.js';
 
 type Db = Database.Database;
@@ -306,6 +308,11 @@ export class Store implements WriteSide {
   resealAll(keys: Keys, onProgress: (done: number) => void = () => undefined): number {
     if (!this.lock) throw new RowtrailError('STORE', `the store at ${this.dir} was opened read-only`);
     return resealAll(this.db, keys, onProgress);
+  }
+
+  /** The first `limit` changes after a sink's cursor, as stored rows (`toEvent` makes the event of one). */
+  sinkRows(after: SinkCursor, limit: number): SinkRow[] {
+    return querySinkRows(this.db, after, limit);
   }
 
   /** A sink's cursor: the last change it delivered ({seq: 0, idx: -1} before the first). */

@@ -90,6 +90,8 @@ export class FakeCluster {
     const cluster = this;
     class Recording extends Base {
       async request(params: any, options: any) {
+        // The HTTP connections send a Buffer body as is; the mock parses strings only.
+        if (Buffer.isBuffer(params.body)) params = { ...params, body: params.body.toString('utf8') };
         cluster.requests.push({ method: params.method, path: params.path, querystring: String(params.querystring ?? ''), headers: { ...params.headers } });
         if (cluster.delayMs) await new Promise((r) => setTimeout(r, cluster.delayMs));
         if (params.path === '/_bulk' && cluster.failRequests[0] === 'connection') {

@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import type { Alert, ChangeEvent, Op, Severity } from '../../model/index.js';
 
 /** ECS `event.type` per operation. */
-const EVENT_TYPE: Record<Op, string[]> = {
+export const EVENT_TYPE: Record<Op, string[]> = {
   insert: ['creation'],
   update: ['change'],
   delete: ['deletion'],
@@ -56,23 +56,54 @@ function actorName(a: ChangeEvent['actor'] | null): string | null {
   return a?.agent ?? a?.user ?? null;
 }
 
-/** One line a person reads in Discover: what happened to which table, by whom. */
-function changeMessage(ev: ChangeEvent): string {
-  const table = `${ev.schema}.${ev.table}`;
-  const who = actorName(ev.actor) ?? 'unknown actor';
-  const how = `${ev.actor.kind}, ${ev.actor.confidence}`;
-  const cols = ev.op === 'update' && ev.changed.length ? `: ${ev.changed.join(', ')}` : '';
-  return `${ev.op} ${table} by ${who} (${how})${cols}`;
+/** Who made a change, as its message says it: `by <name> (<kind>, <confidence>)`. */
+export function actorPhrase(a: ChangeEvent['actor']): string {
+  return `by ${actorName(a) ?? 'unknown actor'} (${a.kind}, ${a.confidence})`;
 }
 
-/** The document of one change; `seq` is the store's commit_seq of its transaction. */
-export function changeDocument(ev: ChangeEvent, seq: number): Doc {
-  const a = ev.actor;
+/** One line a person reads in Discover: what happened to which table (`schema.table`), by whom. */
+export function changeMessage(op: Op, table: string, phrase: string, changed: string[]): string {
+  const cols = op === 'update' && changed.length ? `: ${changed.join(', ')}` : '';
+  return `${op} ${table} ${phrase}${cols}`;
+}
+
+/**
+ * The parts of a change document that depend only on its transaction's actor (the same for every change of
+ * the transaction): `related.user`, `related.ip`, `rowtrail.actor`, `user` and `client`.
+ */
+export function actorParts(a: ChangeEvent['actor']): { users: string[]; ips: string[]; actor: Doc; user?: Doc; client?: Doc } {
   const ctx = a.context ?? null;
   const onBehalf = ctx && typeof ctx.on_behalf_of === 'string' ? ctx.on_behalf_of : null;
+  const c = client(a.clientAddr);
+  return {
+    users: uniq([a.user, a.currentUser, a.agent, onBehalf]),
+    ips: c?.ip ? [c.ip as string] : [],
+    actor: {
+      name: actorName(a),
+      kind: a.kind,
+      agent: a.agent ?? null,
+      confidence: a.confidence,
+      method: a.method ?? null,
+      application: a.application ?? null,
+      session_id: a.sessionId ?? null,
+      context: ctx,
+    },
+    user: a.user ? (a.currentUser && a.currentUser !== a.user ? { name: a.user, effective: { name: a.currentUser } } : { name: a.user }) : undefined,
+    client: c,
+  };
+}
+
+/**
+ * The document of one change; `seq` is the store's commit_seq of its transaction. The sink writes the same
+ * JSON straight from the store's rows (es-rowdoc.ts): a field added here must be added there too (the test
+ * test/sinks/es-rowdoc.test.ts compares the two byte for byte).
+ */
+export function changeDocument(ev: ChangeEvent, seq: number): Doc {
+  const p = actorParts(ev.actor);
+  const table = `${ev.schema}.${ev.table}`;
   const doc: Doc = {
     '@timestamp': ev.tx.commitTime,
-    message: changeMessage(ev),
+    message: changeMessage(ev.op, table, actorPhrase(ev.actor), ev.changed),
     event: {
       kind: 'event',
       category: ['database'],
@@ -87,40 +118,27 @@ export function changeDocument(ev: ChangeEvent, seq: number): Doc {
     db: {
       system: { name: ev.system },
       namespace: ev.database,
-      collection: { name: `${ev.schema}.${ev.table}` },
+      collection: { name: table },
       operation: { name: ev.op.toUpperCase() },
     },
-    related: { user: uniq([a.user, a.currentUser, a.agent, onBehalf]), ip: [] as string[] },
+    related: { user: p.users, ip: p.ips },
     rowtrail: {
       change_id: ev.id,
       source: ev.source,
       schema: ev.schema,
-      table: `${ev.schema}.${ev.table}`,
+      table,
       op: ev.op,
       key: ev.key,
       before: ev.before,
       after: ev.after,
       changed: ev.changed,
       tx: { id: ev.tx.id, position: ev.tx.position, commit_time: ev.tx.commitTime, index: ev.tx.index, size: ev.tx.size, seq },
-      actor: {
-        name: actorName(a),
-        kind: a.kind,
-        agent: a.agent ?? null,
-        confidence: a.confidence,
-        method: a.method ?? null,
-        application: a.application ?? null,
-        session_id: a.sessionId ?? null,
-        context: ctx,
-      },
+      actor: p.actor,
       revertable: revertable(ev),
     },
   };
-  if (a.user) doc.user = a.currentUser && a.currentUser !== a.user ? { name: a.user, effective: { name: a.currentUser } } : { name: a.user };
-  const c = client(a.clientAddr);
-  if (c) {
-    doc.client = c;
-    if (c.ip) (doc.related as { ip: string[] }).ip.push(c.ip as string);
-  }
+  if (p.user) doc.user = p.user;
+  if (p.client) doc.client = p.client;
   const r = doc.rowtrail as Doc;
   if (ev.incomplete?.length) r.incomplete = ev.incomplete;
   if (ev.missing) r.missing = ev.missing;

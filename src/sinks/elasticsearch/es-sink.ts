@@ -12,12 +12,13 @@
  * - How far behind it may fall: it logs a warning while its oldest unsent change committed more than
  *   `maxLagSeconds` ago (default 300), and reports the lag in stats().
  */
-import type { Client } from '@elastic/elasticsearch';
+import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from '../../log/index.js';
 import type { DeadLetter, SinkCursor, Store } from '../../store/index.js';
 import { backoff, sleep } from '../../sources/backoff.js';
-import { alertDocId, alertDocument, changeDocId, changeDocument, streamNames } from './es-documents.js';
-import { bulkDoc, bulkLines, classifyItem, type BulkDoc } from './es-bulk.js';
+import { alertDocId, alertDocument, streamNames } from './es-documents.js';
+import { BulkBody, bulkDoc, classifyItem } from './es-bulk.js';
+import { ChangeDocWriter } from './es-rowdoc.js';
 import { describeEsError, type EsConfig } from './es-client.js';
 
 /** The sink's name in the store's sink tables. */
@@ -54,6 +55,8 @@ export class ElasticsearchSink {
   private readonly streams: { changes: string; alerts: string };
   private templatesChecked = false;
   private lastLagWarn = 0;
+  /** The largest change body so far (bytes): the next one starts that large instead of growing to it. */
+  private bodyHint = 1 << 16;
   private readonly counts: SinkStats;
 
   constructor(
@@ -133,108 +136,109 @@ export class ElasticsearchSink {
   private async sendChanges(signal: AbortSignal): Promise<number> {
     const cur = this.counts.cursor;
     const limit = this.cfg.batchSize;
-    const docs: BulkDoc[] = [];
+    const body = new BulkBody(this.bodyHint);
+    const writer = new ChangeDocWriter(this.streams.changes);
     let last: SinkCursor = cur;
     let lastIdx = -1;
-    let partial = false;
-    // Resume inside a transaction delivered in part: re-read it and skip what was sent.
-    const it = this.store.eventsAfter(cur.idx === -1 ? cur.seq : cur.seq - 1, limit);
-    try {
-      for (const { seq, event } of it) {
-        if (seq === cur.seq && cur.idx !== -1 && event.tx.index <= cur.idx) continue;
-        if (docs.length === limit) {
-          // One more than a batch was read: if it belongs to the last transaction, that one is sent in part.
-          partial = seq === last.seq;
-          break;
-        }
-        docs.push(bulkDoc(changeDocId(event), this.streams.changes, changeDocument(event, seq)));
-        last = { seq, idx: -1 };
-        lastIdx = event.tx.index;
-      }
-    } finally {
-      it.return?.();
+    // One more than a batch is read: if it belongs to the last transaction, that one is sent in part.
+    const rows = this.store.sinkRows(cur, limit + 1);
+    for (let i = 0; i < rows.length && i < limit; i++) {
+      const r = rows[i];
+      body.add(writer.doc(r, r.commit_seq));
+      last = { seq: r.commit_seq, idx: -1 };
+      lastIdx = r.idx;
     }
-    if (!docs.length) return 0;
+    const partial = rows.length > limit && rows[limit].commit_seq === last.seq;
+    rows.length = 0; // not held while the bulk request is out
+    if (!body.size) return 0;
+    this.bodyHint = Math.max(this.bodyHint, body.bytes().length + 1024);
     const next: SinkCursor = partial ? { seq: last.seq, idx: lastIdx } : last;
-    const dead = await this.deliver(docs, signal);
+    const n = body.size;
+    const dead = await this.deliver(body, signal);
     if (!dead) return 0; // stopped mid-way: the cursor stays, the next run replays
     this.store.saveSinkProgress(SINK_NAME, { cursor: next, dead });
     this.counts.cursor = next;
-    return docs.length;
+    return n;
   }
 
   private async sendAlerts(signal: AbortSignal): Promise<number> {
     const pending = this.store.undeliveredAlerts(SINK_NAME, this.cfg.batchSize);
     if (!pending.length) return 0;
-    const docs: BulkDoc[] = [];
+    const body = new BulkBody();
     const states: { id: string; state: string }[] = [];
     for (const { alert, states: ss } of pending) {
       for (const s of ss) {
-        docs.push(bulkDoc(alertDocId(alert, s), this.streams.alerts, alertDocument(alert, s)));
+        body.add(bulkDoc(alertDocId(alert, s), this.streams.alerts, alertDocument(alert, s)));
         states.push({ id: alert.id, state: s });
       }
     }
-    const dead = await this.deliver(docs, signal);
+    const n = body.size;
+    const dead = await this.deliver(body, signal);
     if (!dead) return 0;
     this.store.saveSinkProgress(SINK_NAME, { alertStates: states, dead });
-    return docs.length;
+    return n;
   }
 
   /**
    * Sends the documents until every one is stored, already stored or rejected for good (returned, to be
    * dead-lettered); retries failed requests and failed items with backoff. Null when the signal stopped it.
    */
-  private async deliver(docs: BulkDoc[], signal: AbortSignal): Promise<DeadLetter[] | null> {
+  private async deliver(docs: BulkBody, signal: AbortSignal): Promise<DeadLetter[] | null> {
     const dead: DeadLetter[] = [];
     let pending = docs;
     let attempt = 0;
-    while (pending.length) {
+    while (pending.size) {
       if (signal.aborted) return null;
       let items: Parameters<typeof classifyItem>[0][];
       try {
         this.counts.requests++;
-        const res = await this.client.bulk({ operations: bulkLines(pending), require_data_stream: true }, { signal });
+        // The NDJSON body, encoded once (es-bulk.ts): the transport sends a Buffer as is (its types say arrays
+        // only). Its errors keep the request; the default redaction copies it key by key (a Buffer: byte by byte,
+        // a second per failed request), 'remove' drops the headers and the connection (credentials) instead.
+        const operations = pending.bytes() as unknown as estypes.BulkOperationContainer[];
+        const res = await this.client.bulk({ operations, require_data_stream: true }, { signal, redaction: { type: 'remove' } });
         items = res.items;
       } catch (e) {
         if (signal.aborted) return null;
         this.counts.retries++;
-        this.fail(attempt, describeEsError(e).message, { documents: pending.length });
+        this.fail(attempt, describeEsError(e).message, { documents: pending.size });
         await sleep(this.delay(attempt++), signal);
         continue;
       }
-      if (items.length !== pending.length) {
+      if (items.length !== pending.size) {
         this.counts.retries++;
-        this.fail(attempt, `Elasticsearch answered ${items.length} items for ${pending.length} documents; resending`);
+        this.fail(attempt, `Elasticsearch answered ${items.length} items for ${pending.size} documents; resending`);
         await sleep(this.delay(attempt++), signal);
         continue;
       }
-      const retry: BulkDoc[] = [];
+      const retry: number[] = [];
       let firstRetry: string | null = null;
       for (let i = 0; i < items.length; i++) {
         const o = classifyItem(items[i]);
         if (o.kind === 'stored') this.counts.stored++;
         else if (o.kind === 'duplicate') this.counts.duplicates++;
         else if (o.kind === 'dead') {
-          const d = pending[i];
-          dead.push({ docId: d.id, target: d.target, status: o.status, reason: o.reason, doc: d.json });
+          const id = pending.id(i);
+          const target = pending.target(i);
+          dead.push({ docId: id, target, status: o.status, reason: o.reason, doc: pending.json(i) });
           this.counts.deadLettered++;
           this.log.error(
-            { id: d.id, stream: d.target, status: o.status, reason: o.reason },
+            { id, stream: target, status: o.status, reason: o.reason },
             'elasticsearch sink: document rejected; kept in the store (sink_dead_letters), capture continues',
           );
         } else {
-          retry.push(pending[i]);
+          retry.push(i);
           firstRetry ??= `${o.status} ${o.reason}`;
         }
       }
       if (retry.length) {
         this.counts.retries++;
-        this.fail(attempt, `Elasticsearch refused ${retry.length} of ${pending.length} documents for now (${firstRetry}); retrying them`);
-        pending = retry;
+        this.fail(attempt, `Elasticsearch refused ${retry.length} of ${pending.size} documents for now (${firstRetry}); retrying them`);
+        pending = pending.subset(retry);
         await sleep(this.delay(attempt++), signal);
         continue;
       }
-      pending = [];
+      break;
     }
     if (this.counts.lastError) {
       this.log.info({ after: this.counts.lastError }, 'elasticsearch sink: delivering again');
