@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Alert, ChangeEvent } from '../model/index.js';
-import { eventColumns, toEvent, type StoredRow } from './store-queries.js';
+import { eventColumns, storedActor, toEvent, type StoredRow } from './store-queries.js';
 import { enqueueNotifications, type AlertRoute } from './store-outbox.js';
 
 type Db = Database.Database;
@@ -88,7 +88,7 @@ export function* queryDetectionEvents(db: Db, afterSeq: number, maxTx: number): 
   );
   for (const t of txs) {
     const tx = { id: t.xid, position: t.position, commitTime: t.commit_time, index: 0, size: t.size };
-    const actor: ChangeEvent['actor'] = t.actor ? JSON.parse(t.actor) : { kind: 'unknown', confidence: 'unknown' };
+    const actor = storedActor(t.actor);
     for (let after = -1; ; ) {
       const rows = page.all(t.tx_pk, after) as Row[];
       for (const r of rows) {
