@@ -94,7 +94,7 @@ export function* queryDetectionEvents(db: Db, afterSeq: number, maxTx: number): 
       for (const r of rows) {
         const img = r.after === null ? null : (JSON.parse(r.after) as Record<string, string | null>);
         // An update's before image matters only where a value became NULL (mass NULLing).
-        const before = r.before !== null && r.after !== null && r.after.includes(':null') ? JSON.parse(r.before) : null;
+        const before = r.before !== null && r.after?.includes(':null') ? JSON.parse(r.before) : null;
         const changed = r.changed !== null ? (JSON.parse(r.changed) as string[]) : img ? Object.keys(img) : [];
         const event: DetectionEvent = { source: t.source, schema: r.schema, table: r.tbl, op: r.op, before, after: img, changed, tx, actor };
         if (r.extra) event.ddl = (JSON.parse(r.extra) as { ddl?: string }).ddl;
