@@ -309,11 +309,13 @@ class VolumeSpike implements DetectorUnit {
   }
 
   private excessive(st: KeyState, count: number, minutes: number, active: number): { alert: boolean; p: number; mu: number; size: number } {
+    // The cheap conditions first: most windows of most transactions are nowhere near an alert (mu and size
+    // matter only where one alerts).
+    if (st.base.history < this.o.learningHours || count < this.o.minRows) return { alert: false, p: 1, mu: Number.NaN, size: Number.NaN };
     const e = st.base.expect(st.hour);
     const fraction = minutes / 60;
     const mu = e.mu * fraction;
-    // The cheap conditions first: most windows of most transactions are nowhere near an alert.
-    if (st.base.history < this.o.learningHours || count < this.o.minRows || count < this.o.minRatio * mu) return { alert: false, p: 1, mu, size: e.size };
+    if (count < this.o.minRatio * mu) return { alert: false, p: 1, mu, size: e.size };
     let p = tailP(count, e, fraction, true, st.base).upper;
     // Windows shorter than the hour: the empirical tail of this key's quarter-hour counts (bursty keys).
     if (minutes <= 15) p = Math.max(p, st.qTail.p(Math.log((count + 1) / ((e.mu * minutes) / 60 + 1)))?.upper ?? 0);
