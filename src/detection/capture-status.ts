@@ -49,7 +49,9 @@ export class CaptureStatus {
     return this.cfg.sources.map((src) => {
       const h = live.get(src.name) ?? null;
       const f = this.facts.get(src.name)?.facts ?? UNKNOWN;
-      return { source: src.name, kind: src.kind, at: now, lagSeconds: h?.lagSeconds ?? null, lagBytes: h?.lagBytes ?? null, ...f };
+      // The retained WAL the source itself polls every few seconds (the metric's) is fresher than this read.
+      const retainedBytes = h?.retainedBytes ?? f.retainedBytes;
+      return { source: src.name, kind: src.kind, at: now, lagSeconds: h?.lagSeconds ?? null, lagBytes: h?.lagBytes ?? null, ...f, retainedBytes };
     });
   }
 

@@ -116,7 +116,7 @@ export class DetectionRunner {
   /** The newest commit sequence in the store (what the sources have stored so far). */
   private headSeq(): number {
     try {
-      return (this.store.db.prepare(`SELECT coalesce(max(commit_seq), 0) AS s FROM transactions`).get() as { s: number }).s;
+      return this.store.latestSeq();
     } catch {
       return 0;
     }

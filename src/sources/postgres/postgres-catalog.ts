@@ -83,9 +83,15 @@ export function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
+/**
+ * The server's newest WAL position as SQL: on a standby (PostgreSQL 16+ decodes there) pg_current_wal_lsn()
+ * raises an error, so the position replayed so far.
+ */
+export const SERVER_LSN_SQL = 'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END';
+
 /** The WAL a replication slot holds back, and how close the server is to removing what it still needs. */
 export interface SlotWal {
-  /** pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn): WAL kept for the slot (bytes). */
+  /** The server's position (SERVER_LSN_SQL) minus the slot's restart_lsn: WAL kept for the slot (bytes). */
   retainedBytes: number | null;
   /** safe_wal_size (PostgreSQL 13+): WAL that may still be written before the slot loses what it needs; null: no limit. */
   safeBytes: number | null;
@@ -96,7 +102,7 @@ export interface SlotWal {
 /** The slot's retained WAL; null when the slot does not exist. Columns PostgreSQL 12 lacks read as null. */
 export async function slotWal(client: pg.Client, slot: string): Promise<SlotWal | null> {
   const r = await client.query(
-    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::text AS retained,
+    `SELECT pg_wal_lsn_diff(${SERVER_LSN_SQL}, s.restart_lsn)::text AS retained,
             to_jsonb(s) ->> 'safe_wal_size' AS safe, to_jsonb(s) ->> 'wal_status' AS status
        FROM pg_replication_slots s WHERE s.slot_name = $1`,
     [slot],

@@ -24,7 +24,7 @@ import { LagTracker } from './postgres-lag.js';
 import { compareLsn, formatLsn, standbyStatus } from './postgres-position.js';
 import { classifyPgError, slotName, publicationName, serverAddress } from './postgres-errors.js';
 import { CONNECT_TIMEOUT_MS, SLOT_GRACE_MS, closeClient, destroyClient, pgClient, preflight, withTimeout } from './postgres-connection.js';
-import { quoteIdent } from './postgres-catalog.js';
+import { SERVER_LSN_SQL, quoteIdent } from './postgres-catalog.js';
 import { backoff, sleep } from '../backoff.js';
 import { openWriter } from '../writer.js';
 import { decodingWorkMem } from '../../config/index.js';
@@ -276,11 +276,10 @@ export class PostgresSource implements Source {
   private pollServer(): void {
     const meta = this.meta;
     if (!meta) return;
-    // Why the CASE: on a standby (PostgreSQL 16+ decodes there) pg_current_wal_lsn() raises an error.
     // pg_replication_slots is readable by every role: the WAL the slot holds back comes with it.
     const q = meta.query<{ l: string | null; retained: string | null }>(
       `SELECT w.l::text AS l, (SELECT pg_wal_lsn_diff(w.l, s.restart_lsn) FROM pg_replication_slots s WHERE s.slot_name = $1)::text AS retained
-         FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS l) w`,
+         FROM (SELECT ${SERVER_LSN_SQL} AS l) w`,
       [slotName(this.ctx.config)],
     );
     withTimeout(q, this.receiveTimeoutMs, 'catalog connection', () => destroyClient(meta)).then(
